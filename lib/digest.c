@@ -1,0 +1,209 @@
+/*
+ * digest.c: secret digests and constant-time comparison (see digest.h).
+ *
+ * The message digest and the keyed MAC are fetched once and reused: in
+ * OpenSSL 3 a fetch by name costs more than hashing a 40-byte key, and
+ * this runs on every authenticated request.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "digest.h"
+#include "encoding.h"
+
+struct apiauth_pepper {
+    EVP_MAC_CTX *mac;   /* initialised with the key; duplicated per use */
+};
+
+static EVP_MD *sha256;
+
+int apiauth_digest_init(void)
+{
+    if (sha256 == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
+    return sha256 ? 0 : -1;
+}
+
+static const EVP_MD *sha256_md(void)
+{
+    /* apiauth_digest_init() runs before any thread starts; this fallback
+     * keeps the unit tests and the admin tool from having to care. */
+    return sha256 ? sha256 : EVP_sha256();
+}
+
+int apiauth_sha256(const void *data, apr_size_t len,
+                   unsigned char out[APIAUTH_DIGEST_LEN])
+{
+    const EVP_MD *md = sha256_md();
+
+    if (md == NULL) {
+        return -1;
+    }
+    return EVP_Digest(data, len, out, NULL, md, NULL) == 1 ? 0 : -1;
+}
+
+static apr_status_t pepper_cleanup(void *data)
+{
+    apiauth_pepper_t *pepper = data;
+
+    EVP_MAC_CTX_free(pepper->mac);
+    pepper->mac = NULL;
+    return APR_SUCCESS;
+}
+
+apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
+                                     apiauth_pepper_t **out,
+                                     const char **errmsg)
+{
+    apr_file_t *f;
+    unsigned char key[1025];
+    apr_size_t len = sizeof(key);
+    apiauth_pepper_t *pepper;
+    EVP_MAC *hmac;
+    OSSL_PARAM params[2];
+    apr_status_t rv;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        *errmsg = apr_psprintf(p, "cannot open pepper file %s: %pm", path,
+                               &rv);
+        return APIAUTH_ERROR;
+    }
+    rv = apr_file_read_full(f, key, sizeof(key), &len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv)) {
+        *errmsg = apr_psprintf(p, "cannot read pepper file %s: %pm", path,
+                               &rv);
+        return APIAUTH_ERROR;
+    }
+    while (len > 0 && isspace(key[len - 1])) {
+        len--;
+    }
+    if (len < 32 || len > 1024) {
+        OPENSSL_cleanse(key, sizeof(key));
+        *errmsg = apr_psprintf(p, "pepper file %s must hold 32 to 1024 "
+                               "bytes (try: openssl rand -hex 32)", path);
+        return APIAUTH_ERROR;
+    }
+
+    pepper = apr_pcalloc(p, sizeof(*pepper));
+    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    pepper->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    EVP_MAC_free(hmac);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (pepper->mac == NULL
+        || EVP_MAC_init(pepper->mac, key, len, params) != 1) {
+        OPENSSL_cleanse(key, sizeof(key));
+        EVP_MAC_CTX_free(pepper->mac);
+        *errmsg = "OpenSSL cannot set up HMAC-SHA-256";
+        return APIAUTH_ERROR;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    apr_pool_cleanup_register(p, pepper, pepper_cleanup,
+                              apr_pool_cleanup_null);
+    *out = pepper;
+    return APIAUTH_OK;
+}
+
+static int mac_parts(const apiauth_pepper_t *pepper, const void *const *data,
+                     const apr_size_t *lens, int n,
+                     unsigned char out[APIAUTH_DIGEST_LEN])
+{
+    size_t outlen = 0;
+    int i, ok;
+
+    if (pepper) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(pepper->mac);
+        ok = ctx != NULL;
+        for (i = 0; ok && i < n; i++) {
+            ok = EVP_MAC_update(ctx, data[i], lens[i]) == 1;
+        }
+        ok = ok && EVP_MAC_final(ctx, out, &outlen, APIAUTH_DIGEST_LEN) == 1;
+        EVP_MAC_CTX_free(ctx);
+    }
+    else {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned int mdlen = 0;
+        ok = ctx != NULL && sha256_md() != NULL
+             && EVP_DigestInit_ex2(ctx, sha256_md(), NULL) == 1;
+        for (i = 0; ok && i < n; i++) {
+            ok = EVP_DigestUpdate(ctx, data[i], lens[i]) == 1;
+        }
+        ok = ok && EVP_DigestFinal_ex(ctx, out, &mdlen) == 1;
+        outlen = mdlen;
+        EVP_MD_CTX_free(ctx);
+    }
+    return ok && outlen == APIAUTH_DIGEST_LEN ? 0 : -1;
+}
+
+int apiauth_digest(const apiauth_pepper_t *pepper, const void *secret,
+                   apr_size_t len, unsigned char out[APIAUTH_DIGEST_LEN])
+{
+    if (pepper == NULL) {
+        return apiauth_sha256(secret, len, out);
+    }
+    return mac_parts(pepper, &secret, &len, 1, out);
+}
+
+int apiauth_digest_parts(const apiauth_pepper_t *pepper,
+                         const char *const *parts, int nparts,
+                         unsigned char out[APIAUTH_DIGEST_LEN])
+{
+    const void *data[16];
+    apr_size_t lens[16];
+    unsigned char prefix[8][4];
+    int i, n = 0;
+
+    if (nparts < 1 || nparts > 8) {
+        return -1;
+    }
+    for (i = 0; i < nparts; i++) {
+        apr_size_t len = strlen(parts[i]);
+        prefix[i][0] = (unsigned char)(len >> 24);
+        prefix[i][1] = (unsigned char)(len >> 16);
+        prefix[i][2] = (unsigned char)(len >> 8);
+        prefix[i][3] = (unsigned char)len;
+        data[n] = prefix[i];
+        lens[n++] = 4;
+        data[n] = parts[i];
+        lens[n++] = len;
+    }
+    return mac_parts(pepper, data, lens, n, out);
+}
+
+char *apiauth_digest_hex(apr_pool_t *p, const apiauth_pepper_t *pepper,
+                         const char *secret)
+{
+    unsigned char d[APIAUTH_DIGEST_LEN];
+
+    if (apiauth_digest(pepper, secret, strlen(secret), d) != 0) {
+        return NULL;
+    }
+    return apiauth_hex_encode(p, d, sizeof(d));
+}
+
+int apiauth_ct_equal(const void *a, const void *b, apr_size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int apiauth_ct_streq(const char *a, const char *b)
+{
+    size_t la, lb;
+
+    if (a == NULL || b == NULL) {
+        return 0;
+    }
+    la = strlen(a);
+    lb = strlen(b);
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}

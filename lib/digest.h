@@ -1,0 +1,58 @@
+/*
+ * digest.h: how a secret is turned into what the store holds.
+ *
+ * A secret (key, token, session, code, refresh token, client secret) is
+ * never stored: the store holds SHA-256(secret), or HMAC-SHA-256 under a
+ * server-side pepper when one is configured, and finds credentials by that
+ * digest.  User passwords are not secrets of this kind: they go through
+ * apr_password_validate.
+ */
+#ifndef APIAUTH_DIGEST_H
+#define APIAUTH_DIGEST_H
+
+#include <apr_pools.h>
+
+#include "apiauth.h"
+
+#define APIAUTH_DIGEST_LEN 32
+#define APIAUTH_DIGEST_HEX_LEN (2 * APIAUTH_DIGEST_LEN)
+
+/* Fetches the SHA-256 implementation once; call before threads start. */
+int apiauth_digest_init(void);
+
+/* An HMAC key read from a file; opaque. */
+typedef struct apiauth_pepper apiauth_pepper_t;
+
+/* Reads the pepper file: its bytes less trailing white space, at least 32.
+ * The key material lives in OpenSSL's memory and is cleansed when `p` is
+ * destroyed.  On failure *errmsg says why (never the content). */
+apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
+                                     apiauth_pepper_t **pepper,
+                                     const char **errmsg);
+
+/* The digest of a secret: SHA-256, or HMAC-SHA-256 when `pepper` is set.
+ * Returns 0 on success (OpenSSL failures are reported, never ignored). */
+int apiauth_digest(const apiauth_pepper_t *pepper, const void *secret,
+                   apr_size_t len, unsigned char out[APIAUTH_DIGEST_LEN]);
+
+/* The digest of several parts, each length-prefixed so that ("ab","c") and
+ * ("a","bc") differ: the key of a cached two-part credential (Basic). */
+int apiauth_digest_parts(const apiauth_pepper_t *pepper,
+                         const char *const *parts, int nparts,
+                         unsigned char out[APIAUTH_DIGEST_LEN]);
+
+/* The digest as lower-case hex, as the SQL store holds it; NULL on error. */
+char *apiauth_digest_hex(apr_pool_t *p, const apiauth_pepper_t *pepper,
+                         const char *secret);
+
+/* Plain SHA-256, for protocol uses (PKCE, JWK thumbprints, checksums). */
+int apiauth_sha256(const void *data, apr_size_t len,
+                   unsigned char out[APIAUTH_DIGEST_LEN]);
+
+/* Constant-time comparison of two equal-length buffers: 1 if equal. */
+int apiauth_ct_equal(const void *a, const void *b, apr_size_t len);
+
+/* Constant-time comparison of two strings.  Only the lengths may leak. */
+int apiauth_ct_streq(const char *a, const char *b);
+
+#endif

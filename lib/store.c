@@ -1,0 +1,188 @@
+/*
+ * store.c: statements of the catalogue run over apr_dbd (see store.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "encoding.h"
+#include "store.h"
+
+static apr_dbd_prepared_t *statement(apiauth_db_t *db, apiauth_sql_id_t id)
+{
+    if (db == NULL || db->prepared == NULL || id >= APIAUTH_SQL_COUNT) {
+        return NULL;
+    }
+    return apr_hash_get(db->prepared, apiauth_sql_catalogue[id].label,
+                        APR_HASH_KEY_STRING);
+}
+
+static apiauth_status_t db_failed(apiauth_db_t *db, int rc, const char *what)
+{
+    const char *msg = NULL;
+
+    if (db && db->driver && db->handle && rc != 0) {
+        msg = apr_dbd_error(db->driver, db->handle, rc);
+    }
+    db->last_error = msg ? msg : what;
+    return APIAUTH_ERROR;
+}
+
+apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
+                                 apiauth_sql_id_t id, int nargs,
+                                 const char **args, int *nrows)
+{
+    apr_dbd_prepared_t *st = statement(db, id);
+    int rows = 0, rc;
+
+    if (st == NULL) {
+        return db_failed(db, 0, "statement not prepared");
+    }
+    rc = apr_dbd_pquery(db->driver, p, db->handle, &rows, st, nargs, args);
+    if (rc != 0) {
+        return db_failed(db, rc, "query failed");
+    }
+    if (nrows) {
+        *nrows = rows;
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
+                                   apiauth_sql_id_t id, int nargs,
+                                   const char **args,
+                                   apr_array_header_t **rows)
+{
+    apr_dbd_prepared_t *st = statement(db, id);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rc, ncols, i;
+
+    if (st == NULL) {
+        return db_failed(db, 0, "statement not prepared");
+    }
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, st, 0, nargs, args);
+    if (rc != 0) {
+        return db_failed(db, rc, "select failed");
+    }
+    ncols = apr_dbd_num_cols(db->driver, res);
+    *rows = apr_array_make(p, 2, sizeof(apiauth_db_row_t));
+    /* read to the end: drivers release the statement only then */
+    while ((rc = apr_dbd_get_row(db->driver, p, res, &row, -1)) == 0) {
+        apiauth_db_row_t *out = apr_array_push(*rows);
+        out->ncols = ncols;
+        out->cols = apr_pcalloc(p, sizeof(char *) * (ncols ? ncols : 1));
+        for (i = 0; i < ncols; i++) {
+            char *v = NULL;
+            /* datum_get tells NULL from "" (get_entry does not, on pgsql) */
+            if (apr_dbd_datum_get(db->driver, row, i, APR_DBD_TYPE_STRING,
+                                  &v) == APR_SUCCESS) {
+                out->cols[i] = v;
+            }
+        }
+    }
+    if (rc != -1) {
+        return db_failed(db, rc, "reading rows failed");
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
+                                  apr_dbd_transaction_t **txn)
+{
+    int rc = apr_dbd_transaction_start(db->driver, p, db->handle, txn);
+
+    return rc == 0 ? APIAUTH_OK : db_failed(db, rc, "cannot start a transaction");
+}
+
+apiauth_status_t apiauth_db_end(apr_pool_t *p, apiauth_db_t *db,
+                                apr_dbd_transaction_t *txn, int commit)
+{
+    int rc;
+
+    if (!commit) {
+        apr_dbd_transaction_mode_set(db->driver, txn,
+                                     APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    rc = apr_dbd_transaction_end(db->driver, p, txn);
+    return rc == 0 ? APIAUTH_OK : db_failed(db, rc, "cannot end a transaction");
+}
+
+const char *apiauth_db_int(apr_pool_t *p, apr_int64_t v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
+}
+
+apr_int64_t apiauth_db_int_value(const char *s)
+{
+    char *end;
+    apr_int64_t v;
+
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    errno = 0;
+    v = apr_strtoi64(s, &end, 10);
+    return errno == 0 && *end == '\0' ? v : 0;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+apiauth_status_t apiauth_store_credential_find(apr_pool_t *p,
+                                               apiauth_db_t *db,
+                                               const char *digest_hex,
+                                               apiauth_credential_row_t *row)
+{
+    apr_array_header_t *rows;
+    const char **c;
+    const char *args[1] = {digest_hex};
+    apiauth_status_t st;
+
+    st = apiauth_db_select(p, db, APIAUTH_SQL_CREDENTIAL_BY_DIGEST, 1, args,
+                           &rows);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+    /* the database found it by equality; the comparison that decides is
+     * ours, and takes the same time whatever the bytes */
+    if (c[0] == NULL || c[1] == NULL || c[2] == NULL || c[9] == NULL
+        || !apiauth_ct_streq(c[9], digest_hex)) {
+        return APIAUTH_NOT_MINE;
+    }
+    memset(row, 0, sizeof(*row));
+    row->identity.credential_id = c[0];
+    row->identity.kind = apiauth_kind_from_name(c[1]);
+    row->identity.app = c[2];
+    row->identity.user = nonempty(c[3]);
+    row->identity.scope = c[4] ? c[4] : "";
+    row->identity.install_id = nonempty(c[5]);
+    row->identity.expires = apiauth_db_int_value(c[6]);
+    row->revoked = apiauth_db_int_value(c[7]);
+    row->last_used = apiauth_db_int_value(c[8]);
+    row->digest_hex = c[9];
+    if (row->identity.kind == APIAUTH_KIND_NONE) {
+        return APIAUTH_NOT_MINE;
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_store_credential_touch(apr_pool_t *p,
+                                                apiauth_db_t *db,
+                                                const char *id,
+                                                apr_int64_t now)
+{
+    const char *args[3];
+
+    args[0] = apiauth_db_int(p, now);
+    args[1] = id;
+    args[2] = apiauth_db_int(p, now - 60);
+    return apiauth_db_exec(p, db, APIAUTH_SQL_CREDENTIAL_TOUCH, 3, args, NULL);
+}

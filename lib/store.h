@@ -1,0 +1,68 @@
+/*
+ * store.h: the SQL store, over apr_dbd.
+ *
+ * The modules hand in the connection mod_dbd gave them (ap_dbd_acquire),
+ * apiauth-admin the one it opened itself; both carry the statements of
+ * sql/catalogue.c prepared under their labels.  Everything that reads or
+ * writes the store goes through here, so every query is one of the
+ * catalogue's and every failure comes back as APIAUTH_ERROR (fail closed).
+ */
+#ifndef APIAUTH_STORE_H
+#define APIAUTH_STORE_H
+
+#include <apr_dbd.h>
+#include <apr_hash.h>
+
+#include "apiauth.h"
+#include "catalogue.h"
+#include "digest.h"
+
+typedef struct apiauth_db {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;   /* label -> apr_dbd_prepared_t *, as mod_dbd */
+    const char *last_error; /* the driver's message after APIAUTH_ERROR */
+} apiauth_db_t;
+
+/* One row of a SELECT: cols[i] is NULL for SQL NULL. */
+typedef struct apiauth_db_row {
+    const char **cols;
+    int ncols;
+} apiauth_db_row_t;
+
+/* Runs an INSERT/UPDATE/DELETE of the catalogue; *nrows (may be NULL)
+ * gets the number of rows changed. */
+apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
+                                 apiauth_sql_id_t id, int nargs,
+                                 const char **args, int *nrows);
+
+/* Runs a SELECT of the catalogue; *rows is an array of apiauth_db_row_t. */
+apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
+                                   apiauth_sql_id_t id, int nargs,
+                                   const char **args,
+                                   apr_array_header_t **rows);
+
+/* A transaction around several statements (apiauth-admin, migrations). */
+apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
+                                  apr_dbd_transaction_t **txn);
+apiauth_status_t apiauth_db_end(apr_pool_t *p, apiauth_db_t *db,
+                                apr_dbd_transaction_t *txn, int commit);
+
+/* Integers in and out of the store's text form. */
+const char *apiauth_db_int(apr_pool_t *p, apr_int64_t v);
+apr_int64_t apiauth_db_int_value(const char *s);
+
+/* Finds a credential by the hex digest of its secret and checks the digest
+ * read back in constant time.  APIAUTH_NOT_MINE when there is none. */
+apiauth_status_t apiauth_store_credential_find(apr_pool_t *p,
+                                               apiauth_db_t *db,
+                                               const char *digest_hex,
+                                               apiauth_credential_row_t *row);
+
+/* Records a use, at most once a minute per credential. */
+apiauth_status_t apiauth_store_credential_touch(apr_pool_t *p,
+                                                apiauth_db_t *db,
+                                                const char *id,
+                                                apr_int64_t now);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * apiauth_authn.c: AuthType apiauth.
+ *
+ * The check_authn hook reads the request's one credential, has it resolved
+ * (apiauth_resolve.c) and publishes who the caller is: r->user, APIAUTH_*
+ * variables, optional X-ApiAuth-* headers.  It then takes the credential
+ * out of the request so that it reaches neither a backend nor a log.  The
+ * same publication serves `AuthBasicProvider apiauth`, where mod_auth_basic
+ * reads the header and we only check the pair.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+#include <mod_auth.h>
+
+#include "apiauth_private.h"
+#include "form.h"
+
+#define INSTALL_ID_HEADER "X-Install-Id"
+#define INSTALL_TOKEN_HEADER "X-Install-Token"
+#define INSTALL_ID_PARAM "installid"
+#define INSTALL_TOKEN_PARAM "token"
+#define FORWARD_PREFIX "X-ApiAuth-"
+
+#define DEFAULT_SCHEMES \
+    (APIAUTH_SCHEME_BEARER | APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN \
+     | APIAUTH_SCHEME_BASIC)
+
+static const char *key_header_of(const apiauth_dir_conf *conf)
+{
+    return conf->key_header ? conf->key_header : APIAUTH_DEFAULT_KEY_HEADER;
+}
+
+int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf)
+{
+    apiauth_server_conf *sconf;
+    const char *proto;
+    int i;
+
+    if (conf->require_tls == 0 || ap_ssl_conn_is_ssl(r->connection)) {
+        return 1;
+    }
+    sconf = ap_get_module_config(r->server->module_config, &apiauth_module);
+    proto = apr_table_get(r->headers_in, "X-Forwarded-Proto");
+    if (sconf->trusted_proxies == NULL || proto == NULL
+        || strcasecmp(proto, "https") != 0) {
+        return 0;
+    }
+    for (i = 0; i < sconf->trusted_proxies->nelts; i++) {
+        if (apr_ipsubnet_test(APR_ARRAY_IDX(sconf->trusted_proxies, i,
+                                            apr_ipsubnet_t *),
+                              r->connection->client_addr)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Everything in the request that may be a credential, as the parser
+ * wants it.  Returns 0, or -1 when a query value is not decodable. */
+static int gather_material(request_rec *r, const apiauth_dir_conf *conf,
+                           apiauth_request_material_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->accepted = conf->schemes ? conf->scheme_mask : DEFAULT_SCHEMES;
+    m->authorization = apr_table_get(r->headers_in, "Authorization");
+    if (m->accepted & APIAUTH_SCHEME_APIKEY) {
+        m->key_header = apr_table_get(r->headers_in, key_header_of(conf));
+        if (conf->key_query && *conf->key_query && r->args) {
+            m->key_query_count = apiauth_query_get(r->pool, r->args,
+                                                   conf->key_query,
+                                                   &m->key_query);
+            if (m->key_query_count < 0) {
+                return -1;
+            }
+        }
+    }
+    if (m->accepted & APIAUTH_SCHEME_INSTALL) {
+        m->install_id_header = apr_table_get(r->headers_in, INSTALL_ID_HEADER);
+        m->install_token_header = apr_table_get(r->headers_in,
+                                                INSTALL_TOKEN_HEADER);
+        if (r->args) {
+            m->install_id_query_count = apiauth_query_get(
+                r->pool, r->args, INSTALL_ID_PARAM, &m->install_id_query);
+            m->install_token_query_count = apiauth_query_get(
+                r->pool, r->args, INSTALL_TOKEN_PARAM,
+                &m->install_token_query);
+            if (m->install_id_query_count < 0
+                || m->install_token_query_count < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Removes the query parameter `name` from what later phases, the backend
+ * and the access log see: r->args and the URIs lose it, the request line
+ * keeps it masked so that the log still shows one was sent. */
+static void strip_query_param(request_rec *r, const char *name)
+{
+    const char *names[2] = {name, NULL};
+    const char *old_args = r->args;
+    char *args, *masked, *at, *q;
+
+    if (old_args == NULL) {
+        return;
+    }
+    args = apiauth_query_rewrite(r->pool, old_args, names, NULL);
+    masked = apiauth_query_rewrite(r->pool, old_args, names, "***");
+    r->args = args;
+    r->parsed_uri.query = args;
+    q = ap_strchr(r->unparsed_uri, '?');
+    if (q) {
+        r->unparsed_uri = apr_pstrcat(r->pool,
+                                      apr_pstrmemdup(r->pool, r->unparsed_uri,
+                                                     q - r->unparsed_uri),
+                                      args ? "?" : "", args, NULL);
+    }
+    at = r->the_request ? strstr(r->the_request, old_args) : NULL;
+    if (at && masked) {
+        r->the_request = apr_pstrcat(
+            r->pool,
+            apr_pstrmemdup(r->pool, r->the_request, at - r->the_request),
+            masked, at + strlen(old_args), NULL);
+    }
+}
+
+static void strip_credential(request_rec *r, const apiauth_dir_conf *conf,
+                             const apiauth_credential_t *cred)
+{
+    switch (cred->source) {
+    case APIAUTH_FROM_AUTHORIZATION:
+        apr_table_unset(r->headers_in, "Authorization");
+        break;
+    case APIAUTH_FROM_KEY_HEADER:
+        apr_table_unset(r->headers_in, key_header_of(conf));
+        break;
+    case APIAUTH_FROM_KEY_QUERY:
+        strip_query_param(r, conf->key_query);
+        break;
+    case APIAUTH_FROM_INSTALL_HEADERS:
+        apr_table_unset(r->headers_in, INSTALL_TOKEN_HEADER);
+        break;
+    case APIAUTH_FROM_INSTALL_QUERY:
+        strip_query_param(r, INSTALL_TOKEN_PARAM);
+        break;
+    }
+}
+
+/* Nobody outside may speak for us: X-ApiAuth-* never survive from the
+ * client, whether or not this location forwards its own. */
+void apiauth_strip_spoofed_headers(request_rec *r)
+{
+    apr_array_header_t *names = NULL;
+    const apr_array_header_t *all = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)all->elts;
+    int i;
+
+    for (i = 0; i < all->nelts; i++) {
+        if (e[i].key && (e[i].key[0] == 'X' || e[i].key[0] == 'x')
+            && strncasecmp(e[i].key, FORWARD_PREFIX,
+                           sizeof(FORWARD_PREFIX) - 1) == 0) {
+            if (names == NULL) {
+                names = apr_array_make(r->pool, 2, sizeof(const char *));
+            }
+            APR_ARRAY_PUSH(names, const char *) = e[i].key;
+        }
+    }
+    for (i = 0; names && i < names->nelts; i++) {
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(names, i, const char *));
+    }
+}
+
+const apiauth_identity_t *apiauth_identity_of(request_rec *r)
+{
+    apiauth_request_state *st;
+
+    for (; r; r = r->main) {
+        st = ap_get_module_config(r->request_config, &apiauth_module);
+        if (st) {
+            return &st->identity;
+        }
+    }
+    return NULL;
+}
+
+static void set_identity_var(request_rec *r, int forward, const char *name,
+                             const char *value)
+{
+    if (value == NULL) {
+        return;
+    }
+    apr_table_setn(r->subprocess_env, apr_pstrcat(r->pool, "APIAUTH_", name,
+                                                  NULL), value);
+    if (forward) {
+        apr_table_setn(r->headers_in, apr_pstrcat(r->pool, FORWARD_PREFIX,
+                                                  name, NULL), value);
+    }
+}
+
+void apiauth_publish(request_rec *r, const apiauth_dir_conf *conf,
+                     const apiauth_credential_t *cred,
+                     const apiauth_identity_t *id)
+{
+    apiauth_request_state *st = apr_pcalloc(r->pool, sizeof(*st));
+    int fwd = conf->forward_headers == 1;
+
+    st->identity = *id;
+    st->scheme = cred->scheme;
+    ap_set_module_config(r->request_config, &apiauth_module, st);
+    r->user = (char *)apiauth_identity_subject(id);
+
+    set_identity_var(r, fwd, "APP", id->app);
+    set_identity_var(r, fwd, "KIND", apiauth_kind_name(id->kind));
+    set_identity_var(r, fwd, "SCHEME", apiauth_scheme_name(cred->scheme));
+    set_identity_var(r, fwd, "SCOPE", id->scope ? id->scope : "");
+    set_identity_var(r, fwd, "CREDENTIAL_ID", id->credential_id);
+    set_identity_var(r, fwd, "EXPIRES",
+                     apr_psprintf(r->pool, "%" APR_INT64_T_FMT, id->expires));
+    set_identity_var(r, fwd, "USER", id->user);
+    set_identity_var(r, fwd, "CLIENT_ID", id->client_id);
+    set_identity_var(r, fwd, "INSTALL_ID", id->install_id);
+    set_identity_var(r, fwd, "ACTING_APP", id->acting_app);
+    if (conf->keep_credential != 1) {
+        strip_credential(r, conf, cred);
+    }
+}
+
+int apiauth_check_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    apiauth_dir_conf *conf;
+    apiauth_request_material_t material;
+    apiauth_credential_t cred = {0};
+    apiauth_identity_t id;
+    apiauth_error_t err = {NULL, NULL};
+    apiauth_status_t st;
+
+    if (type == NULL || strcasecmp(type, APIAUTH_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &apiauth_module);
+    r->ap_auth_type = (char *)type;
+
+    if (!apiauth_tls_ok(r, conf)) {
+        apiauth_error_t tls = {"invalid_request",
+                               "this API is served over HTTPS only: "
+                               "calls made over plain HTTP fail"};
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10010)
+                      "refused: plain HTTP where TLS is required");
+        return apiauth_refuse(r, conf, HTTP_FORBIDDEN, &tls, 0, NULL);
+    }
+
+    if (gather_material(r, conf, &material) != 0) {
+        apiauth_fail(&err, APIAUTH_INVALID, "invalid_request",
+                     "a credential in the query string is not decodable");
+        st = APIAUTH_INVALID;
+    }
+    else {
+        st = apiauth_credential_parse(r->pool, &material, &cred, &err);
+    }
+    switch (st) {
+    case APIAUTH_OK:
+        break;
+    case APIAUTH_NOT_MINE:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AALOGNO(10011)
+                      "no credential: answering with challenges");
+        return apiauth_refuse(r, conf, HTTP_UNAUTHORIZED, NULL, 0, NULL);
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10012)
+                      "malformed credential: %s", err.description);
+        return apiauth_refuse(r, conf, HTTP_BAD_REQUEST, &err, 0, NULL);
+    }
+
+    st = apiauth_resolve(r, conf, &cred, &id, &err);
+    if (st != APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, st == APIAUTH_ERROR ? APLOG_ERR : APLOG_INFO,
+                      0, r, AALOGNO(10015) "%s credential refused: %s",
+                      apiauth_scheme_name(cred.scheme), err.description);
+    }
+    switch (st) {
+    case APIAUTH_OK:
+        apiauth_publish(r, conf, &cred, &id);
+        return OK;
+    case APIAUTH_ERROR:
+        return apiauth_refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
+                              cred.scheme, NULL);
+    case APIAUTH_INVALID:
+        return apiauth_refuse(r, conf, HTTP_BAD_REQUEST, &err, cred.scheme,
+                              NULL);
+    default:
+        return apiauth_refuse(r, conf, HTTP_UNAUTHORIZED, &err, cred.scheme,
+                              NULL);
+    }
+}
+
+/* AuthBasicProvider apiauth: only Twake's public_id:private_api_key.
+ * mod_auth_basic logs the user part and puts it in %u, so a secret may
+ * never be the user here: app tokens, backend tokens and bare keys are
+ * refused (they need AuthType apiauth). */
+static authn_status basic_check_password(request_rec *r, const char *user,
+                                         const char *password)
+{
+    apiauth_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                  &apiauth_module);
+    apiauth_credential_t cred = {0};
+    apiauth_identity_t id;
+    apiauth_error_t err = {NULL, NULL};
+
+    if (strncmp(user, "app_", 4) != 0 || !apiauth_name_is_valid(user)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10013)
+                      "AuthBasicProvider apiauth takes only an app id as "
+                      "the user; use AuthType apiauth for other forms");
+        return AUTH_DENIED;
+    }
+    if (!apiauth_tls_ok(r, conf)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10014)
+                      "refused: plain HTTP where TLS is required");
+        return AUTH_DENIED;
+    }
+    cred.scheme = APIAUTH_SCHEME_BASIC;
+    cred.source = APIAUTH_FROM_AUTHORIZATION;
+    cred.secret = user;
+    cred.password = password;
+    switch (apiauth_resolve(r, conf, &cred, &id, &err)) {
+    case APIAUTH_OK:
+        apiauth_publish(r, conf, &cred, &id);
+        return AUTH_GRANTED;
+    case APIAUTH_ERROR:
+        return AUTH_GENERAL_ERROR;
+    default:
+        return AUTH_DENIED;
+    }
+}
+
+static const authn_provider basic_provider = {
+    basic_check_password,
+    NULL
+};
+
+const void *apiauth_basic_provider = &basic_provider;

@@ -1,0 +1,173 @@
+/*
+ * apiauth_authz.c: Require apiauth-scope | apiauth-app | apiauth-kind.
+ *
+ * Authorization providers in httpd's own group, so they combine with
+ * <RequireAll>/<RequireAny> like any other.  Each one reads the identity
+ * that authentication left for the request; a denial prepares its own
+ * answer (403 insufficient_scope with the scopes needed, or 403 naming
+ * what is not allowed).  The require line is parsed once, at startup.
+ */
+#include <apr_strings.h>
+#include <ap_provider.h>
+#include <http_core.h>
+#include <http_request.h>
+#include <mod_auth.h>
+
+#include "apiauth_private.h"
+#include "scope.h"
+
+/* The words of a require line, checked by `valid` at startup. */
+static const char *parse_words(cmd_parms *cmd, const char *line,
+                               const void **parsed,
+                               int (*valid)(const char *), const char *what)
+{
+    apr_array_header_t *words = apr_array_make(cmd->pool, 4,
+                                               sizeof(const char *));
+    const char *w;
+
+    while (*(w = ap_getword_conf(cmd->pool, &line)) != '\0') {
+        if (!valid(w)) {
+            return apr_psprintf(cmd->pool, "Require %s: '%s' is not valid",
+                                what, w);
+        }
+        APR_ARRAY_PUSH(words, const char *) = w;
+    }
+    if (words->nelts == 0) {
+        return apr_psprintf(cmd->pool, "Require %s needs at least one value",
+                            what);
+    }
+    *parsed = words;
+    return NULL;
+}
+
+static int scope_word_valid(const char *w)
+{
+    return apiauth_scope_token_valid(w, strlen(w));
+}
+
+static int kind_word_valid(const char *w)
+{
+    return apiauth_kind_from_name(w) != APIAUTH_KIND_NONE;
+}
+
+static const char *parse_scope(cmd_parms *cmd, const char *line,
+                               const void **parsed)
+{
+    return parse_words(cmd, line, parsed, scope_word_valid, "apiauth-scope");
+}
+
+static const char *parse_app(cmd_parms *cmd, const char *line,
+                             const void **parsed)
+{
+    return parse_words(cmd, line, parsed, apiauth_name_is_valid,
+                       "apiauth-app");
+}
+
+static const char *parse_kind(cmd_parms *cmd, const char *line,
+                              const void **parsed)
+{
+    return parse_words(cmd, line, parsed, kind_word_valid, "apiauth-kind");
+}
+
+/* The identity, or the status that says there is none to judge. */
+static const apiauth_identity_t *identity_or(request_rec *r,
+                                             authz_status *none)
+{
+    const apiauth_identity_t *id = apiauth_identity_of(r);
+
+    if (id == NULL) {
+        *none = r->user ? AUTHZ_DENIED : AUTHZ_DENIED_NO_USER;
+    }
+    return id;
+}
+
+static authz_status check_scope(request_rec *r, const char *line,
+                                const void *parsed)
+{
+    const apr_array_header_t *want = parsed;
+    const apiauth_identity_t *id;
+    authz_status none;
+    int i;
+
+    if ((id = identity_or(r, &none)) == NULL) {
+        return none;
+    }
+    for (i = 0; i < want->nelts; i++) {
+        if (!apiauth_scope_has(id->scope, APR_ARRAY_IDX(want, i, const char *))) {
+            apiauth_error_t err = {"insufficient_scope",
+                                   "the credential lacks a scope this "
+                                   "resource requires"};
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10030)
+                          "credential %s lacks scope %s",
+                          id->credential_id,
+                          APR_ARRAY_IDX(want, i, const char *));
+            apiauth_refuse_authz(r, &err, apr_array_pstrcat(r->pool, want,
+                                                            ' '));
+            return AUTHZ_DENIED;
+        }
+    }
+    return AUTHZ_GRANTED;
+}
+
+static authz_status check_in_list(request_rec *r, const apr_array_header_t *list,
+                                  const char *value, const char *what,
+                                  const apiauth_identity_t *id)
+{
+    apiauth_error_t err = {"access_denied", NULL};
+    int i;
+
+    for (i = 0; value && i < list->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(list, i, const char *), value) == 0) {
+            return AUTHZ_GRANTED;
+        }
+    }
+    err.description = apr_psprintf(r->pool, "this %s may not use this "
+                                   "resource", what);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10031)
+                  "credential %s: %s %s not allowed here",
+                  id->credential_id, what, value ? value : "(none)");
+    apiauth_refuse_authz(r, &err, NULL);
+    return AUTHZ_DENIED;
+}
+
+static authz_status check_app(request_rec *r, const char *line,
+                              const void *parsed)
+{
+    const apiauth_identity_t *id;
+    authz_status none;
+
+    if ((id = identity_or(r, &none)) == NULL) {
+        return none;
+    }
+    return check_in_list(r, parsed, id->app, "app", id);
+}
+
+static authz_status check_kind(request_rec *r, const char *line,
+                               const void *parsed)
+{
+    const apiauth_identity_t *id;
+    authz_status none;
+
+    if ((id = identity_or(r, &none)) == NULL) {
+        return none;
+    }
+    return check_in_list(r, parsed, apiauth_kind_name(id->kind),
+                         "kind of credential", id);
+}
+
+static const authz_provider scope_provider = {check_scope, parse_scope};
+static const authz_provider app_provider = {check_app, parse_app};
+static const authz_provider kind_provider = {check_kind, parse_kind};
+
+void apiauth_register_authz(apr_pool_t *p)
+{
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apiauth-scope",
+                              AUTHZ_PROVIDER_VERSION, &scope_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apiauth-app",
+                              AUTHZ_PROVIDER_VERSION, &app_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apiauth-kind",
+                              AUTHZ_PROVIDER_VERSION, &kind_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+}

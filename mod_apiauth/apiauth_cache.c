@@ -1,0 +1,287 @@
+/*
+ * apiauth_cache.c: validated credentials in mod_socache.
+ *
+ * What is cached is the identity a credential resolved to, under a key
+ * that is a digest of the provider chain and of the credential as
+ * presented (never the secret itself).  An entry lives ApiAuthCacheTTL
+ * seconds at most and never past the credential's own expiry; that TTL is
+ * also how late a revocation made outside this server (apiauth-admin, a
+ * node without a shared cache) can take effect.  Revocations that pass
+ * through this server delete the entry at once (apiauth_cache_forget),
+ * for every provider chain configured, since the key depends on it.
+ *
+ * The socache is shmcb unless ApiAuthCacheSOCache names another (memcache
+ * or redis to share it between nodes).  Without any, caching is off.
+ */
+#include <apr_strings.h>
+#include <ap_socache.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <util_mutex.h>
+
+#include "apiauth_private.h"
+
+static const char *const cache_mutex_id = "apiauth-cache";
+static ap_socache_provider_t *socache_provider;
+static ap_socache_instance_t *socache_instance;
+static apr_global_mutex_t *cache_mutex;
+static int socache_configured;          /* set by ApiAuthCacheSOCache */
+static apr_array_header_t *chains;      /* every ApiAuthProvider chain */
+
+/* ------------------------------------------------------------------ */
+/* Configuration time                                                  */
+/* ------------------------------------------------------------------ */
+
+const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
+                                      const char *arg)
+{
+    const char *errmsg = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *sep, *name;
+
+    if (errmsg) {
+        return errmsg;
+    }
+    sep = ap_strchr_c(arg, ':');
+    name = sep ? apr_pstrmemdup(cmd->pool, arg, sep - arg) : arg;
+    socache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name,
+                                          AP_SOCACHE_PROVIDER_VERSION);
+    if (socache_provider == NULL) {
+        return apr_psprintf(cmd->pool, "ApiAuthCacheSOCache: unknown socache "
+                            "provider '%s' (load mod_socache_%s?)", name,
+                            name);
+    }
+    errmsg = socache_provider->create(&socache_instance, sep ? sep + 1 : NULL,
+                                      cmd->temp_pool, cmd->pool);
+    if (errmsg) {
+        return apr_psprintf(cmd->pool, "ApiAuthCacheSOCache: %s", errmsg);
+    }
+    socache_configured = 1;
+    return NULL;
+}
+
+void apiauth_cache_register_chain(apr_pool_t *p, const char *chain)
+{
+    int i;
+
+    for (i = 0; i < chains->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(chains, i, const char *), chain) == 0) {
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(chains, const char *) = apr_pstrdup(p, chain);
+}
+
+int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp)
+{
+    apr_status_t rv = ap_mutex_register(pconf, cache_mutex_id, NULL,
+                                        APR_LOCK_DEFAULT, 0);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog, AALOGNO(10040)
+                      "cannot register the %s mutex", cache_mutex_id);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    socache_provider = NULL;
+    socache_instance = NULL;
+    cache_mutex = NULL;
+    socache_configured = 0;
+    chains = apr_array_make(pconf, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(chains, const char *) = "dbd";   /* the default chain */
+    return OK;
+}
+
+static apr_status_t cache_cleanup(void *data)
+{
+    if (socache_instance) {
+        socache_provider->destroy(socache_instance, data);
+        socache_instance = NULL;
+    }
+    if (cache_mutex) {
+        apr_global_mutex_destroy(cache_mutex);
+        cache_mutex = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    static struct ap_socache_hints hints = {32, 256, 60 * APR_USEC_PER_SEC};
+    const char *errmsg;
+    apr_status_t rv;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (!socache_configured) {
+        socache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+                                              AP_SOCACHE_DEFAULT_PROVIDER,
+                                              AP_SOCACHE_PROVIDER_VERSION);
+        if (socache_provider == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AALOGNO(10041)
+                         "no socache provider (load mod_socache_shmcb or "
+                         "set ApiAuthCacheSOCache): credentials are "
+                         "looked up on every request");
+            return OK;
+        }
+        errmsg = socache_provider->create(&socache_instance, NULL, ptemp,
+                                          pconf);
+        if (errmsg) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10042)
+                         "cannot create the credential cache: %s", errmsg);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    if (socache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&cache_mutex, NULL, cache_mutex_id, NULL,
+                                    s, pconf, 0);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AALOGNO(10043)
+                         "cannot create the %s mutex", cache_mutex_id);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    rv = socache_provider->init(socache_instance, cache_mutex_id, &hints, s,
+                                pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AALOGNO(10044)
+                     "cannot initialise the credential cache");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, s, cache_cleanup, apr_pool_cleanup_null);
+    return OK;
+}
+
+void apiauth_cache_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (cache_mutex == NULL) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&cache_mutex,
+                                     apr_global_mutex_lockfile(cache_mutex),
+                                     p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AALOGNO(10045)
+                     "cannot attach to the %s mutex: caching is off in "
+                     "this process", cache_mutex_id);
+        socache_instance = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Request time                                                        */
+/* ------------------------------------------------------------------ */
+
+int apiauth_cache_key(request_rec *r, const char *chain,
+                      const char *const *parts, int nparts,
+                      unsigned char key[APIAUTH_DIGEST_LEN])
+{
+    const char *all[4];
+    int i;
+
+    if (socache_instance == NULL || nparts > 3) {
+        return -1;
+    }
+    all[0] = chain;
+    for (i = 0; i < nparts; i++) {
+        all[i + 1] = parts[i];
+    }
+    return apiauth_digest_parts(apiauth_pepper_of(r), all, nparts + 1, key);
+}
+
+static int lock(request_rec *r)
+{
+    apr_status_t rv;
+
+    if (cache_mutex == NULL) {
+        return 0;
+    }
+    rv = apr_global_mutex_lock(cache_mutex);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AALOGNO(10046)
+                      "cannot lock the credential cache");
+        return -1;
+    }
+    return 0;
+}
+
+static void unlock(void)
+{
+    if (cache_mutex) {
+        apr_global_mutex_unlock(cache_mutex);
+    }
+}
+
+int apiauth_cache_get(request_rec *r, const unsigned char *key,
+                      apiauth_identity_t *id)
+{
+    unsigned char value[2048];
+    unsigned int len = sizeof(value) - 1;
+    apr_status_t rv;
+
+    if (socache_instance == NULL || lock(r) != 0) {
+        return 0;
+    }
+    rv = socache_provider->retrieve(socache_instance, r->server, key,
+                                    APIAUTH_DIGEST_LEN, value, &len, r->pool);
+    unlock();
+    if (rv != APR_SUCCESS) {
+        return 0;
+    }
+    return apiauth_identity_parse(r->pool, (const char *)value, len, id)
+           == APIAUTH_OK;
+}
+
+void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
+                       const unsigned char *key, const apiauth_identity_t *id)
+{
+    apr_time_t now = r->request_time;
+    apr_time_t expiry;
+    const char *value;
+    int ttl = conf->cache_ttl > 0 ? conf->cache_ttl
+                                  : APIAUTH_DEFAULT_CACHE_TTL;
+    apr_status_t rv;
+
+    if (socache_instance == NULL) {
+        return;
+    }
+    expiry = now + apr_time_from_sec(ttl);
+    if (id->expires && apr_time_from_sec(id->expires) < expiry) {
+        expiry = apr_time_from_sec(id->expires);
+    }
+    value = apiauth_identity_serialize(r->pool, id);
+    if (value == NULL || expiry <= now || strlen(value) >= 2048
+        || lock(r) != 0) {
+        return;
+    }
+    rv = socache_provider->store(socache_instance, r->server, key,
+                                 APIAUTH_DIGEST_LEN, expiry,
+                                 (unsigned char *)value,
+                                 (unsigned int)strlen(value), r->pool);
+    unlock();
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, AALOGNO(10047)
+                      "credential %s not cached", id->credential_id);
+    }
+}
+
+void apiauth_cache_forget(request_rec *r, const char *const *parts,
+                          int nparts)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN];
+    int i;
+
+    for (i = 0; chains && i < chains->nelts; i++) {
+        if (apiauth_cache_key(r, APR_ARRAY_IDX(chains, i, const char *),
+                              parts, nparts, key) != 0
+            || lock(r) != 0) {
+            continue;
+        }
+        socache_provider->remove(socache_instance, r->server, key,
+                                 APIAUTH_DIGEST_LEN, r->pool);
+        unlock();
+    }
+}

@@ -1,0 +1,134 @@
+/*
+ * apiauth_private.h: what the files of mod_apiauth share among themselves.
+ *
+ * mod_apiauth.c      configuration, directives, hooks (the table of contents)
+ * apiauth_authn.c    the authentication hook: TLS, credential, resolution
+ * apiauth_resolve.c  which credential a request carries, per scheme rules
+ * apiauth_authz.c    Require apiauth-scope / -app / -kind / -group
+ * apiauth_response.c challenges, JSON error bodies, the error filter
+ * apiauth_cache.c    validated credentials in mod_socache
+ * provider_dbd.c     the SQL store through mod_dbd
+ * provider_file.c    a credentials file, re-read when it changes
+ */
+#ifndef APIAUTH_PRIVATE_H
+#define APIAUTH_PRIVATE_H
+
+#include <apr_network_io.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "apiauth.h"
+#include "credential.h"
+#include "digest.h"
+#include "mod_apiauth.h"
+
+/* Log numbers of our own, in the manner of APLOGNO: AA1xxxx. */
+#define AALOGNO(n) "AA" #n ": "
+
+extern module AP_MODULE_DECLARE_DATA apiauth_module;
+
+#define APIAUTH_AUTH_TYPE "apiauth"
+#define APIAUTH_UNSET -1
+
+/* A provider named in ApiAuthProvider, resolved at configuration time. */
+typedef struct apiauth_provider_ref {
+    const char *name;
+    const apiauth_provider_t *provider;
+} apiauth_provider_ref_t;
+
+/* Per-directory configuration.  Every field has an explicit "unset" value
+ * so that merging lets an inner section override only what it sets. */
+typedef struct apiauth_dir_conf {
+    apr_array_header_t *schemes;     /* apiauth_scheme_t, challenge order */
+    unsigned scheme_mask;
+    apr_array_header_t *providers;   /* apiauth_provider_ref_t */
+    const char *chain;               /* provider names: part of cache keys */
+    const char *key_header;
+    const char *key_query;           /* "" = off */
+    int require_tls;
+    int allow_backend;
+    int forward_headers;
+    int keep_credential;
+    int cache;
+    int cache_ttl;                   /* seconds */
+    void *credential_file_state;     /* provider_file.c's, per file */
+} apiauth_dir_conf;
+
+/* Per-server configuration. */
+typedef struct apiauth_server_conf {
+    apiauth_pepper_t *pepper;
+    apr_array_header_t *trusted_proxies;  /* apr_ipsubnet_t * */
+} apiauth_server_conf;
+
+/* Defaults, applied where nothing was set (see mod_apiauth.c). */
+#define APIAUTH_DEFAULT_KEY_HEADER "X-API-Key"
+#define APIAUTH_DEFAULT_CACHE_TTL 60
+
+/* The per-request state: who the request is, once known. */
+typedef struct apiauth_request_state {
+    apiauth_identity_t identity;
+    apiauth_scheme_t scheme;
+    const char *provider;            /* the provider that answered */
+} apiauth_request_state;
+
+/* apiauth_authn.c */
+int apiauth_check_authn(request_rec *r);
+int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
+const apiauth_identity_t *apiauth_identity_of(request_rec *r);
+void apiauth_publish(request_rec *r, const apiauth_dir_conf *conf,
+                     const apiauth_credential_t *cred,
+                     const apiauth_identity_t *id);
+void apiauth_strip_spoofed_headers(request_rec *r);
+extern const void *apiauth_basic_provider;  /* AuthBasicProvider apiauth */
+
+/* apiauth_resolve.c */
+apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
+                                 const apiauth_credential_t *cred,
+                                 apiauth_identity_t *id,
+                                 apiauth_error_t *err);
+
+/* apiauth_response.c */
+int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
+                   const apiauth_error_t *err, apiauth_scheme_t presented,
+                   const char *scope);
+void apiauth_refuse_authz(request_rec *r, const apiauth_error_t *err,
+                          const char *scope);
+int apiauth_note_auth_failure(request_rec *r, const char *auth_type);
+void apiauth_insert_error_filter(request_rec *r);
+apr_status_t apiauth_error_filter(ap_filter_t *f, apr_bucket_brigade *bb);
+#define APIAUTH_ERROR_FILTER "APIAUTH_ERROR"
+
+/* apiauth_authz.c */
+void apiauth_register_authz(apr_pool_t *p);
+
+/* apiauth_cache.c */
+const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
+                                      const char *arg);
+void apiauth_cache_register_chain(apr_pool_t *p, const char *chain);
+int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp);
+int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s);
+void apiauth_cache_child_init(apr_pool_t *p, server_rec *s);
+int apiauth_cache_get(request_rec *r, const unsigned char *key,
+                      apiauth_identity_t *id);
+void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
+                       const unsigned char *key, const apiauth_identity_t *id);
+void apiauth_cache_forget(request_rec *r, const char *const *parts,
+                          int nparts);
+int apiauth_cache_key(request_rec *r, const char *chain,
+                      const char *const *parts, int nparts,
+                      unsigned char key[APIAUTH_DIGEST_LEN]);
+
+/* provider_dbd.c, provider_file.c */
+extern const apiauth_provider_t apiauth_provider_dbd;
+extern const apiauth_provider_t apiauth_provider_file;
+void apiauth_dbd_prepare_statements(server_rec *s);
+void *apiauth_file_state_for(apr_pool_t *pconf, const char *path);
+void apiauth_dbd_retrieve_functions(void);
+
+/* The server configuration's pepper, for digests. */
+const apiauth_pepper_t *apiauth_pepper_of(request_rec *r);
+
+#endif

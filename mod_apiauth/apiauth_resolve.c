@@ -1,0 +1,396 @@
+/*
+ * apiauth_resolve.c: who a credential belongs to.
+ *
+ * Two steps.  Resolution maps what was presented to an identity by asking
+ * the providers of ApiAuthProvider in order; it depends only on the
+ * credential and the provider chain, so its answer may be cached.
+ * Admission then applies this location's rules (which kinds a scheme
+ * accepts, whether backend tokens are allowed) on every request, cached or
+ * not.  Basic follows DESIGN.md: the user part is looked up once and the
+ * kind found decides the one rule that applies.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_request.h>
+
+#include "apiauth_private.h"
+#include "keys.h"
+
+static const apiauth_provider_ref_t default_dbd = {"dbd",
+                                                   &apiauth_provider_dbd};
+
+/* The providers of this location; the default chain is "dbd". */
+static const apiauth_provider_ref_t *providers_of(const apiauth_dir_conf *conf,
+                                                  int *n)
+{
+    if (conf->providers == NULL) {
+        *n = 1;
+        return &default_dbd;
+    }
+    *n = conf->providers->nelts;
+    return (const apiauth_provider_ref_t *)conf->providers->elts;
+}
+
+static const char *chain_of(const apiauth_dir_conf *conf)
+{
+    return conf->chain ? conf->chain : default_dbd.name;
+}
+
+/* A secret, by its digest, through the chain: the first provider that
+ * knows it decides, then expiry and revocation are checked. */
+static apiauth_status_t find_secret(request_rec *r,
+                                    const apiauth_dir_conf *conf,
+                                    const char *secret,
+                                    apiauth_credential_row_t *row,
+                                    apiauth_error_t *err)
+{
+    const apiauth_provider_ref_t *refs;
+    const char *digest_hex;
+    int i, n;
+
+    if (apiauth_secret_shape(secret) == APIAUTH_SECRET_CORRUPT) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            "the key's checksum is wrong (mistyped or "
+                            "truncated?)");
+    }
+    digest_hex = apiauth_digest_hex(r->pool, apiauth_pepper_of(r), secret);
+    if (digest_hex == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10020)
+                      "OpenSSL failed to digest a credential");
+        return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                            "the credential could not be checked");
+    }
+    refs = providers_of(conf, &n);
+    for (i = 0; i < n; i++) {
+        apiauth_status_t st;
+
+        if (refs[i].provider->find_secret == NULL) {
+            continue;
+        }
+        st = refs[i].provider->find_secret(r, digest_hex, row, err);
+        if (st == APIAUTH_NOT_MINE) {
+            continue;
+        }
+        if (st == APIAUTH_OK) {
+            st = apiauth_credential_row_check(row, apr_time_sec(r->request_time),
+                                              err);
+            if (st != APIAUTH_OK) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10021)
+                              "credential %s refused: %s",
+                              row->identity.credential_id, err->description);
+            }
+        }
+        return st;
+    }
+    return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                        "the credential is not known");
+}
+
+/* A user, through the chain. */
+static apiauth_status_t find_user(request_rec *r, const apiauth_dir_conf *conf,
+                                  const char *user, const char **app,
+                                  apiauth_error_t *err)
+{
+    const apiauth_provider_ref_t *refs;
+    int i, n;
+
+    refs = providers_of(conf, &n);
+    for (i = 0; i < n; i++) {
+        apiauth_status_t st;
+
+        if (refs[i].provider->find_user == NULL) {
+            continue;
+        }
+        st = refs[i].provider->find_user(r, user, app);
+        if (st != APIAUTH_NOT_MINE) {
+            return st == APIAUTH_ERROR
+                       ? apiauth_fail(err, st, "temporarily_unavailable",
+                                      "the user store is unreachable")
+                       : st;
+        }
+    }
+    return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                        "there is no such user");
+}
+
+/* A self-contained token (JWT).  A provider that owns the token (our own
+ * issuer, for "oauth") decides it alone, wherever it is listed. */
+static apiauth_status_t verify_token(request_rec *r,
+                                     const apiauth_dir_conf *conf,
+                                     const char *token, apiauth_identity_t *id,
+                                     apiauth_error_t *err)
+{
+    const apiauth_provider_ref_t *refs;
+    int i, n;
+
+    refs = providers_of(conf, &n);
+    for (i = 0; i < n; i++) {
+        const apiauth_provider_t *p = refs[i].provider;
+        if (p->owns_token && p->verify_token && p->owns_token(r, token)) {
+            return p->verify_token(r, token, id, err);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        apiauth_status_t st;
+
+        if (refs[i].provider->verify_token == NULL) {
+            continue;
+        }
+        st = refs[i].provider->verify_token(r, token, id, err);
+        if (st != APIAUTH_NOT_MINE) {
+            return st;
+        }
+    }
+    return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                        "no provider here accepts this token");
+}
+
+static int looks_like_jwt(const char *token)
+{
+    const char *dot = ap_strchr_c(token, '.');
+
+    return dot && ap_strchr_c(dot + 1, '.') != NULL;
+}
+
+static apiauth_status_t resolve_basic(request_rec *r,
+                                      const apiauth_dir_conf *conf,
+                                      const apiauth_credential_t *cred,
+                                      apiauth_identity_t *id,
+                                      apiauth_error_t *err)
+{
+    const char *user = cred->secret, *password = cred->password;
+    apiauth_credential_row_t row, second;
+    const char *user_app = NULL;
+    apiauth_status_t st;
+
+    /* 3. app_<id>:<one of its api keys> (Twake) */
+    if (strncmp(user, "app_", 4) == 0) {
+        if (*password == '\0') {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "an app id needs one of its keys as the "
+                                "password");
+        }
+        st = find_secret(r, conf, password, &row, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+        if (row.identity.kind != APIAUTH_KIND_API_KEY
+            || strcmp(row.identity.app, user) != 0) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the key is not an API key of this app");
+        }
+        *id = row.identity;
+        return APIAUTH_OK;
+    }
+
+    st = find_secret(r, conf, user, &row, err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    switch (row.identity.kind) {
+    case APIAUTH_KIND_BACKEND:     /* 1. BACKEND_TOKEN:USER_ID */
+        if (*password == '\0' || !apiauth_name_is_valid(password)) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "a backend token needs the id of the user "
+                                "to act as");
+        }
+        st = find_user(r, conf, password, &user_app, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+        if (user_app && strcmp(user_app, row.identity.app) != 0) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the user belongs to another app");
+        }
+        *id = row.identity;
+        id->user = password;
+        id->acting_app = row.identity.app;
+        return APIAUTH_OK;
+
+    case APIAUTH_KIND_APP_TOKEN:   /* 2. APP_TOKEN:SESSION_TOKEN */
+        if (*password == '\0') {
+            *id = row.identity;
+            return APIAUTH_OK;
+        }
+        st = find_secret(r, conf, password, &second, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+        if (second.identity.kind != APIAUTH_KIND_SESSION
+            || strcmp(second.identity.app, row.identity.app) != 0) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the session token is not one of this app");
+        }
+        *id = second.identity;
+        return APIAUTH_OK;
+
+    case APIAUTH_KIND_API_KEY:     /* 4. KEY: (Stripe style) */
+    case APIAUTH_KIND_TOKEN:
+        if (*password != '\0') {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "a key sent as the Basic user takes an "
+                                "empty password");
+        }
+        *id = row.identity;
+        return APIAUTH_OK;
+
+    default:
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            "this credential cannot be used with Basic");
+    }
+}
+
+static apiauth_status_t resolve_uncached(request_rec *r,
+                                         const apiauth_dir_conf *conf,
+                                         const apiauth_credential_t *cred,
+                                         apiauth_identity_t *id,
+                                         apiauth_error_t *err)
+{
+    apiauth_credential_row_t row;
+    apiauth_status_t st;
+
+    if (cred->scheme == APIAUTH_SCHEME_BEARER && looks_like_jwt(cred->secret)) {
+        return verify_token(r, conf, cred->secret, id, err);
+    }
+    switch (cred->scheme) {
+    case APIAUTH_SCHEME_BASIC:
+        return resolve_basic(r, conf, cred, id, err);
+    case APIAUTH_SCHEME_BEARER:   /* opaque: a key, admitted where keys are */
+    case APIAUTH_SCHEME_APIKEY:
+    case APIAUTH_SCHEME_TOKEN:
+        st = find_secret(r, conf, cred->secret, &row, err);
+        break;
+    case APIAUTH_SCHEME_INSTALL:
+        st = find_secret(r, conf, cred->secret, &row, err);
+        if (st == APIAUTH_OK
+            && (row.identity.kind != APIAUTH_KIND_INSTALL
+                || row.identity.install_id == NULL
+                || strcmp(row.identity.install_id, cred->install_id) != 0)) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the token is not one of this install");
+        }
+        break;
+    default:
+        return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                            "unsupported scheme");
+    }
+    if (st == APIAUTH_OK) {
+        *id = row.identity;
+    }
+    return st;
+}
+
+/* This location's rules, applied to every answer, cached or fresh. */
+static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
+                              const apiauth_credential_t *cred,
+                              const apiauth_identity_t *id,
+                              apiauth_error_t *err)
+{
+    unsigned accepted = conf->schemes ? conf->scheme_mask : 0;
+    int is_key = id->kind == APIAUTH_KIND_API_KEY
+                 || id->kind == APIAUTH_KIND_TOKEN;
+
+    if (id->expires && id->expires <= apr_time_sec(r->request_time)) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            "the credential has expired");
+    }
+    switch (cred->scheme) {
+    case APIAUTH_SCHEME_APIKEY:
+    case APIAUTH_SCHEME_TOKEN:
+        if (!is_key) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "this credential is not a key");
+        }
+        break;
+    case APIAUTH_SCHEME_BEARER:
+        /* a key in a Bearer header only where keys are accepted anyway */
+        if (id->kind != APIAUTH_KIND_OAUTH
+            && !(is_key && conf->schemes
+                 && (accepted & (APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN)))) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "this location takes OAuth access tokens "
+                                "as Bearer credentials");
+        }
+        break;
+    case APIAUTH_SCHEME_BASIC:
+        if (id->kind == APIAUTH_KIND_BACKEND) {
+            if (conf->allow_backend != 1) {
+                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(10022)
+                              "backend token %s of app %s refused: "
+                              "ApiAuthAllowBackend is off here",
+                              id->credential_id, id->app);
+                return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                    "backend tokens are not accepted here");
+            }
+            /* privileged and audited: every use, cached or not */
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(10023)
+                          "backend token %s of app %s acts as user %s",
+                          id->credential_id, id->app, id->user);
+        }
+        break;
+    case APIAUTH_SCHEME_INSTALL:
+        if (id->kind != APIAUTH_KIND_INSTALL) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "this credential is not an install token");
+        }
+        break;
+    }
+    return APIAUTH_OK;
+}
+
+/* What identifies a presented credential, for the cache: the secret, and
+ * for two-part forms the second part too. */
+static int credential_parts(const apiauth_credential_t *cred,
+                            const char *parts[3])
+{
+    switch (cred->scheme) {
+    case APIAUTH_SCHEME_BASIC:
+        parts[0] = "basic";
+        parts[1] = cred->secret;
+        parts[2] = cred->password;
+        return 3;
+    case APIAUTH_SCHEME_INSTALL:
+        parts[0] = "install";
+        parts[1] = cred->secret;
+        parts[2] = cred->install_id;
+        return 3;
+    default:
+        parts[0] = "secret";
+        parts[1] = cred->secret;
+        return 2;
+    }
+}
+
+apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
+                                 const apiauth_credential_t *cred,
+                                 apiauth_identity_t *id, apiauth_error_t *err)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN];
+    const char *parts[3];
+    int use_cache = conf->cache != 0, nparts;
+    apiauth_status_t st;
+
+    if (use_cache) {
+        nparts = credential_parts(cred, parts);
+        use_cache = apiauth_cache_key(r, chain_of(conf), parts, nparts, key)
+                    == 0;
+    }
+    if (!use_cache || !apiauth_cache_get(r, key, id)) {
+        st = resolve_uncached(r, conf, cred, id, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+        if (use_cache) {
+            apiauth_cache_put(r, conf, key, id);
+        }
+    }
+    st = admit(r, conf, cred, id, err);
+    if (st != APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10024)
+                      "credential %s (%s) refused here: %s",
+                      id->credential_id, apiauth_kind_name(id->kind),
+                      err->description);
+    }
+    return st;
+}

@@ -1,0 +1,190 @@
+/*
+ * apiauth_response.c: how a refusal is answered.
+ *
+ * A refusal is returned as an HTTP status from a hook, so httpd's own
+ * error machinery sends it (logging, keep-alive and ErrorDocument rules
+ * all as usual).  We only add to it: WWW-Authenticate challenges in
+ * err_headers_out (httpd keeps those on error responses), the JSON body as
+ * a custom response, and a small output filter that labels that body
+ * application/json, since ap_send_error_response labels every error body
+ * text/html after the insert_error_filter hook has run.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_filter.h>
+
+#include "apiauth_private.h"
+#include "response.h"
+
+#define NOTE_ERROR "apiauth-error"
+#define NOTE_CHALLENGED "apiauth-challenged"
+
+static const char *challenge_scheme(apiauth_scheme_t s)
+{
+    switch (s) {
+    case APIAUTH_SCHEME_BEARER:
+        return "Bearer";
+    case APIAUTH_SCHEME_TOKEN:
+        return "Token";
+    case APIAUTH_SCHEME_BASIC:
+        return "Basic";
+    case APIAUTH_SCHEME_APIKEY:
+        return "ApiKey";
+    default:
+        return "Install";
+    }
+}
+
+/* Scheme-specific auth-params telling a client where the credential goes. */
+static const char *challenge_extra(request_rec *r, const apiauth_dir_conf *conf,
+                                   apiauth_scheme_t s)
+{
+    if (s == APIAUTH_SCHEME_APIKEY) {
+        const char *h = conf->key_header ? conf->key_header
+                                         : APIAUTH_DEFAULT_KEY_HEADER;
+        if (conf->key_query && *conf->key_query) {
+            return apr_psprintf(r->pool, "header=\"%s\", query=\"%s\"", h,
+                                conf->key_query);
+        }
+        return apr_psprintf(r->pool, "header=\"%s\"", h);
+    }
+    if (s == APIAUTH_SCHEME_INSTALL) {
+        return "query=\"installid token\", "
+               "header=\"X-Install-Id X-Install-Token\"";
+    }
+    return NULL;
+}
+
+static const apr_array_header_t *schemes_of(request_rec *r,
+                                            const apiauth_dir_conf *conf)
+{
+    static const apiauth_scheme_t defaults[] = {
+        APIAUTH_SCHEME_BEARER, APIAUTH_SCHEME_APIKEY, APIAUTH_SCHEME_TOKEN,
+        APIAUTH_SCHEME_BASIC};
+    apr_array_header_t *a;
+    size_t i;
+
+    if (conf->schemes) {
+        return conf->schemes;
+    }
+    a = apr_array_make(r->pool, 4, sizeof(apiauth_scheme_t));
+    for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        APR_ARRAY_PUSH(a, apiauth_scheme_t) = defaults[i];
+    }
+    return a;
+}
+
+/* One challenge per accepted scheme, in ApiAuthScheme order.  The error
+ * (RFC 6750 §3) goes on the challenge of the scheme that was presented;
+ * on a 400 with no scheme known, on Bearer's. */
+static void add_challenges(request_rec *r, const apiauth_dir_conf *conf,
+                           const apiauth_error_t *err,
+                           apiauth_scheme_t presented)
+{
+    const apr_array_header_t *schemes = schemes_of(r, conf);
+    const char *realm = ap_auth_name(r);
+    int i;
+
+    for (i = 0; i < schemes->nelts; i++) {
+        apiauth_scheme_t s = APR_ARRAY_IDX(schemes, i, apiauth_scheme_t);
+        int with_error = err && (s == presented
+                                 || (presented == 0
+                                     && s == APIAUTH_SCHEME_BEARER));
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                       apiauth_challenge(r->pool, challenge_scheme(s), realm,
+                                         with_error ? err->error : NULL,
+                                         with_error ? err->description : NULL,
+                                         NULL, challenge_extra(r, conf, s)));
+    }
+    apr_table_setn(r->notes, NOTE_CHALLENGED, "1");
+}
+
+static void set_json_body(request_rec *r, int status,
+                          const apiauth_error_t *err)
+{
+    const char *body = apiauth_json_error(r->pool, err->error,
+                                          err->description);
+
+    ap_custom_response(r, status, body);
+    apr_table_setn(r->notes, NOTE_ERROR, err->error);
+}
+
+int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
+                   const apiauth_error_t *err, apiauth_scheme_t presented,
+                   const char *scope)
+{
+    static const apiauth_error_t missing = {
+        "invalid_request", "authentication is required"};
+    static const apiauth_error_t unavailable = {
+        "temporarily_unavailable", "the credential store is unreachable"};
+    const apiauth_error_t *body = err;
+
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        body = &unavailable;   /* never say more about the store */
+    }
+    else if (body == NULL) {
+        body = &missing;
+    }
+
+    if (status == HTTP_UNAUTHORIZED || status == HTTP_BAD_REQUEST) {
+        add_challenges(r, conf, err, presented);
+    }
+    else if (status == HTTP_FORBIDDEN && scope) {
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                       apiauth_challenge(r->pool,
+                                         challenge_scheme(presented
+                                                          ? presented
+                                                          : APIAUTH_SCHEME_BEARER),
+                                         ap_auth_name(r), body->error,
+                                         body->description, scope, NULL));
+        apr_table_setn(r->notes, NOTE_CHALLENGED, "1");
+    }
+    set_json_body(r, status, body);
+    return status;
+}
+
+/* Prepares the answer to an authorization denial: httpd picks 401 or 403
+ * (AuthzSendForbiddenOnFailure), so the body is set for both. */
+void apiauth_refuse_authz(request_rec *r, const apiauth_error_t *err,
+                          const char *scope)
+{
+    apiauth_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                  &apiauth_module);
+    const apiauth_request_state *st = ap_get_module_config(r->request_config,
+                                                           &apiauth_module);
+
+    apiauth_refuse(r, conf, HTTP_FORBIDDEN, err, st ? st->scheme : 0, scope);
+    set_json_body(r, HTTP_UNAUTHORIZED, err);
+}
+
+/* httpd calls this when it answers 401 to a Require denial. */
+int apiauth_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    apiauth_dir_conf *conf;
+
+    if (strcasecmp(auth_type, APIAUTH_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    if (apr_table_get(r->notes, NOTE_CHALLENGED) == NULL) {
+        conf = ap_get_module_config(r->per_dir_config, &apiauth_module);
+        add_challenges(r, conf, NULL, 0);
+    }
+    return OK;
+}
+
+void apiauth_insert_error_filter(request_rec *r)
+{
+    if (apr_table_get(r->notes, NOTE_ERROR)) {
+        ap_add_output_filter(APIAUTH_ERROR_FILTER, NULL, r, r->connection);
+    }
+}
+
+apr_status_t apiauth_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    apr_table_setn(f->r->headers_out, "Cache-Control", "no-store");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}

@@ -1,0 +1,363 @@
+/*
+ * mod_apiauth: authentication and authorization of API callers.
+ *
+ * This file is the module's table of contents: configuration, directives
+ * and the hooks it registers.  The work is done in
+ *   apiauth_authn.c     AuthType apiauth: TLS, credential, identity
+ *   apiauth_resolve.c   per-scheme rules over the provider chain
+ *   apiauth_authz.c     Require apiauth-scope | -app | -kind | -group
+ *   apiauth_response.c  challenges and JSON error bodies
+ *   apiauth_cache.c     validated credentials in mod_socache
+ *   provider_dbd.c, provider_file.c   where credentials are looked up
+ * The contract is DESIGN.md ("mod_apiauth"); README documents each
+ * directive for operators.
+ */
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <ap_provider.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_auth.h>
+
+#include "apiauth_private.h"
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    apiauth_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->require_tls = APIAUTH_UNSET;
+    conf->allow_backend = APIAUTH_UNSET;
+    conf->forward_headers = APIAUTH_UNSET;
+    conf->keep_credential = APIAUTH_UNSET;
+    conf->cache = APIAUTH_UNSET;
+    conf->cache_ttl = APIAUTH_UNSET;
+    return conf;
+}
+
+#define MERGE_PTR(f) conf->f = add->f ? add->f : base->f
+#define MERGE_INT(f) conf->f = add->f != APIAUTH_UNSET ? add->f : base->f
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    apiauth_dir_conf *base = basev, *add = addv;
+    apiauth_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    MERGE_PTR(schemes);
+    conf->scheme_mask = add->schemes ? add->scheme_mask : base->scheme_mask;
+    MERGE_PTR(providers);
+    MERGE_PTR(chain);
+    MERGE_PTR(key_header);
+    MERGE_PTR(key_query);
+    MERGE_INT(require_tls);
+    MERGE_INT(allow_backend);
+    MERGE_INT(forward_headers);
+    MERGE_INT(keep_credential);
+    MERGE_INT(cache);
+    MERGE_INT(cache_ttl);
+    MERGE_PTR(credential_file_state);
+    return conf;
+}
+
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    return apr_pcalloc(p, sizeof(apiauth_server_conf));
+}
+
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    apiauth_server_conf *base = basev, *add = addv;
+    apiauth_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    MERGE_PTR(pepper);
+    MERGE_PTR(trusted_proxies);
+    return conf;
+}
+
+const apiauth_pepper_t *apiauth_pepper_of(request_rec *r)
+{
+    apiauth_server_conf *sconf =
+        ap_get_module_config(r->server->module_config, &apiauth_module);
+
+    return sconf->pepper;
+}
+
+/* ------------------------------------------------------------------ */
+/* Directives                                                          */
+/* ------------------------------------------------------------------ */
+
+static const char *set_scheme(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    apiauth_scheme_t scheme = apiauth_scheme_from_name(arg);
+
+    if (scheme == 0) {
+        return apr_psprintf(cmd->pool, "ApiAuthScheme: unknown scheme '%s' "
+                            "(bearer, apikey, token, basic, install)", arg);
+    }
+    if (conf->schemes == NULL) {
+        conf->schemes = apr_array_make(cmd->pool, 5, sizeof(apiauth_scheme_t));
+    }
+    if (!(conf->scheme_mask & scheme)) {
+        APR_ARRAY_PUSH(conf->schemes, apiauth_scheme_t) = scheme;
+        conf->scheme_mask |= scheme;
+    }
+    return NULL;
+}
+
+static const char *set_provider(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    apiauth_provider_ref_t *ref;
+    const apiauth_provider_t *provider;
+
+    provider = ap_lookup_provider(APIAUTH_PROVIDER_GROUP, arg,
+                                  APIAUTH_PROVIDER_VERSION);
+    if (provider == NULL) {
+        return apr_psprintf(cmd->pool, "ApiAuthProvider: unknown provider "
+                            "'%s' (dbd, file, jwt; oauth needs "
+                            "mod_apiauth_oauth loaded first)", arg);
+    }
+    if (conf->providers == NULL) {
+        conf->providers = apr_array_make(cmd->pool, 4, sizeof(*ref));
+        conf->chain = NULL;
+    }
+    ref = apr_array_push(conf->providers);
+    ref->name = apr_pstrdup(cmd->pool, arg);
+    ref->provider = provider;
+    conf->chain = conf->chain ? apr_pstrcat(cmd->pool, conf->chain, " ", arg,
+                                            NULL)
+                              : ref->name;
+    apiauth_cache_register_chain(cmd->pool, conf->chain);
+    return NULL;
+}
+
+static const char *set_key_query(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+
+    conf->key_query = strcasecmp(arg, "off") == 0 ? "" : arg;
+    return NULL;
+}
+
+static const char *set_cache_ttl(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < 1 || v > 86400) {
+        return "ApiAuthCacheTTL takes a number of seconds from 1 to 86400";
+    }
+    conf->cache_ttl = (int)v;
+    return NULL;
+}
+
+static const char *set_pepper(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    apiauth_server_conf *sconf =
+        ap_get_module_config(cmd->server->module_config, &apiauth_module);
+    const char *errmsg = NULL;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (path == NULL
+        || apiauth_pepper_load(cmd->pool, path, &sconf->pepper, &errmsg)
+               != APIAUTH_OK) {
+        return apr_psprintf(cmd->pool, "ApiAuthSecretPepper: %s",
+                            errmsg ? errmsg : "invalid path");
+    }
+    return NULL;
+}
+
+static const char *add_trusted_proxy(cmd_parms *cmd, void *dummy,
+                                     const char *arg)
+{
+    apiauth_server_conf *sconf =
+        ap_get_module_config(cmd->server->module_config, &apiauth_module);
+    char *ip = apr_pstrdup(cmd->pool, arg), *mask = ap_strchr(ip, '/');
+    apr_ipsubnet_t *subnet;
+    apr_status_t rv;
+
+    if (mask) {
+        *mask++ = '\0';
+    }
+    rv = apr_ipsubnet_create(&subnet, ip, mask, cmd->pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ApiAuthTrustedProxy: '%s' is not an "
+                            "address or CIDR block", arg);
+    }
+    if (sconf->trusted_proxies == NULL) {
+        sconf->trusted_proxies = apr_array_make(cmd->pool, 2,
+                                                sizeof(apr_ipsubnet_t *));
+    }
+    APR_ARRAY_PUSH(sconf->trusted_proxies, apr_ipsubnet_t *) = subnet;
+    return NULL;
+}
+
+static const char *set_credential_file(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (path == NULL) {
+        return "ApiAuthCredentialFile: invalid path";
+    }
+    conf->credential_file_state = apiauth_file_state_for(cmd->pool, path);
+    return conf->credential_file_state
+               ? NULL
+               : "ApiAuthCredentialFile: cannot create its lock";
+}
+
+#define DIR_FLAG(name, field, help)                                       \
+    AP_INIT_FLAG(name, ap_set_flag_slot,                                  \
+                 (void *)APR_OFFSETOF(apiauth_dir_conf, field), OR_AUTHCFG, \
+                 help)
+
+static const command_rec apiauth_cmds[] = {
+    AP_INIT_ITERATE("ApiAuthScheme", set_scheme, NULL, OR_AUTHCFG,
+                    "schemes accepted here, in challenge order: bearer "
+                    "apikey token basic install"),
+    AP_INIT_ITERATE("ApiAuthProvider", set_provider, NULL, OR_AUTHCFG,
+                    "where credentials are looked up, in order: dbd file "
+                    "jwt oauth"),
+    AP_INIT_TAKE1("ApiAuthKeyHeader", ap_set_string_slot,
+                  (void *)APR_OFFSETOF(apiauth_dir_conf, key_header),
+                  OR_AUTHCFG, "header carrying an API key (X-API-Key)"),
+    AP_INIT_TAKE1("ApiAuthKeyQuery", set_key_query, NULL, OR_AUTHCFG,
+                  "query parameter carrying an API key, or off (default)"),
+    DIR_FLAG("ApiAuthRequireTLS", require_tls,
+             "refuse requests that did not come over HTTPS (default on)"),
+    DIR_FLAG("ApiAuthAllowBackend", allow_backend,
+             "accept Tapglue-style backend tokens here (default off)"),
+    DIR_FLAG("ApiAuthForwardHeaders", forward_headers,
+             "pass the identity on as X-ApiAuth-* request headers"),
+    DIR_FLAG("ApiAuthKeepCredential", keep_credential,
+             "leave the credential in the request for the backend"),
+    DIR_FLAG("ApiAuthCache", cache,
+             "cache validated credentials in mod_socache (default on)"),
+    AP_INIT_TAKE1("ApiAuthCacheTTL", set_cache_ttl, NULL, OR_AUTHCFG,
+                  "seconds a validated credential may be cached (60)"),
+    AP_INIT_TAKE1("ApiAuthCredentialFile", set_credential_file, NULL,
+                  OR_AUTHCFG, "credentials file of the 'file' provider"),
+    AP_INIT_TAKE1("ApiAuthCacheSOCache", apiauth_cache_set_socache, NULL,
+                  RSRC_CONF, "socache provider[:args] for the credential "
+                  "cache (default shmcb)"),
+    AP_INIT_TAKE1("ApiAuthSecretPepper", set_pepper, NULL, RSRC_CONF,
+                  "file whose content keys HMAC-SHA-256 secret digests"),
+    AP_INIT_ITERATE("ApiAuthTrustedProxy", add_trusted_proxy, NULL,
+                    RSRC_CONF, "addresses (CIDR) whose X-Forwarded-Proto "
+                    "is believed"),
+    {NULL}
+};
+
+/* ------------------------------------------------------------------ */
+/* What other modules may call (mod_apiauth.h)                         */
+/* ------------------------------------------------------------------ */
+
+static const apiauth_identity_t *apiauth_request_identity(request_rec *r)
+{
+    return apiauth_identity_of(r);
+}
+
+static const char *apiauth_secret_digest(request_rec *r, const char *secret)
+{
+    return apiauth_digest_hex(r->pool, apiauth_pepper_of(r), secret);
+}
+
+static int apiauth_tls_satisfied(request_rec *r)
+{
+    return apiauth_tls_ok(r, ap_get_module_config(r->per_dir_config,
+                                                  &apiauth_module));
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks                                                               */
+/* ------------------------------------------------------------------ */
+
+static int apiauth_post_read_request(request_rec *r)
+{
+    apiauth_strip_spoofed_headers(r);
+    return DECLINED;
+}
+
+static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp)
+{
+    return apiauth_cache_pre_config(pconf, plog, ptemp);
+}
+
+static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    if (apiauth_digest_init() != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10001)
+                     "OpenSSL has no SHA-256: cannot start");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apiauth_dbd_prepare_statements(s);
+    return apiauth_cache_post_config(pconf, plog, ptemp, s);
+}
+
+static void apiauth_child_init(apr_pool_t *p, server_rec *s)
+{
+    apiauth_cache_child_init(p, s);
+}
+
+static void apiauth_optional_fn_retrieve(void)
+{
+    apiauth_dbd_retrieve_functions();
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    /* our post_config adds SQL statements that mod_dbd's post_config
+     * then prepares on every connection */
+    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+
+    ap_hook_pre_config(apiauth_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(apiauth_post_config, NULL, before_dbd,
+                        APR_HOOK_MIDDLE);
+    ap_hook_child_init(apiauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_optional_fn_retrieve(apiauth_optional_fn_retrieve, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(apiauth_post_read_request, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+
+    ap_hook_check_authn(apiauth_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(apiauth_note_auth_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(apiauth_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    ap_register_output_filter(APIAUTH_ERROR_FILTER, apiauth_error_filter,
+                              NULL, AP_FTYPE_CONTENT_SET);
+
+    ap_register_provider(p, APIAUTH_PROVIDER_GROUP, "dbd",
+                         APIAUTH_PROVIDER_VERSION, &apiauth_provider_dbd);
+    ap_register_provider(p, APIAUTH_PROVIDER_GROUP, "file",
+                         APIAUTH_PROVIDER_VERSION, &apiauth_provider_file);
+    ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "apiauth",
+                              AUTHN_PROVIDER_VERSION, apiauth_basic_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    apiauth_register_authz(p);
+
+    APR_REGISTER_OPTIONAL_FN(apiauth_request_identity);
+    APR_REGISTER_OPTIONAL_FN(apiauth_cache_forget);
+    APR_REGISTER_OPTIONAL_FN(apiauth_secret_digest);
+    APR_REGISTER_OPTIONAL_FN(apiauth_tls_satisfied);
+}
+
+AP_DECLARE_MODULE(apiauth) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_server_conf,
+    merge_server_conf,
+    apiauth_cmds,
+    register_hooks
+};

@@ -1,0 +1,69 @@
+/*
+ * mod_apiauth.h: what mod_apiauth offers other httpd modules.
+ *
+ * 1. A provider group of its own ("apiauth", version "1"): a module that
+ *    registers an apiauth_provider_t there under a name can be listed in
+ *    ApiAuthProvider.  mod_apiauth_oauth registers "oauth" this way.
+ * 2. Optional functions (APR_RETRIEVE_OPTIONAL_FN) for modules that serve
+ *    requests mod_apiauth has authenticated, or that revoke credentials.
+ *
+ * Installed with the module (make install) for third-party providers.
+ */
+#ifndef MOD_APIAUTH_H
+#define MOD_APIAUTH_H
+
+#include <apr_optional.h>
+#include <httpd.h>
+
+#include "apiauth.h"
+
+#define APIAUTH_PROVIDER_GROUP   "apiauth"
+#define APIAUTH_PROVIDER_VERSION "1"
+
+/*
+ * A credential provider.  Each function may be NULL (not offered).  They
+ * answer APIAUTH_OK (found), APIAUTH_NOT_MINE (the next provider is asked),
+ * APIAUTH_DENIED (stop: 401) or APIAUTH_ERROR (stop: 503), and put the
+ * reason for a refusal in *err.
+ */
+typedef struct apiauth_provider {
+    /* The credential whose secret digests to `digest_hex` (as the store
+     * holds it).  Expiry and revocation are checked by mod_apiauth. */
+    apiauth_status_t (*find_secret)(request_rec *r, const char *digest_hex,
+                                    apiauth_credential_row_t *row,
+                                    apiauth_error_t *err);
+    /* A self-contained token (a JWT), checked completely here. */
+    apiauth_status_t (*verify_token)(request_rec *r, const char *token,
+                                     apiauth_identity_t *id,
+                                     apiauth_error_t *err);
+    /* Does this provider alone decide `token` (a JWT of its own issuer)? */
+    int (*owns_token)(request_rec *r, const char *token);
+    /* Is `user` known?  *app gets the app it belongs to, NULL for none. */
+    apiauth_status_t (*find_user)(request_rec *r, const char *user,
+                                  const char **app);
+    /* May `app` act in group (Twake company) `group`? */
+    apiauth_status_t (*app_in_group)(request_rec *r, const char *app,
+                                     const char *group);
+} apiauth_provider_t;
+
+/* The identity mod_apiauth established for `r` (or its main request);
+ * NULL when it did not authenticate this request. */
+APR_DECLARE_OPTIONAL_FN(const apiauth_identity_t *, apiauth_request_identity,
+                        (request_rec *r));
+
+/* Forgets a cached credential at once (logout, revocation endpoint):
+ * `parts` are the credential's parts as presented (see apiauth_cache.c). */
+APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_forget,
+                        (request_rec *r, const char *const *parts,
+                         int nparts));
+
+/* The digest the store holds for `secret` (hex), under the server's
+ * pepper when ApiAuthSecretPepper is set. NULL on failure. */
+APR_DECLARE_OPTIONAL_FN(const char *, apiauth_secret_digest,
+                        (request_rec *r, const char *secret));
+
+/* Does `r` satisfy ApiAuthRequireTLS of its location (TLS, or TLS at a
+ * trusted proxy, or not required)?  Handlers refuse with 403 when not. */
+APR_DECLARE_OPTIONAL_FN(int, apiauth_tls_satisfied, (request_rec *r));
+
+#endif

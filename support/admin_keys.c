@@ -1,0 +1,378 @@
+/*
+ * admin_keys.c: apps and their keys (apiauth-admin app ..., key ...).
+ *
+ * A key's secret is printed once, on stdout, and never stored: the store
+ * (or a credentials file, with --file) gets its digest.  Listing shows ids,
+ * kinds, scopes and dates, never a secret or a digest.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <apr_file_io.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <openssl/crypto.h>
+
+#include "admin.h"
+#include "keys.h"
+#include "scope.h"
+
+int admin_parse_expiry(const char *s, apr_int64_t now, apr_int64_t *when)
+{
+    char *end;
+    apr_int64_t n;
+    struct tm tm;
+
+    if (s == NULL || *s == '\0') {
+        return -1;
+    }
+    if (apr_isdigit(s[0]) && strlen(s) <= 12) {
+        n = apr_strtoi64(s, &end, 10);
+        if (n > 0 && end[0] && end[1] == '\0') {
+            static const struct { char unit; apr_int64_t seconds; } units[] = {
+                {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400},
+                {'w', 7 * 86400}};
+            size_t i;
+            for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+                if (end[0] == units[i].unit) {
+                    *when = now + n * units[i].seconds;
+                    return 0;
+                }
+            }
+            return -1;
+        }
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (end == NULL || *end != '\0') {
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(s, "%Y-%m-%d", &tm);
+        if (end == NULL || *end != '\0') {
+            return -1;
+        }
+    }
+    *when = (apr_int64_t)timegm(&tm);
+    return *when > now ? 0 : -1;
+}
+
+static const char *when_text(apr_pool_t *p, const char *unix_seconds)
+{
+    apr_time_exp_t t;
+    char buf[32];
+    apr_size_t len;
+    apr_int64_t v = apiauth_db_int_value(unix_seconds);
+
+    if (v <= 0) {
+        return NULL;
+    }
+    apr_time_exp_gmt(&t, apr_time_from_sec(v));
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &t);
+    return apr_pstrdup(p, buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* app                                                                 */
+/* ------------------------------------------------------------------ */
+
+static int app_create(admin_t *ad, const char *name)
+{
+    const char *args[3];
+    const char *id;
+    int rc;
+
+    if (!apiauth_name_is_valid(name)) {
+        return admin_say(ADMIN_USAGE, "an app name is 1 to 128 printable "
+                         "characters without space, quote, comma, colon or "
+                         "semicolon");
+    }
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    id = apiauth_id_new(ad->pool, "app");
+    args[0] = id;
+    args[1] = name;
+    args[2] = apiauth_db_int(ad->pool, ad->now);
+    if (id == NULL
+        || apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_APP_INSERT, 3, args,
+                           NULL) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "app '%s' not created (does it "
+                         "exist?): %s", name, ad->db.last_error);
+    }
+    if (ad->json) {
+        admin_print_json(json_pack("{s:s, s:s}", "id", id, "name", name));
+    }
+    else {
+        puts(id);
+    }
+    admin_say(ADMIN_OK, "app '%s' created", name);
+    return ADMIN_OK;
+}
+
+static int app_list(admin_t *ad)
+{
+    apr_array_header_t *rows;
+    json_t *list = json_array();
+    int i, rc;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_APP_LIST, 0, NULL,
+                          &rows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+        if (ad->json) {
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s?}", "id",
+                                                  c[0], "name", c[1],
+                                                  "created",
+                                                  when_text(ad->pool, c[2])));
+        }
+        else {
+            printf("%s\t%s\n", c[0], c[1]);
+        }
+    }
+    if (ad->json) {
+        admin_print_json(list);
+    }
+    else {
+        json_decref(list);
+    }
+    return ADMIN_OK;
+}
+
+int admin_cmd_app(admin_t *ad, const admin_args_t *a)
+{
+    const char *sub = a->argc > 1 ? a->argv[1] : "";
+
+    if (strcmp(sub, "create") == 0 && a->argc == 3) {
+        return app_create(ad, a->argv[2]);
+    }
+    if (strcmp(sub, "list") == 0 && a->argc == 2) {
+        return app_list(ad);
+    }
+    return admin_say(ADMIN_USAGE, "usage: apiauth-admin app create NAME | "
+                     "app list");
+}
+
+/* ------------------------------------------------------------------ */
+/* key                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* --scope values, each a scope-token (several may share one --scope). */
+static int scope_of(admin_t *ad, const admin_args_t *a, const char **scope)
+{
+    apr_array_header_t *all = admin_opt_all(ad->pool, a, "scope");
+    const char *joined = apr_array_pstrcat(ad->pool, all, ' ');
+
+    if (!apiauth_scope_list_valid(joined)) {
+        return admin_say(ADMIN_USAGE, "a scope is printable ASCII without "
+                         "space, quote or backslash");
+    }
+    *scope = joined;
+    return ADMIN_OK;
+}
+
+/* Appends the key to a credentials file (provider "file"). */
+static int key_to_file(admin_t *ad, const char *path, const char *line)
+{
+    apr_file_t *f;
+    apr_status_t rv;
+
+    rv = apr_file_open(&f, path,
+                       APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_APPEND,
+                       APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD,
+                       ad->pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_puts(line, f);
+        apr_file_close(f);
+    }
+    if (rv != APR_SUCCESS) {
+        return admin_say(ADMIN_REFUSED, "cannot append to %s: %pm", path, &rv);
+    }
+    return ADMIN_OK;
+}
+
+static int key_create(admin_t *ad, const admin_args_t *a)
+{
+    const char *app = a->argv[2];
+    const char *kind_name = apr_table_get(a->opts, "kind");
+    const char *user = apr_table_get(a->opts, "user");
+    const char *expires_text = apr_table_get(a->opts, "expires");
+    const char *file = apr_table_get(a->opts, "file");
+    apiauth_kind_t kind = kind_name ? apiauth_kind_from_name(kind_name)
+                                    : APIAUTH_KIND_API_KEY;
+    apr_int64_t expires = 0;
+    const char *scope = "", *id, *digest, *args[9];
+    char *secret;
+    int rc;
+
+    if (kind != APIAUTH_KIND_API_KEY && kind != APIAUTH_KIND_TOKEN
+        && kind != APIAUTH_KIND_BACKEND && kind != APIAUTH_KIND_APP_TOKEN) {
+        return admin_say(ADMIN_USAGE, "--kind is api_key, token, backend or "
+                         "app_token");
+    }
+    if (kind == APIAUTH_KIND_TOKEN && user == NULL) {
+        return admin_say(ADMIN_USAGE, "a key of kind token is bound to a "
+                         "user: give --user");
+    }
+    if (user && (kind != APIAUTH_KIND_TOKEN || !apiauth_name_is_valid(user))) {
+        return admin_say(ADMIN_USAGE, "--user goes with --kind token, and is "
+                         "a valid user id");
+    }
+    if (expires_text
+        && admin_parse_expiry(expires_text, ad->now, &expires) != 0) {
+        return admin_say(ADMIN_USAGE, "--expires takes 30s, 15m, 1h, 2d, 1w "
+                         "or a future date 2027-01-31[T00:00:00Z]");
+    }
+    if ((rc = scope_of(ad, a, &scope)) != ADMIN_OK) {
+        return rc;
+    }
+    if (file) {
+        if (strncmp(app, "app_", 4) != 0 || !apiauth_name_is_valid(app)) {
+            return admin_say(ADMIN_USAGE, "with --file, APP is the app's "
+                             "public id (app_...)");
+        }
+    }
+    else {
+        if ((rc = admin_connect(ad, 1)) != ADMIN_OK
+            || (rc = admin_find_app(ad, app, &app)) != ADMIN_OK) {
+            return rc;
+        }
+    }
+    secret = apiauth_secret_new(ad->pool, APIAUTH_PREFIX_KEY);
+    id = apiauth_id_new(ad->pool, "crd");
+    digest = secret ? apiauth_digest_hex(ad->pool, ad->pepper, secret) : NULL;
+    if (id == NULL || digest == NULL) {
+        return admin_say(ADMIN_REFUSED, "OpenSSL could not mint a key");
+    }
+    if (file) {
+        rc = key_to_file(ad, file, apr_psprintf(
+            ad->pool, "%s:%s:%s:%s:%s:%" APR_INT64_T_FMT ":%s\n", digest, id,
+            apiauth_kind_name(kind), app, user ? user : "", expires, scope));
+    }
+    else {
+        args[0] = id;
+        args[1] = digest;
+        args[2] = apiauth_kind_name(kind);
+        args[3] = app;
+        args[4] = user;
+        args[5] = scope;
+        args[6] = NULL;
+        args[7] = apiauth_db_int(ad->pool, ad->now);
+        args[8] = expires ? apiauth_db_int(ad->pool, expires) : NULL;
+        rc = apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_INSERT,
+                             9, args, NULL) == APIAUTH_OK
+                 ? ADMIN_OK
+                 : admin_say(ADMIN_REFUSED, "key not stored: %s",
+                             ad->db.last_error);
+    }
+    if (rc == ADMIN_OK) {
+        if (ad->json) {
+            admin_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}",
+                                       "id", id, "secret", secret, "kind",
+                                       apiauth_kind_name(kind), "app", app,
+                                       "user", user, "scope", scope));
+        }
+        else {
+            puts(secret);
+        }
+        admin_say(ADMIN_OK, "key %s (%s) created for %s; the secret is shown "
+                  "this once", id, apiauth_kind_name(kind), app);
+    }
+    OPENSSL_cleanse(secret, strlen(secret));
+    return rc;
+}
+
+static int key_list(admin_t *ad, const admin_args_t *a)
+{
+    apr_array_header_t *rows;
+    json_t *list = json_array();
+    const char *app = NULL;
+    int i, rc;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    if (a->argc == 3 && (rc = admin_find_app(ad, a->argv[2], &app)) != ADMIN_OK) {
+        return rc;
+    }
+    if ((app ? apiauth_db_select(ad->pool, &ad->db,
+                                 APIAUTH_SQL_CREDENTIAL_LIST_APP, 1, &app,
+                                 &rows)
+             : apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_LIST,
+                                 0, NULL, &rows)) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (!ad->json) {
+        puts("ID\tKIND\tAPP\tUSER\tSCOPE\tEXPIRES\tREVOKED\tLAST_USED");
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        /* id, kind, app_id, user_id, scope, install_id, expires, revoked,
+         * last_used, digest, created -- the digest is not shown */
+        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+        const char *exp = when_text(ad->pool, c[6]);
+        const char *rev = when_text(ad->pool, c[7]);
+        const char *used = when_text(ad->pool, c[8]);
+        if (ad->json) {
+            json_array_append_new(list, json_pack(
+                "{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}",
+                "id", c[0], "kind", c[1], "app", c[2], "user", c[3], "scope",
+                c[4] ? c[4] : "", "install_id", c[5], "created",
+                when_text(ad->pool, c[10]), "expires", exp, "revoked", rev,
+                "last_used", used));
+        }
+        else {
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c[0], c[1], c[2],
+                   c[3] ? c[3] : "-", c[4] && *c[4] ? c[4] : "-",
+                   exp ? exp : "never", rev ? rev : "-", used ? used : "never");
+        }
+    }
+    if (ad->json) {
+        admin_print_json(list);
+    }
+    else {
+        json_decref(list);
+    }
+    return ADMIN_OK;
+}
+
+static int key_revoke(admin_t *ad, const char *id)
+{
+    const char *args[2];
+    int rc, nrows = 0;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = apiauth_db_int(ad->pool, ad->now);
+    args[1] = id;
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_REVOKE, 2,
+                        args, &nrows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (nrows != 1) {
+        return admin_say(ADMIN_REFUSED, "no live key %s", id);
+    }
+    admin_say(ADMIN_OK, "key %s revoked", id);
+    return ADMIN_OK;
+}
+
+int admin_cmd_key(admin_t *ad, const admin_args_t *a)
+{
+    const char *sub = a->argc > 1 ? a->argv[1] : "";
+
+    if (strcmp(sub, "create") == 0 && a->argc == 3) {
+        return key_create(ad, a);
+    }
+    if (strcmp(sub, "list") == 0 && a->argc <= 3) {
+        return key_list(ad, a);
+    }
+    if (strcmp(sub, "revoke") == 0 && a->argc == 3) {
+        return key_revoke(ad, a->argv[2]);
+    }
+    return admin_say(ADMIN_USAGE, "usage: apiauth-admin key create APP [...] "
+                     "| key list [APP] | key revoke ID");
+}

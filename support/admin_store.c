@@ -1,0 +1,211 @@
+/*
+ * admin_store.c: apiauth-admin's connection, schema migrations and purge.
+ *
+ * init applies every sql/<driver>/NNN_*.sql newer than the version the
+ * database records, each in its own transaction together with the record
+ * of it, so an interrupted init leaves the schema at a known version and
+ * running init again finishes the job.  Existing rows are never touched.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <apr_dbd.h>
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "admin.h"
+
+static int prepare(admin_t *ad, apiauth_sql_id_t id)
+{
+    apr_dbd_prepared_t *st = NULL;
+    const apiauth_sql_t *sql = &apiauth_sql_catalogue[id];
+    int rc = apr_dbd_prepare(ad->db.driver, ad->pool, ad->db.handle, sql->text,
+                             sql->label, &st);
+
+    if (rc != 0) {
+        ad->db.last_error = apr_dbd_error(ad->db.driver, ad->db.handle, rc);
+        return -1;
+    }
+    apr_hash_set(ad->db.prepared, sql->label, APR_HASH_KEY_STRING, st);
+    return 0;
+}
+
+int admin_connect(admin_t *ad, int prepare_all)
+{
+    const char *err = NULL;
+    apr_status_t rv;
+    int i;
+
+    if (ad->params == NULL || *ad->params == '\0') {
+        return admin_say(ADMIN_USAGE, "no database: give -P PARAMS (as "
+                         "DBDParams) or set APIAUTH_DBD_PARAMS");
+    }
+    apr_dbd_init(ad->pool);
+    rv = apr_dbd_get_driver(ad->pool, ad->driver_name, &ad->db.driver);
+    if (rv != APR_SUCCESS) {
+        return admin_say(ADMIN_REFUSED, "no apr_dbd driver '%s' (install "
+                         "libaprutil1-dbd-%s)", ad->driver_name,
+                         strcmp(ad->driver_name, "pgsql") == 0 ? "pgsql"
+                                                                : "sqlite3");
+    }
+    rv = apr_dbd_open_ex(ad->db.driver, ad->pool, ad->params, &ad->db.handle,
+                         &err);
+    if (rv != APR_SUCCESS) {
+        return admin_say(ADMIN_REFUSED, "cannot open the %s database: %s",
+                         ad->driver_name, err ? err : "unknown error");
+    }
+    ad->db.prepared = apr_hash_make(ad->pool);
+    for (i = 0; prepare_all && i < APIAUTH_SQL_COUNT; i++) {
+        if ((apiauth_sql_catalogue[i].users & APIAUTH_SQL_FOR_ADMIN)
+            && prepare(ad, (apiauth_sql_id_t)i) != 0) {
+            return admin_say(ADMIN_REFUSED, "the database does not hold the "
+                             "apiauth schema of this version (%s): run "
+                             "apiauth-admin init", ad->db.last_error);
+        }
+    }
+    return ADMIN_OK;
+}
+
+/* The schema version the database records; 0 when it has none. */
+static int schema_version(admin_t *ad)
+{
+    apr_array_header_t *rows;
+    apr_pool_t *sub;
+    int version = 0;
+
+    /* a fresh database has no table to prepare against: that is version 0,
+     * and the failed attempt must not leave a transaction behind */
+    apr_pool_create(&sub, ad->pool);
+    if (prepare(ad, APIAUTH_SQL_SCHEMA_VERSION) == 0
+        && apiauth_db_select(sub, &ad->db, APIAUTH_SQL_SCHEMA_VERSION, 0, NULL,
+                             &rows) == APIAUTH_OK
+        && rows->nelts == 1) {
+        version = (int)apiauth_db_int_value(
+            APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0]);
+    }
+    apr_pool_destroy(sub);
+    return version;
+}
+
+/* apr_dbd_sqlite3 runs a script statement by statement and fails on what
+ * follows the last one, even a newline. */
+static const char *without_trailing_space(apr_pool_t *p, const char *sql)
+{
+    apr_size_t len = strlen(sql);
+
+    while (len > 0 && apr_isspace(sql[len - 1])) {
+        len--;
+    }
+    return apr_pstrmemdup(p, sql, len);
+}
+
+static int apply(admin_t *ad, const apiauth_sql_migration_t *m)
+{
+    apr_dbd_transaction_t *txn = NULL;
+    const char *args[2];
+    int nrows = 0, rc;
+
+    if (apiauth_db_begin(ad->pool, &ad->db, &txn) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "cannot start a transaction: %s",
+                         ad->db.last_error);
+    }
+    rc = apr_dbd_query(ad->db.driver, ad->db.handle, &nrows,
+                       without_trailing_space(ad->pool, m->text));
+    if (rc == 0 && prepare(ad, APIAUTH_SQL_SCHEMA_RECORD) == 0) {
+        args[0] = apiauth_db_int(ad->pool, m->version);
+        args[1] = apiauth_db_int(ad->pool, ad->now);
+        if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_SCHEMA_RECORD, 2,
+                            args, NULL) == APIAUTH_OK) {
+            if (apiauth_db_end(ad->pool, &ad->db, txn, 1) != APIAUTH_OK) {
+                return admin_say(ADMIN_REFUSED, "schema %s not committed: %s",
+                                 m->name, ad->db.last_error);
+            }
+            return ADMIN_OK;
+        }
+    }
+    else if (rc != 0) {
+        ad->db.last_error = apr_dbd_error(ad->db.driver, ad->db.handle, rc);
+    }
+    apiauth_db_end(ad->pool, &ad->db, txn, 0);
+    return admin_say(ADMIN_REFUSED, "schema %s failed: %s", m->name,
+                     ad->db.last_error);
+}
+
+int admin_cmd_init(admin_t *ad, const admin_args_t *a)
+{
+    const apiauth_sql_migration_t *m;
+    int count, i, from, rc, applied = 0;
+
+    if (a->argc != 1) {
+        return admin_say(ADMIN_USAGE, "usage: apiauth-admin init");
+    }
+    m = apiauth_sql_migrations(ad->driver_name, &count);
+    if (m == NULL) {
+        return admin_say(ADMIN_USAGE, "driver '%s' has no apiauth schema "
+                         "(sqlite3 or pgsql)", ad->driver_name);
+    }
+    if ((rc = admin_connect(ad, 0)) != ADMIN_OK) {
+        return rc;
+    }
+    if (strcmp(ad->driver_name, "sqlite3") == 0) {
+        /* readers never wait for the writer; the mode sticks to the file */
+        int nrows;
+        apr_dbd_query(ad->db.driver, ad->db.handle, &nrows,
+                      "PRAGMA journal_mode=WAL");
+    }
+    from = schema_version(ad);
+    for (i = 0; i < count; i++) {
+        if (m[i].version <= from) {
+            continue;
+        }
+        if ((rc = apply(ad, &m[i])) != ADMIN_OK) {
+            return rc;
+        }
+        applied++;
+        admin_say(ADMIN_OK, "applied schema %s", m[i].name);
+    }
+    if (applied == 0) {
+        admin_say(ADMIN_OK, "schema is up to date (version %d)", from);
+    }
+    return ADMIN_OK;
+}
+
+int admin_cmd_purge(admin_t *ad, const admin_args_t *a)
+{
+    const char *args[2];
+    int rc, nrows = 0;
+
+    if (a->argc != 1) {
+        return admin_say(ADMIN_USAGE, "usage: apiauth-admin purge");
+    }
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    /* revoked rows are kept a day, so that logs can still be matched */
+    args[0] = apiauth_db_int(ad->pool, ad->now);
+    args[1] = apiauth_db_int(ad->pool, ad->now - 86400);
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_PURGE_CREDENTIALS, 2,
+                        args, &nrows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "purge failed: %s", ad->db.last_error);
+    }
+    admin_say(ADMIN_OK, "purged %d expired or revoked credentials", nrows);
+    return ADMIN_OK;
+}
+
+int admin_find_app(admin_t *ad, const char *ref, const char **id)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {ref, ref};
+
+    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_APP_FIND, 2, args,
+                          &rows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (rows->nelts != 1) {
+        return admin_say(ADMIN_REFUSED, "no app '%s' (apiauth-admin app "
+                         "create NAME)", ref);
+    }
+    *id = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0];
+    return ADMIN_OK;
+}

@@ -1,0 +1,217 @@
+/*
+ * apiauth-admin: the operator's tool, in the spirit of htpasswd and htdbm.
+ *
+ * It speaks to the same store as the modules (apr_dbd, the statements of
+ * sql/catalogue.c) and mints secrets with the same code (lib/keys.c), so a
+ * key it prints is a key the server accepts.  This file reads the command
+ * line and hands over to the command.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "admin.h"
+
+static const char usage_text[] =
+"usage: apiauth-admin [-D DRIVER] [-P PARAMS] [--pepper FILE] [--json]\n"
+"                     COMMAND ...\n"
+"\n"
+"  -D DRIVER     apr_dbd driver, as DBDriver: sqlite3 or pgsql\n"
+"                (default $APIAUTH_DBD_DRIVER, else sqlite3)\n"
+"  -P PARAMS     connection, as DBDParams: a file for sqlite3, a conninfo\n"
+"                string for pgsql (default $APIAUTH_DBD_PARAMS)\n"
+"  --pepper FILE the file of ApiAuthSecretPepper, when the server has one\n"
+"                (default $APIAUTH_PEPPER_FILE)\n"
+"  --json        structured output on stdout\n"
+"\n"
+"commands:\n"
+"  init                           create or migrate the schema\n"
+"      apiauth-admin -P /var/lib/apiauth/apiauth.db init\n"
+"  app create NAME                prints the app's public id (app_...)\n"
+"      apiauth-admin app create shop\n"
+"  app list                       apps, ids and names\n"
+"  key create APP [--kind api_key|token|backend|app_token] [--user U]\n"
+"                 [--scope S]... [--expires 1h|2d|2027-01-31T00:00:00Z]\n"
+"                 [--file FILE]   prints the secret, once; with --file the\n"
+"                                 key goes to a credentials file instead\n"
+"      apiauth-admin key create shop --scope integration.store --expires 30d\n"
+"  key list [APP]                 ids, kinds, scopes, expiry, last use;\n"
+"                                 never secrets\n"
+"      apiauth-admin --json key list shop\n"
+"  key revoke ID                  the key stops working (at once on servers\n"
+"                                 without a cache, else within ApiAuthCacheTTL)\n"
+"      apiauth-admin key revoke crd_4f8Qz1mW0aTz9LkP\n"
+"  purge                          delete expired and long-revoked rows\n"
+"\n"
+"exit status: 0 done, 1 refused (not found, exists, store error), 2 bad usage\n";
+
+int admin_say(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("apiauth-admin: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+void admin_print_json(json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    if (text) {
+        puts(text);
+        free(text);
+    }
+    json_decref(value);
+}
+
+apr_array_header_t *admin_opt_all(apr_pool_t *p, const admin_args_t *a,
+                                  const char *name)
+{
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
+    const apr_array_header_t *elts = apr_table_elts(a->opts);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)elts->elts;
+    int i;
+
+    for (i = 0; i < elts->nelts; i++) {
+        if (strcmp(e[i].key, name) == 0) {
+            APR_ARRAY_PUSH(out, const char *) = e[i].val;
+        }
+    }
+    return out;
+}
+
+/* Options that take no value; every other --option takes one. */
+static int is_flag(const char *name)
+{
+    static const char *const flags[] = {"json", "public", "first-party",
+                                        "resource-server", "help", NULL};
+    int i;
+
+    for (i = 0; flags[i]; i++) {
+        if (strcmp(flags[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Splits argv into positional words and --options, anywhere. */
+static int parse_args(admin_t *ad, int argc, const char *const *argv,
+                      admin_args_t *a)
+{
+    int i;
+
+    a->argv = apr_pcalloc(ad->pool, sizeof(char *) * (argc + 1));
+    a->argc = 0;
+    a->opts = apr_table_make(ad->pool, 4);
+    for (i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        if (strncmp(w, "--", 2) == 0 && w[2]) {
+            const char *name = w + 2, *eq = strchr(name, '='), *value;
+            if (eq) {
+                value = eq + 1;
+                name = apr_pstrmemdup(ad->pool, name, eq - name);
+            }
+            else if (is_flag(name)) {
+                value = "1";
+            }
+            else if (i + 1 < argc) {
+                value = argv[++i];
+            }
+            else {
+                return admin_say(ADMIN_USAGE, "--%s needs a value", name);
+            }
+            apr_table_addn(a->opts, name, value);
+        }
+        else if (strcmp(w, "-D") == 0 || strcmp(w, "-P") == 0) {
+            if (i + 1 >= argc) {
+                return admin_say(ADMIN_USAGE, "%s needs a value", w);
+            }
+            if (w[1] == 'D') {
+                ad->driver_name = argv[++i];
+            }
+            else {
+                ad->params = argv[++i];
+            }
+        }
+        else if (w[0] == '-' && w[1] && !(w[1] >= '0' && w[1] <= '9')) {
+            return admin_say(ADMIN_USAGE, "unknown option %s (see --help)", w);
+        }
+        else {
+            a->argv[a->argc++] = w;
+        }
+    }
+    return ADMIN_OK;
+}
+
+static int run(admin_t *ad, const admin_args_t *a)
+{
+    const char *cmd = a->argc > 0 ? a->argv[0] : NULL;
+
+    if (apr_table_get(a->opts, "help") || cmd == NULL
+        || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, cmd ? stdout : stderr);
+        return cmd ? ADMIN_OK : ADMIN_USAGE;
+    }
+    ad->json = apr_table_get(a->opts, "json") != NULL;
+    if (apr_table_get(a->opts, "pepper")) {
+        ad->pepper_file = apr_table_get(a->opts, "pepper");
+    }
+    if (ad->pepper_file && *ad->pepper_file) {
+        const char *errmsg = NULL;
+        if (apiauth_pepper_load(ad->pool, ad->pepper_file, &ad->pepper,
+                                &errmsg) != APIAUTH_OK) {
+            return admin_say(ADMIN_REFUSED, "%s", errmsg);
+        }
+    }
+    if (strcmp(cmd, "init") == 0) {
+        return admin_cmd_init(ad, a);
+    }
+    if (strcmp(cmd, "purge") == 0) {
+        return admin_cmd_purge(ad, a);
+    }
+    if (strcmp(cmd, "app") == 0) {
+        return admin_cmd_app(ad, a);
+    }
+    if (strcmp(cmd, "key") == 0) {
+        return admin_cmd_key(ad, a);
+    }
+    return admin_say(ADMIN_USAGE, "unknown command '%s' (see --help)", cmd);
+}
+
+int main(int argc, const char *const *argv)
+{
+    admin_t ad;
+    admin_args_t args;
+    int rc;
+
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
+        fputs("apiauth-admin: cannot initialise APR\n", stderr);
+        return ADMIN_REFUSED;
+    }
+    atexit(apr_terminate);
+    memset(&ad, 0, sizeof(ad));
+    apr_pool_create(&ad.pool, NULL);
+    ad.driver_name = getenv("APIAUTH_DBD_DRIVER");
+    ad.params = getenv("APIAUTH_DBD_PARAMS");
+    ad.pepper_file = getenv("APIAUTH_PEPPER_FILE");
+    ad.now = apr_time_sec(apr_time_now());
+    if (ad.driver_name == NULL || *ad.driver_name == '\0') {
+        ad.driver_name = "sqlite3";
+    }
+    rc = parse_args(&ad, argc - 1, argv + 1, &args);
+    if (rc == ADMIN_OK) {
+        rc = run(&ad, &args);
+    }
+    apr_pool_destroy(ad.pool);
+    return rc;
+}

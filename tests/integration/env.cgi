@@ -1,0 +1,6 @@
+#!/bin/sh
+# Prints, one per line, what an application behind mod_apiauth sees.
+echo "Content-Type: text/plain"
+echo
+env | grep -E '^(APIAUTH_|REMOTE_USER=|AUTH_TYPE=|HTTP_X_APIAUTH_|HTTP_AUTHORIZATION=|HTTP_X_API_KEY=|HTTP_X_INSTALL_|QUERY_STRING=)' | sort
+exit 0
