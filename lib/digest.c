@@ -63,7 +63,8 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
                                      const char **errmsg)
 {
     apr_file_t *f;
-    unsigned char key[1025];
+    /* room for the longest key and the white space that may follow it */
+    unsigned char key[4096];
     apr_size_t len = sizeof(key);
     apiauth_pepper_t *pepper;
     EVP_MAC *hmac;
@@ -83,7 +84,9 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
                                &rv);
         return APIAUTH_ERROR;
     }
-    while (len > 0 && isspace(key[len - 1])) {
+    /* a file that fills the buffer is too long whatever it ends with:
+     * stripping what was read would cut the key short, not refuse it */
+    while (len > 0 && len < sizeof(key) && isspace(key[len - 1])) {
         len--;
     }
     if (len < 32 || len > 1024) {

@@ -30,4 +30,37 @@ int apiauth_query_get(apr_pool_t *p, const char *args, const char *name,
 char *apiauth_query_rewrite(apr_pool_t *p, const char *args,
                             const char *const *names, const char *mask);
 
+/* What a request body may hold.  The defaults are DESIGN's: 64 KiB and
+ * 32 parameters (ApiAuthOAuthMaxBody). */
+typedef struct apiauth_form_limits {
+    apr_size_t max_body;   /* the body may not be longer (bytes) */
+    int max_params;        /* at most this many parameters / parts */
+} apiauth_form_limits_t;
+
+#define APIAUTH_FORM_MAX_BODY_DEFAULT (64 * 1024)
+#define APIAUTH_FORM_MAX_PARAMS_DEFAULT 32
+
+/* A request body as name -> value, by its Content-Type:
+ *   application/x-www-form-urlencoded (parameters like a query string), or
+ *   multipart/form-data; boundary=... (RFC 7578, RFC 2046 §5.1.1).
+ * RFC 6749 §3.1 rules: a name present twice is refused (APIAUTH_INVALID,
+ * error "invalid_request", description naming the parameter), even if one
+ * copy is empty; an empty value counts as absent (it is not put in the
+ * table).  Names are compared case-insensitively, as apr_table_get does,
+ * so "scope" and "SCOPE" are a repeat too.  The media type is compared
+ * case-insensitively and may carry parameters (charset).  Any other media
+ * type, a missing boundary, a body over max_body, more than max_params
+ * parameters, a part with a filename (no file uploads here), a part whose
+ * Content-Type is not text/plain, malformed part headers, a missing
+ * closing delimiter, NUL bytes in a name or value, or bad percent-encoding:
+ * APIAUTH_INVALID with error "invalid_request" and a clear description
+ * (never echoing values).  Multipart names and values are taken as sent
+ * (no percent-decoding); quoted names with backslash escapes are refused.
+ * limits NULL means the defaults.  On success *params holds pool copies,
+ * NUL terminated; otherwise *params is NULL. */
+apiauth_status_t apiauth_form_parse(apr_pool_t *p, const char *content_type,
+                                    const char *body, apr_size_t len,
+                                    const apiauth_form_limits_t *limits,
+                                    apr_table_t **params, apiauth_error_t *err);
+
 #endif

@@ -151,8 +151,14 @@ apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
         *end = '\0';
         cur = end + 1;
     }
-    if (n != FIELD_COUNT || strcmp(field[0], "1") != 0) {
+    /* end is set when the last field was followed by yet another one */
+    if (n != FIELD_COUNT || end != NULL || strcmp(field[0], "1") != 0) {
         return APIAUTH_INVALID;
+    }
+    for (n = 0; n < FIELD_COUNT; n++) {
+        if (!field_is_clean(field[n])) {
+            return APIAUTH_INVALID;
+        }
     }
     memset(id, 0, sizeof(*id));
     id->kind = apiauth_kind_from_name(field[1]);

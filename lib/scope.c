@@ -51,7 +51,8 @@ int apiauth_scope_has(const char *list, const char *scope)
     apr_size_t n = strlen(scope);
     const char *cur = list;
 
-    if (list == NULL || n == 0) {
+    /* "a b" would be found in "a b c" as if it were one token */
+    if (list == NULL || n == 0 || strchr(scope, ' ') != NULL) {
         return 0;
     }
     while ((cur = strstr(cur, scope)) != NULL) {

@@ -91,8 +91,13 @@ apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
 apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
                                   apr_dbd_transaction_t **txn)
 {
-    int rc = apr_dbd_transaction_start(db->driver, p, db->handle, txn);
+    int rc;
 
+    /* the drivers reuse a transaction handed back in, rollback mode and
+     * all: a variable used for a rolled back transaction would silently
+     * roll back the next one too */
+    *txn = NULL;
+    rc = apr_dbd_transaction_start(db->driver, p, db->handle, txn);
     return rc == 0 ? APIAUTH_OK : db_failed(db, rc, "cannot start a transaction");
 }
 

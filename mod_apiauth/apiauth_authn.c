@@ -24,10 +24,6 @@
 #define INSTALL_TOKEN_PARAM "token"
 #define FORWARD_PREFIX "X-ApiAuth-"
 
-#define DEFAULT_SCHEMES \
-    (APIAUTH_SCHEME_BEARER | APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN \
-     | APIAUTH_SCHEME_BASIC)
-
 static const char *key_header_of(const apiauth_dir_conf *conf)
 {
     return conf->key_header ? conf->key_header : APIAUTH_DEFAULT_KEY_HEADER;
@@ -64,7 +60,7 @@ static int gather_material(request_rec *r, const apiauth_dir_conf *conf,
                            apiauth_request_material_t *m)
 {
     memset(m, 0, sizeof(*m));
-    m->accepted = conf->schemes ? conf->scheme_mask : DEFAULT_SCHEMES;
+    m->accepted = conf->schemes ? conf->scheme_mask : APIAUTH_DEFAULT_SCHEMES;
     m->authorization = apr_table_get(r->headers_in, "Authorization");
     if (m->accepted & APIAUTH_SCHEME_APIKEY) {
         m->key_header = apr_table_get(r->headers_in, key_header_of(conf));
@@ -229,6 +225,24 @@ void apiauth_publish(request_rec *r, const apiauth_dir_conf *conf,
     }
 }
 
+/* A refused request reaches the access log (and any ErrorDocument) too:
+ * a key it carried in the query string is taken out of it first, whatever
+ * the refusal -- a revoked or mistyped key is still someone's secret. */
+static int refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
+                  const apiauth_error_t *err, apiauth_scheme_t presented)
+{
+    unsigned accepted = conf->schemes ? conf->scheme_mask
+                                      : APIAUTH_DEFAULT_SCHEMES;
+
+    if (conf->key_query && *conf->key_query) {
+        strip_query_param(r, conf->key_query);
+    }
+    if (accepted & APIAUTH_SCHEME_INSTALL) {
+        strip_query_param(r, INSTALL_TOKEN_PARAM);
+    }
+    return apiauth_refuse(r, conf, status, err, presented, NULL);
+}
+
 int apiauth_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
@@ -251,7 +265,7 @@ int apiauth_check_authn(request_rec *r)
                                "calls made over plain HTTP fail"};
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10010)
                       "refused: plain HTTP where TLS is required");
-        return apiauth_refuse(r, conf, HTTP_FORBIDDEN, &tls, 0, NULL);
+        return refuse(r, conf, HTTP_FORBIDDEN, &tls, 0);
     }
 
     if (gather_material(r, conf, &material) != 0) {
@@ -268,11 +282,11 @@ int apiauth_check_authn(request_rec *r)
     case APIAUTH_NOT_MINE:
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AALOGNO(10011)
                       "no credential: answering with challenges");
-        return apiauth_refuse(r, conf, HTTP_UNAUTHORIZED, NULL, 0, NULL);
+        return refuse(r, conf, HTTP_UNAUTHORIZED, NULL, 0);
     default:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10012)
                       "malformed credential: %s", err.description);
-        return apiauth_refuse(r, conf, HTTP_BAD_REQUEST, &err, 0, NULL);
+        return refuse(r, conf, HTTP_BAD_REQUEST, &err, 0);
     }
 
     st = apiauth_resolve(r, conf, &cred, &id, &err);
@@ -286,14 +300,11 @@ int apiauth_check_authn(request_rec *r)
         apiauth_publish(r, conf, &cred, &id);
         return OK;
     case APIAUTH_ERROR:
-        return apiauth_refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
-                              cred.scheme, NULL);
+        return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err, cred.scheme);
     case APIAUTH_INVALID:
-        return apiauth_refuse(r, conf, HTTP_BAD_REQUEST, &err, cred.scheme,
-                              NULL);
+        return refuse(r, conf, HTTP_BAD_REQUEST, &err, cred.scheme);
     default:
-        return apiauth_refuse(r, conf, HTTP_UNAUTHORIZED, &err, cred.scheme,
-                              NULL);
+        return refuse(r, conf, HTTP_UNAUTHORIZED, &err, cred.scheme);
     }
 }
 

@@ -6,9 +6,12 @@
  * presented (never the secret itself).  An entry lives ApiAuthCacheTTL
  * seconds at most and never past the credential's own expiry; that TTL is
  * also how late a revocation made outside this server (apiauth-admin, a
- * node without a shared cache) can take effect.  Revocations that pass
- * through this server delete the entry at once (apiauth_cache_forget),
- * for every provider chain configured, since the key depends on it.
+ * node without a shared cache) can take effect.  Locations with the same
+ * chain share entries but not their TTL, so an entry carries the time it
+ * was made and each location reads only those younger than its own TTL.
+ * Revocations that pass through this server delete the entry at once
+ * (apiauth_cache_forget), for every provider chain configured, since the
+ * key depends on it.
  *
  * The socache is shmcb unless ApiAuthCacheSOCache names another (memcache
  * or redis to share it between nodes).  Without any, caching is off.
@@ -215,11 +218,20 @@ static void unlock(void)
     }
 }
 
-int apiauth_cache_get(request_rec *r, const unsigned char *key,
-                      apiauth_identity_t *id)
+static int ttl_of(const apiauth_dir_conf *conf)
+{
+    return conf->cache_ttl > 0 ? conf->cache_ttl : APIAUTH_DEFAULT_CACHE_TTL;
+}
+
+/* An entry is "MADE IDENTITY": MADE is the request time (microseconds)
+ * at which it was stored. */
+int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
+                      const unsigned char *key, apiauth_identity_t *id)
 {
     unsigned char value[2048];
     unsigned int len = sizeof(value) - 1;
+    apr_int64_t made;
+    char *rest;
     apr_status_t rv;
 
     if (socache_instance == NULL || lock(r) != 0) {
@@ -231,7 +243,15 @@ int apiauth_cache_get(request_rec *r, const unsigned char *key,
     if (rv != APR_SUCCESS) {
         return 0;
     }
-    return apiauth_identity_parse(r->pool, (const char *)value, len, id)
+    value[len] = '\0';
+    made = apr_strtoi64((const char *)value, &rest, 10);
+    if (rest == (char *)value || *rest != ' '
+        || r->request_time - made >= apr_time_from_sec(ttl_of(conf))) {
+        return 0;
+    }
+    rest++;
+    return apiauth_identity_parse(r->pool, rest,
+                                  len - (apr_size_t)(rest - (char *)value), id)
            == APIAUTH_OK;
 }
 
@@ -241,18 +261,19 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
     apr_time_t now = r->request_time;
     apr_time_t expiry;
     const char *value;
-    int ttl = conf->cache_ttl > 0 ? conf->cache_ttl
-                                  : APIAUTH_DEFAULT_CACHE_TTL;
     apr_status_t rv;
 
     if (socache_instance == NULL) {
         return;
     }
-    expiry = now + apr_time_from_sec(ttl);
+    expiry = now + apr_time_from_sec(ttl_of(conf));
     if (id->expires && apr_time_from_sec(id->expires) < expiry) {
         expiry = apr_time_from_sec(id->expires);
     }
     value = apiauth_identity_serialize(r->pool, id);
+    if (value) {
+        value = apr_psprintf(r->pool, "%" APR_TIME_T_FMT " %s", now, value);
+    }
     if (value == NULL || expiry <= now || strlen(value) >= 2048
         || lock(r) != 0) {
         return;

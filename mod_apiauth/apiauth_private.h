@@ -27,6 +27,8 @@
 #define AALOGNO(n) "AA" #n ": "
 
 extern module AP_MODULE_DECLARE_DATA apiauth_module;
+/* log lines say [apiauth:...], and LogLevel apiauth:debug works */
+APLOG_USE_MODULE(apiauth);
 
 #define APIAUTH_AUTH_TYPE "apiauth"
 #define APIAUTH_UNSET -1
@@ -53,6 +55,10 @@ typedef struct apiauth_dir_conf {
     int cache;
     int cache_ttl;                   /* seconds */
     void *credential_file_state;     /* provider_file.c's, per file */
+    apr_array_header_t *jwt_keys;    /* apiauth_jwk_t *, provider jwt */
+    const char *jwt_issuer;
+    const char *jwt_audience;
+    int jwt_leeway;                  /* seconds */
 } apiauth_dir_conf;
 
 /* Per-server configuration. */
@@ -64,6 +70,11 @@ typedef struct apiauth_server_conf {
 /* Defaults, applied where nothing was set (see mod_apiauth.c). */
 #define APIAUTH_DEFAULT_KEY_HEADER "X-API-Key"
 #define APIAUTH_DEFAULT_CACHE_TTL 60
+#define APIAUTH_DEFAULT_JWT_LEEWAY 60
+/* ApiAuthScheme unset: bearer apikey token basic */
+#define APIAUTH_DEFAULT_SCHEMES \
+    (APIAUTH_SCHEME_BEARER | APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN \
+     | APIAUTH_SCHEME_BASIC)
 
 /* The per-request state: who the request is, once known. */
 typedef struct apiauth_request_state {
@@ -94,6 +105,7 @@ int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
                    const char *scope);
 void apiauth_refuse_authz(request_rec *r, const apiauth_error_t *err,
                           const char *scope);
+void apiauth_forget_denial(request_rec *r);
 int apiauth_note_auth_failure(request_rec *r, const char *auth_type);
 void apiauth_insert_error_filter(request_rec *r);
 apr_status_t apiauth_error_filter(ap_filter_t *f, apr_bucket_brigade *bb);
@@ -111,8 +123,8 @@ int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s);
 void apiauth_cache_child_init(apr_pool_t *p, server_rec *s);
-int apiauth_cache_get(request_rec *r, const unsigned char *key,
-                      apiauth_identity_t *id);
+int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
+                      const unsigned char *key, apiauth_identity_t *id);
 void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
                        const unsigned char *key, const apiauth_identity_t *id);
 void apiauth_cache_forget(request_rec *r, const char *const *parts,
@@ -121,12 +133,13 @@ int apiauth_cache_key(request_rec *r, const char *chain,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN]);
 
-/* provider_dbd.c, provider_file.c */
+/* provider_dbd.c, provider_file.c, provider_jwt.c */
 extern const apiauth_provider_t apiauth_provider_dbd;
 extern const apiauth_provider_t apiauth_provider_file;
+extern const apiauth_provider_t apiauth_provider_jwt;
+const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg);
 void apiauth_dbd_prepare_statements(server_rec *s);
 void *apiauth_file_state_for(apr_pool_t *pconf, const char *path);
-void apiauth_dbd_retrieve_functions(void);
 
 /* The server configuration's pepper, for digests. */
 const apiauth_pepper_t *apiauth_pepper_of(request_rec *r);

@@ -257,6 +257,13 @@ static apiauth_status_t resolve_uncached(request_rec *r,
     case APIAUTH_SCHEME_BASIC:
         return resolve_basic(r, conf, cred, id, err);
     case APIAUTH_SCHEME_BEARER:   /* opaque: a key, admitted where keys are */
+        /* the parser lets a Bearer credential run to a JWT's length; one
+         * that is not a JWT is a key, and no key is this long */
+        if (strlen(cred->secret) > APIAUTH_MAX_SECRET) {
+            return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                                "the Bearer credential is too long");
+        }
+        /* fall through */
     case APIAUTH_SCHEME_APIKEY:
     case APIAUTH_SCHEME_TOKEN:
         st = find_secret(r, conf, cred->secret, &row, err);
@@ -287,7 +294,8 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
                               const apiauth_identity_t *id,
                               apiauth_error_t *err)
 {
-    unsigned accepted = conf->schemes ? conf->scheme_mask : 0;
+    unsigned accepted = conf->schemes ? conf->scheme_mask
+                                      : APIAUTH_DEFAULT_SCHEMES;
     int is_key = id->kind == APIAUTH_KIND_API_KEY
                  || id->kind == APIAUTH_KIND_TOKEN;
 
@@ -306,8 +314,8 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
     case APIAUTH_SCHEME_BEARER:
         /* a key in a Bearer header only where keys are accepted anyway */
         if (id->kind != APIAUTH_KIND_OAUTH
-            && !(is_key && conf->schemes
-                 && (accepted & (APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN)))) {
+            && !(is_key && (accepted & (APIAUTH_SCHEME_APIKEY
+                                        | APIAUTH_SCHEME_TOKEN)))) {
             return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                                 "this location takes OAuth access tokens "
                                 "as Bearer credentials");
@@ -376,7 +384,7 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
         use_cache = apiauth_cache_key(r, chain_of(conf), parts, nparts, key)
                     == 0;
     }
-    if (!use_cache || !apiauth_cache_get(r, key, id)) {
+    if (!use_cache || !apiauth_cache_get(r, conf, key, id)) {
         st = resolve_uncached(r, conf, cred, id, err);
         if (st != APIAUTH_OK) {
             return st;

@@ -20,6 +20,10 @@
 
 #define NOTE_ERROR "apiauth-error"
 #define NOTE_CHALLENGED "apiauth-challenged"
+/* the last Require apiauth-* denial, until httpd decides the request */
+#define NOTE_DENIED_ERROR "apiauth-denied-error"
+#define NOTE_DENIED_DESCRIPTION "apiauth-denied-description"
+#define NOTE_DENIED_SCOPE "apiauth-denied-scope"
 
 static const char *challenge_scheme(apiauth_scheme_t s)
 {
@@ -145,18 +149,51 @@ int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
     return status;
 }
 
-/* Prepares the answer to an authorization denial: httpd picks 401 or 403
- * (AuthzSendForbiddenOnFailure), so the body is set for both. */
+/* An authorization denial is only noted: a later Require of the same
+ * <RequireAny> may still grant the request, and a granted request must
+ * carry neither the challenge nor the body of a denial on its way.  The
+ * answer is written from the last denial once httpd refuses (401 or 403,
+ * by AuthzSendForbiddenOnFailure), so its challenge and body agree. */
 void apiauth_refuse_authz(request_rec *r, const apiauth_error_t *err,
                           const char *scope)
 {
-    apiauth_dir_conf *conf = ap_get_module_config(r->per_dir_config,
-                                                  &apiauth_module);
-    const apiauth_request_state *st = ap_get_module_config(r->request_config,
-                                                           &apiauth_module);
+    apr_table_setn(r->notes, NOTE_DENIED_ERROR, err->error);
+    apr_table_setn(r->notes, NOTE_DENIED_DESCRIPTION, err->description);
+    if (scope) {
+        apr_table_setn(r->notes, NOTE_DENIED_SCOPE, scope);
+    }
+    else {
+        apr_table_unset(r->notes, NOTE_DENIED_SCOPE);
+    }
+}
 
-    apiauth_refuse(r, conf, HTTP_FORBIDDEN, err, st ? st->scheme : 0, scope);
-    set_json_body(r, HTTP_UNAUTHORIZED, err);
+/* httpd granted the request after all (fixups run only then). */
+void apiauth_forget_denial(request_rec *r)
+{
+    apr_table_unset(r->notes, NOTE_DENIED_ERROR);
+    apr_table_unset(r->notes, NOTE_DENIED_DESCRIPTION);
+    apr_table_unset(r->notes, NOTE_DENIED_SCOPE);
+}
+
+/* Writes the answer to the noted denial, if there is one. */
+static void answer_denial(request_rec *r)
+{
+    apiauth_dir_conf *conf;
+    const apiauth_request_state *st;
+    apiauth_error_t err;
+    const char *scope;
+
+    err.error = apr_table_get(r->notes, NOTE_DENIED_ERROR);
+    if (err.error == NULL) {
+        return;
+    }
+    err.description = apr_table_get(r->notes, NOTE_DENIED_DESCRIPTION);
+    scope = apr_table_get(r->notes, NOTE_DENIED_SCOPE);
+    apiauth_forget_denial(r);
+    conf = ap_get_module_config(r->per_dir_config, &apiauth_module);
+    st = ap_get_module_config(r->request_config, &apiauth_module);
+    apiauth_refuse(r, conf, HTTP_FORBIDDEN, &err, st ? st->scheme : 0, scope);
+    set_json_body(r, HTTP_UNAUTHORIZED, &err);
 }
 
 /* httpd calls this when it answers 401 to a Require denial. */
@@ -167,6 +204,7 @@ int apiauth_note_auth_failure(request_rec *r, const char *auth_type)
     if (strcasecmp(auth_type, APIAUTH_AUTH_TYPE) != 0) {
         return DECLINED;
     }
+    answer_denial(r);
     if (apr_table_get(r->notes, NOTE_CHALLENGED) == NULL) {
         conf = ap_get_module_config(r->per_dir_config, &apiauth_module);
         add_challenges(r, conf, NULL, 0);
@@ -174,8 +212,14 @@ int apiauth_note_auth_failure(request_rec *r, const char *auth_type)
     return OK;
 }
 
+/* Runs as httpd starts an error response, before it sends err_headers_out
+ * and looks up the custom response: the last moment to answer a denial
+ * (the 403 of AuthzSendForbiddenOnFailure, or a 401 of AuthType Basic). */
 void apiauth_insert_error_filter(request_rec *r)
 {
+    if (r->status == HTTP_FORBIDDEN || r->status == HTTP_UNAUTHORIZED) {
+        answer_denial(r);
+    }
     if (apr_table_get(r->notes, NOTE_ERROR)) {
         ap_add_output_filter(APIAUTH_ERROR_FILTER, NULL, r, r->connection);
     }

@@ -8,7 +8,8 @@
  *   apiauth_authz.c     Require apiauth-scope | -app | -kind | -group
  *   apiauth_response.c  challenges and JSON error bodies
  *   apiauth_cache.c     validated credentials in mod_socache
- *   provider_dbd.c, provider_file.c   where credentials are looked up
+ *   provider_dbd.c, provider_file.c, provider_jwt.c
+ *                       where credentials are looked up
  * The contract is DESIGN.md ("mod_apiauth"); README documents each
  * directive for operators.
  */
@@ -21,6 +22,7 @@
 #include <mod_auth.h>
 
 #include "apiauth_private.h"
+#include "jose.h"
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -36,6 +38,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->keep_credential = APIAUTH_UNSET;
     conf->cache = APIAUTH_UNSET;
     conf->cache_ttl = APIAUTH_UNSET;
+    conf->jwt_leeway = APIAUTH_UNSET;
     return conf;
 }
 
@@ -60,6 +63,10 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(cache);
     MERGE_INT(cache_ttl);
     MERGE_PTR(credential_file_state);
+    MERGE_PTR(jwt_keys);
+    MERGE_PTR(jwt_issuer);
+    MERGE_PTR(jwt_audience);
+    MERGE_INT(jwt_leeway);
     return conf;
 }
 
@@ -157,6 +164,20 @@ static const char *set_cache_ttl(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *set_jwt_leeway(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < 0 || v > 3600) {
+        return "ApiAuthJWTLeeway takes a number of seconds from 0 to 3600";
+    }
+    conf->jwt_leeway = (int)v;
+    return NULL;
+}
+
 static const char *set_pepper(cmd_parms *cmd, void *dummy, const char *arg)
 {
     apiauth_server_conf *sconf =
@@ -244,6 +265,16 @@ static const command_rec apiauth_cmds[] = {
                   "seconds a validated credential may be cached (60)"),
     AP_INIT_TAKE1("ApiAuthCredentialFile", set_credential_file, NULL,
                   OR_AUTHCFG, "credentials file of the 'file' provider"),
+    AP_INIT_TAKE1("ApiAuthJWTKeys", apiauth_jwt_add_keys, NULL, OR_AUTHCFG,
+                  "public keys (PEM or JWKS file) of the jwt provider"),
+    AP_INIT_TAKE1("ApiAuthJWTIssuer", ap_set_string_slot,
+                  (void *)APR_OFFSETOF(apiauth_dir_conf, jwt_issuer),
+                  OR_AUTHCFG, "the iss the jwt provider requires"),
+    AP_INIT_TAKE1("ApiAuthJWTAudience", ap_set_string_slot,
+                  (void *)APR_OFFSETOF(apiauth_dir_conf, jwt_audience),
+                  OR_AUTHCFG, "the aud the jwt provider requires"),
+    AP_INIT_TAKE1("ApiAuthJWTLeeway", set_jwt_leeway, NULL, OR_AUTHCFG,
+                  "seconds of clock skew the jwt provider allows (60)"),
     AP_INIT_TAKE1("ApiAuthCacheSOCache", apiauth_cache_set_socache, NULL,
                   RSRC_CONF, "socache provider[:args] for the credential "
                   "cache (default shmcb)"),
@@ -269,6 +300,14 @@ static const char *apiauth_secret_digest(request_rec *r, const char *secret)
     return apiauth_digest_hex(r->pool, apiauth_pepper_of(r), secret);
 }
 
+static const apiauth_pepper_t *apiauth_server_pepper(server_rec *s)
+{
+    apiauth_server_conf *sconf = ap_get_module_config(s->module_config,
+                                                      &apiauth_module);
+
+    return sconf->pepper;
+}
+
 static int apiauth_tls_satisfied(request_rec *r)
 {
     return apiauth_tls_ok(r, ap_get_module_config(r->per_dir_config,
@@ -285,6 +324,13 @@ static int apiauth_post_read_request(request_rec *r)
     return DECLINED;
 }
 
+/* Reached only when authorization granted the request. */
+static int apiauth_fixups(request_rec *r)
+{
+    apiauth_forget_denial(r);
+    return DECLINED;
+}
+
 static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp)
 {
@@ -294,7 +340,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
-    if (apiauth_digest_init() != 0) {
+    if (apiauth_digest_init() != 0 || apiauth_jose_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10001)
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -308,11 +354,6 @@ static void apiauth_child_init(apr_pool_t *p, server_rec *s)
     apiauth_cache_child_init(p, s);
 }
 
-static void apiauth_optional_fn_retrieve(void)
-{
-    apiauth_dbd_retrieve_functions();
-}
-
 static void register_hooks(apr_pool_t *p)
 {
     /* our post_config adds SQL statements that mod_dbd's post_config
@@ -323,8 +364,6 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(apiauth_post_config, NULL, before_dbd,
                         APR_HOOK_MIDDLE);
     ap_hook_child_init(apiauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_optional_fn_retrieve(apiauth_optional_fn_retrieve, NULL, NULL,
-                                 APR_HOOK_MIDDLE);
     ap_hook_post_read_request(apiauth_post_read_request, NULL, NULL,
                               APR_HOOK_MIDDLE);
 
@@ -332,6 +371,7 @@ static void register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(apiauth_note_auth_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
+    ap_hook_fixups(apiauth_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(apiauth_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     ap_register_output_filter(APIAUTH_ERROR_FILTER, apiauth_error_filter,
@@ -341,6 +381,8 @@ static void register_hooks(apr_pool_t *p)
                          APIAUTH_PROVIDER_VERSION, &apiauth_provider_dbd);
     ap_register_provider(p, APIAUTH_PROVIDER_GROUP, "file",
                          APIAUTH_PROVIDER_VERSION, &apiauth_provider_file);
+    ap_register_provider(p, APIAUTH_PROVIDER_GROUP, "jwt",
+                         APIAUTH_PROVIDER_VERSION, &apiauth_provider_jwt);
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "apiauth",
                               AUTHN_PROVIDER_VERSION, apiauth_basic_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
@@ -350,9 +392,11 @@ static void register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(apiauth_cache_forget);
     APR_REGISTER_OPTIONAL_FN(apiauth_secret_digest);
     APR_REGISTER_OPTIONAL_FN(apiauth_tls_satisfied);
+    APR_REGISTER_OPTIONAL_FN(apiauth_server_pepper);
 }
 
-AP_DECLARE_MODULE(apiauth) = {
+/* not AP_DECLARE_MODULE: the private header already says APLOG_USE_MODULE */
+module AP_MODULE_DECLARE_DATA apiauth_module = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,

@@ -16,6 +16,7 @@
 #include <httpd.h>
 
 #include "apiauth.h"
+#include "digest.h"
 
 #define APIAUTH_PROVIDER_GROUP   "apiauth"
 #define APIAUTH_PROVIDER_VERSION "1"
@@ -61,6 +62,11 @@ APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_forget,
  * pepper when ApiAuthSecretPepper is set. NULL on failure. */
 APR_DECLARE_OPTIONAL_FN(const char *, apiauth_secret_digest,
                         (request_rec *r, const char *secret));
+
+/* The server's ApiAuthSecretPepper (NULL when none), so that digests made
+ * by another module match those in the store. */
+APR_DECLARE_OPTIONAL_FN(const apiauth_pepper_t *, apiauth_server_pepper,
+                        (server_rec *s));
 
 /* Does `r` satisfy ApiAuthRequireTLS of its location (TLS, or TLS at a
  * trusted proxy, or not required)?  Handlers refuse with 403 when not. */

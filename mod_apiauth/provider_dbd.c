@@ -1,72 +1,21 @@
 /*
  * provider_dbd.c: ApiAuthProvider dbd, the SQL store through mod_dbd.
  *
- * mod_dbd owns the connections (DBDriver, DBDParams, pooling); we add the
- * statements of sql/catalogue.c to every server before mod_dbd prepares
- * them, and borrow a connection per request with ap_dbd_acquire.  When
+ * The connection is mod_dbd's, borrowed through glue/apiauth_dbd.c.  When
  * there is none (database down, schema missing) the answer is
  * APIAUTH_ERROR: the request fails closed with 503.
  */
-#include <apr_dbd.h>
-#include <apr_optional.h>
 #include <http_core.h>
 #include <http_log.h>
-#include <mod_dbd.h>
 
+#include "apiauth_dbd.h"
 #include "apiauth_private.h"
 #include "store.h"
-
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
-
-void apiauth_dbd_retrieve_functions(void)
-{
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-}
 
 /* Runs in post_config, before mod_dbd's. */
 void apiauth_dbd_prepare_statements(server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare =
-        APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
-    server_rec *sp;
-    int i;
-
-    if (prepare == NULL) {
-        return;   /* mod_dbd not loaded: the dbd provider will say so */
-    }
-    for (sp = s; sp; sp = sp->next) {
-        for (i = 0; i < APIAUTH_SQL_COUNT; i++) {
-            if (apiauth_sql_catalogue[i].users & APIAUTH_SQL_FOR_AUTHN) {
-                prepare(sp, apiauth_sql_catalogue[i].text,
-                        apiauth_sql_catalogue[i].label);
-            }
-        }
-    }
-}
-
-/* The request's connection, or NULL (logged) when there is none. */
-static int open_store(request_rec *r, apiauth_db_t *db)
-{
-    ap_dbd_t *dbd;
-
-    if (dbd_acquire == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10050)
-                      "ApiAuthProvider dbd needs mod_dbd (LoadModule "
-                      "dbd_module) and DBDriver/DBDParams");
-        return -1;
-    }
-    dbd = dbd_acquire(r);
-    if (dbd == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10051)
-                      "no database connection from mod_dbd (database down, "
-                      "or schema missing: run apiauth-admin init)");
-        return -1;
-    }
-    db->driver = dbd->driver;
-    db->handle = dbd->handle;
-    db->prepared = dbd->prepared;
-    db->last_error = NULL;
-    return 0;
+    apiauth_dbd_prepare(s, APIAUTH_SQL_FOR_AUTHN, 0);
 }
 
 static apiauth_status_t dbd_find_secret(request_rec *r, const char *digest_hex,
@@ -77,7 +26,7 @@ static apiauth_status_t dbd_find_secret(request_rec *r, const char *digest_hex,
     apr_int64_t now = apr_time_sec(r->request_time);
     apiauth_status_t st;
 
-    if (open_store(r, &db) != 0) {
+    if (apiauth_dbd_open(r, &db) != 0) {
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
                             "the credential store is unreachable");
     }

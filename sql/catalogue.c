@@ -12,6 +12,13 @@
     "id, kind, app_id, user_id, scope, install_id, expires, revoked, " \
     "last_used, digest"
 
+#define CLIENT_COLUMNS \
+    "id, name, app_id, secret_digest, redirect_uris, grant_types, scope, " \
+    "first_party, resource_server"
+
+#define REFRESH_COLUMNS \
+    "id, grant_id, client_id, user_id, scope, expires, used"
+
 const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
     [APIAUTH_SQL_CREDENTIAL_BY_DIGEST] = {
         "apiauth_credential_by_digest",
@@ -64,6 +71,132 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         "apiauth_app_list",
         APIAUTH_SQL_FOR_ADMIN,
         "SELECT id, name, created FROM apiauth_apps ORDER BY created, id"},
+
+    /* --- OAuth 2.0 (schema 2) ------------------------------------------ */
+    [APIAUTH_SQL_CLIENT_FIND] = {
+        "apiauth_client_find",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "SELECT " CLIENT_COLUMNS " FROM apiauth_clients"
+        " WHERE id = %s AND deleted IS NULL"},
+    [APIAUTH_SQL_CLIENT_FIND_ADMIN] = {
+        "apiauth_client_find_admin",
+        APIAUTH_SQL_FOR_ADMIN,
+        "SELECT " CLIENT_COLUMNS " FROM apiauth_clients"
+        " WHERE (id = %s OR name = %s) AND deleted IS NULL"},
+    [APIAUTH_SQL_CLIENT_INSERT] = {
+        "apiauth_client_insert",
+        APIAUTH_SQL_FOR_ADMIN,
+        "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
+        " redirect_uris, grant_types, scope, first_party, resource_server,"
+        " created) VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld)"},
+    [APIAUTH_SQL_CLIENT_LIST] = {
+        "apiauth_client_list",
+        APIAUTH_SQL_FOR_ADMIN,
+        "SELECT " CLIENT_COLUMNS ", created FROM apiauth_clients"
+        " WHERE deleted IS NULL ORDER BY created, id"},
+    [APIAUTH_SQL_CLIENT_DELETE] = {
+        "apiauth_client_delete",
+        APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_clients SET deleted = %lld"
+        " WHERE id = %s AND deleted IS NULL"},
+    [APIAUTH_SQL_GRANT_INSERT] = {
+        "apiauth_grant_insert",
+        APIAUTH_SQL_FOR_OAUTH,
+        "INSERT INTO apiauth_grants (id, client_id, user_id, scope, created,"
+        " expires) VALUES (%s, %s, %s, %s, %lld, %lld)"},
+    [APIAUTH_SQL_GRANT_FIND] = {
+        "apiauth_grant_find",
+        APIAUTH_SQL_FOR_OAUTH,
+        "SELECT id, client_id, user_id, scope, expires, revoked"
+        " FROM apiauth_grants WHERE id = %s"},
+    /* a family lives as long as its newest refresh token */
+    [APIAUTH_SQL_GRANT_EXTEND] = {
+        "apiauth_grant_extend",
+        APIAUTH_SQL_FOR_OAUTH,
+        "UPDATE apiauth_grants SET expires = %lld"
+        " WHERE id = %s AND expires < %lld"},
+    [APIAUTH_SQL_GRANT_REVOKE] = {
+        "apiauth_grant_revoke",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_grants SET revoked = %lld"
+        " WHERE id = %s AND revoked IS NULL"},
+    [APIAUTH_SQL_GRANT_REVOKE_USER_CLIENT] = {
+        "apiauth_grant_revoke_user_client",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_grants SET revoked = %lld"
+        " WHERE user_id = %s AND client_id = %s AND revoked IS NULL"},
+    [APIAUTH_SQL_GRANT_REVOKE_CLIENT] = {
+        "apiauth_grant_revoke_client",
+        APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_grants SET revoked = %lld"
+        " WHERE client_id = %s AND revoked IS NULL"},
+    [APIAUTH_SQL_CODE_INSERT] = {
+        "apiauth_code_insert",
+        APIAUTH_SQL_FOR_OAUTH,
+        "INSERT INTO apiauth_codes (digest, grant_id, client_id, user_id,"
+        " redirect_uri, code_challenge, scope, expires)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld)"},
+    /* single use: of two concurrent redemptions exactly one gets the row */
+    [APIAUTH_SQL_CODE_CONSUME] = {
+        "apiauth_code_consume",
+        APIAUTH_SQL_FOR_OAUTH,
+        "UPDATE apiauth_codes SET used = %lld"
+        " WHERE digest = %s AND used IS NULL"
+        " RETURNING grant_id, client_id, user_id, redirect_uri,"
+        " code_challenge, scope, expires"},
+    [APIAUTH_SQL_CODE_FIND] = {
+        "apiauth_code_find",
+        APIAUTH_SQL_FOR_OAUTH,
+        "SELECT grant_id, used FROM apiauth_codes WHERE digest = %s"},
+    [APIAUTH_SQL_REFRESH_INSERT] = {
+        "apiauth_refresh_insert",
+        APIAUTH_SQL_FOR_OAUTH,
+        "INSERT INTO apiauth_refresh_tokens (digest, id, grant_id,"
+        " client_id, user_id, scope, created, expires)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %lld, %lld)"},
+    [APIAUTH_SQL_REFRESH_CONSUME] = {
+        "apiauth_refresh_consume",
+        APIAUTH_SQL_FOR_OAUTH,
+        "UPDATE apiauth_refresh_tokens SET used = %lld"
+        " WHERE digest = %s AND used IS NULL"
+        " RETURNING " REFRESH_COLUMNS},
+    [APIAUTH_SQL_REFRESH_FIND] = {
+        "apiauth_refresh_find",
+        APIAUTH_SQL_FOR_OAUTH,
+        "SELECT " REFRESH_COLUMNS " FROM apiauth_refresh_tokens"
+        " WHERE digest = %s"},
+    [APIAUTH_SQL_JTI_DENY] = {
+        "apiauth_jti_deny",
+        APIAUTH_SQL_FOR_OAUTH,
+        "INSERT INTO apiauth_denied_jti (jti, expires) VALUES (%s, %lld)"
+        " ON CONFLICT (jti) DO NOTHING"},
+    /* one round trip per uncached Bearer request: is the token denied, is
+     * its grant revoked, and the app of its client if it still exists */
+    [APIAUTH_SQL_ACCESS_TOKEN_STATUS] = {
+        "apiauth_access_token_status",
+        APIAUTH_SQL_FOR_OAUTH,
+        "SELECT (SELECT COUNT(*) FROM apiauth_denied_jti WHERE jti = %s),"
+        " (SELECT COUNT(*) FROM apiauth_grants"
+        "   WHERE id = %s AND revoked IS NOT NULL),"
+        " (SELECT app_id FROM apiauth_clients"
+        "   WHERE id = %s AND deleted IS NULL)"},
+    [APIAUTH_SQL_PURGE_CODES] = {
+        "apiauth_purge_codes",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "DELETE FROM apiauth_codes WHERE expires < %lld"},
+    [APIAUTH_SQL_PURGE_REFRESH] = {
+        "apiauth_purge_refresh",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "DELETE FROM apiauth_refresh_tokens WHERE expires < %lld"},
+    [APIAUTH_SQL_PURGE_GRANTS] = {
+        "apiauth_purge_grants",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "DELETE FROM apiauth_grants WHERE expires < %lld"},
+    [APIAUTH_SQL_PURGE_JTI] = {
+        "apiauth_purge_jti",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "DELETE FROM apiauth_denied_jti WHERE expires < %lld"},
+
     /* these two are prepared by apiauth-admin init only, around the
      * migrations (the table they use is created by the first one) */
     [APIAUTH_SQL_SCHEMA_VERSION] = {

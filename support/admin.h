@@ -4,6 +4,7 @@
  * apiauth_admin.c  main: options, usage, which command runs
  * admin_store.c    the connection, init (migrations), purge
  * admin_keys.c     apps and keys
+ * admin_clients.c  OAuth clients and grants
  *
  * Scriptable first: secrets and ids alone on stdout, messages on stderr,
  * --json for structured output; exit 0 done, 1 refused, 2 bad usage.
@@ -62,5 +63,9 @@ int admin_cmd_app(admin_t *ad, const admin_args_t *a);
 int admin_cmd_key(admin_t *ad, const admin_args_t *a);
 /* Parses 30s, 15m, 1h, 2d, 1w or RFC 3339; 0 on success. */
 int admin_parse_expiry(const char *s, apr_int64_t now, apr_int64_t *when);
+
+/* admin_clients.c */
+int admin_cmd_client(admin_t *ad, const admin_args_t *a);
+int admin_cmd_grant(admin_t *ad, const admin_args_t *a);
 
 #endif

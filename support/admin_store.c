@@ -15,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "admin.h"
+#include "oauth.h"
 
 static int prepare(admin_t *ad, apiauth_sql_id_t id)
 {
@@ -174,7 +175,7 @@ int admin_cmd_init(admin_t *ad, const admin_args_t *a)
 int admin_cmd_purge(admin_t *ad, const admin_args_t *a)
 {
     const char *args[2];
-    int rc, nrows = 0;
+    int rc, nrows = 0, oauth_rows = 0;
 
     if (a->argc != 1) {
         return admin_say(ADMIN_USAGE, "usage: apiauth-admin purge");
@@ -186,10 +187,13 @@ int admin_cmd_purge(admin_t *ad, const admin_args_t *a)
     args[0] = apiauth_db_int(ad->pool, ad->now);
     args[1] = apiauth_db_int(ad->pool, ad->now - 86400);
     if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_PURGE_CREDENTIALS, 2,
-                        args, &nrows) != APIAUTH_OK) {
+                        args, &nrows) != APIAUTH_OK
+        || apiauth_oauth_purge(ad->pool, &ad->db, ad->now, &oauth_rows)
+               != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "purge failed: %s", ad->db.last_error);
     }
-    admin_say(ADMIN_OK, "purged %d expired or revoked credentials", nrows);
+    admin_say(ADMIN_OK, "purged %d expired or revoked credentials and %d "
+              "expired OAuth rows", nrows, oauth_rows);
     return ADMIN_OK;
 }
 

@@ -46,6 +46,17 @@ static const char usage_text[] =
 "  key revoke ID                  the key stops working (at once on servers\n"
 "                                 without a cache, else within ApiAuthCacheTTL)\n"
 "      apiauth-admin key revoke crd_4f8Qz1mW0aTz9LkP\n"
+"  client create NAME --redirect-uri URI... --grant GRANT... --scope S...\n"
+"                 [--app APP] [--public] [--first-party] [--resource-server]\n"
+"                                 prints client_id (and client_secret, once)\n"
+"      apiauth-admin client create shopify --grant authorization_code \\\n"
+"          --grant refresh_token --redirect-uri https://shop.example/cb \\\n"
+"          --scope integration.store\n"
+"  client list                    clients, grants, scopes, redirect URIs\n"
+"  client delete ID               the client and every grant of it end\n"
+"  grant revoke USER CLIENT       a user withdraws consent: the client's\n"
+"                                 tokens for that user stop working\n"
+"      apiauth-admin grant revoke alice shopify\n"
 "  purge                          delete expired and long-revoked rows\n"
 "\n"
 "exit status: 0 done, 1 refused (not found, exists, store error), 2 bad usage\n";
@@ -184,6 +195,12 @@ static int run(admin_t *ad, const admin_args_t *a)
     }
     if (strcmp(cmd, "key") == 0) {
         return admin_cmd_key(ad, a);
+    }
+    if (strcmp(cmd, "client") == 0) {
+        return admin_cmd_client(ad, a);
+    }
+    if (strcmp(cmd, "grant") == 0) {
+        return admin_cmd_grant(ad, a);
     }
     return admin_say(ADMIN_USAGE, "unknown command '%s' (see --help)", cmd);
 }

@@ -9,12 +9,16 @@ Nothing here imitates httpd or the database.
 import os
 import pwd
 import shutil
+import json
 import signal
 import socket
+import ssl
 import string
 import subprocess
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -117,9 +121,11 @@ class Store:
 
     def key(self, app, *extra):
         """Mints a key; returns (secret, credential id)."""
-        import json as _json
-        data = _json.loads(self.out("key", "create", app, *extra, json=True))
+        data = json.loads(self.out("key", "create", app, *extra, json=True))
         return data["secret"], data["id"]
+
+    def revoke(self, credential_id):
+        self.admin("key", "revoke", credential_id)
 
     def sql(self, statement):
         """Reads the store directly, to check what it holds."""
@@ -128,15 +134,87 @@ class Store:
         return proc.stdout.strip()
 
 
+def file_key(path, app, *extra):
+    """Mints a key into a credentials file (provider "file") with
+    apiauth-admin, which needs no database for that; returns (secret,
+    credential id).  The file is handed to the server's user."""
+    proc = subprocess.run([str(ADMIN), "--json", "key", "create", app,
+                           "--file", str(path)] + [str(a) for a in extra],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"apiauth-admin key create --file failed "
+                             f"({proc.returncode}): {proc.stderr}")
+    give_file_to_server(path)
+    data = json.loads(proc.stdout)
+    return data["secret"], data["id"]
+
+
+def give_file_to_server(path):
+    if running_as_root():
+        pw = pwd.getpwnam(RUN_AS)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def with_wrong_checksum(secret):
+    """The key with one character of its checksum changed: the shape of a
+    mistyped key."""
+    last = secret[-1]
+    return secret[:-1] + ("A" if last != "A" else "B")
+
+
+def header_values(response, name):
+    """Every value of a header that may be repeated (WWW-Authenticate),
+    in order, as the server sent them (requests would join them)."""
+    return response.raw.headers.getlist(name)
+
+
+class RawResponse:
+    """An HTTP answer read off a socket, for requests no client library
+    would send as they are (raw bytes in headers)."""
+
+    def __init__(self, data):
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status_code = int(lines[0].split(" ", 2)[1])
+        self.header_list = [tuple(x.strip() for x in line.split(":", 1))
+                            for line in lines[1:] if ":" in line]
+        if (self.header("Transfer-Encoding") or "").lower() == "chunked":
+            body = self._unchunk(body)
+        self.body = body
+
+    @staticmethod
+    def _unchunk(data):
+        out = b""
+        while data:
+            size_line, _, data = data.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            out += data[:size]
+            data = data[size + 2:]
+        return out
+
+    def header(self, name):
+        values = self.values(name)
+        return values[0] if values else None
+
+    def values(self, name):
+        return [v for k, v in self.header_list if k.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body)
+
+
 class Httpd:
     """One apache2 process tree on two free loopback ports."""
 
     def __init__(self, workdir, cert, key, body="", store=None, modules=(),
-                 loglevel="info apiauth:debug", extra_global=""):
+                 loglevel="info apiauth:debug", extra_global="",
+                 http_port=None, https_port=None):
         self.root = Path(workdir)
         self.cert, self.key = cert, key
-        self.http_port = free_port()
-        self.https_port = free_port()
+        self.http_port = http_port or free_port()
+        self.https_port = https_port or free_port()
         self.proc = None
         for sub in ("run", "logs", "htdocs", "cgi", "conf"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -149,6 +227,8 @@ class Httpd:
         for m in modules:
             if m != "oauth":
                 loads.append(f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so")
+        if callable(body):
+            body = body(self)    # a body that needs to know the ports
         template = string.Template((HERE / "httpd.conf.template").read_text())
         self.conf = self.root / "conf" / "httpd.conf"
         self.conf.write_text(template.substitute(
@@ -214,6 +294,9 @@ class Httpd:
 
     def session(self):
         s = requests.Session()
+        # the environment (REQUESTS_CA_BUNDLE, proxies) must not override
+        # the test's own certificate or send loopback traffic elsewhere
+        s.trust_env = False
         s.verify = str(self.cert)
         return s
 
@@ -229,6 +312,32 @@ class Httpd:
     def post(self, path, **kw):
         return self.request("POST", path, **kw)
 
+    def raw(self, data, tls=True, timeout=30):
+        """Sends `data` (bytes, a whole request that asks the server to
+        close the connection) as it is; returns the RawResponse."""
+        sock = socket.create_connection(
+            ("127.0.0.1", self.https_port if tls else self.http_port),
+            timeout=timeout)
+        if tls:
+            ctx = ssl.create_default_context(cafile=str(self.cert))
+            sock = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+        with sock:
+            sock.sendall(data)
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        return RawResponse(b"".join(chunks))
+
+    def is_serving(self):
+        """Still up and answering: the process runs and a static file
+        outside any protected location comes back."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        return self.get("/public/hello").status_code == 200
+
     # -- what it wrote ---------------------------------------------------
     def error_log(self):
         p = self.root / "logs" / "error.log"
@@ -237,6 +346,57 @@ class Httpd:
     def access_log(self):
         p = self.root / "logs" / "access.log"
         return p.read_text(errors="replace") if p.exists() else ""
+
+    def wait_for_access_log(self, text, timeout=5):
+        """The access log once it holds `text`: httpd writes the line after
+        the client may already have read the answer."""
+        deadline = time.time() + timeout
+        while True:
+            log = self.access_log()
+            if text in log or time.time() > deadline:
+                return log
+            time.sleep(0.05)
+
+
+class EchoBackend:
+    """A plain HTTP backend on a free loopback port, for mod_proxy to pass
+    requests to: it answers every GET with what it received, as env.cgi
+    would show it (REQUEST_URI=..., HTTP_X_SOME_HEADER=...), so env_of
+    reads both.  It is a separate server because httpd strips X-ApiAuth-*
+    from every request it receives, a proxied one to itself included."""
+
+    def __init__(self):
+        class Echo(BaseHTTPRequestHandler):
+            def do_GET(self):
+                lines = [f"REQUEST_URI={self.path}"]
+                for name, value in self.headers.items():
+                    lines.append("HTTP_" + name.upper().replace("-", "_")
+                                 + "=" + value)
+                body = ("\n".join(sorted(lines)) + "\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+
+    def url(self, path=""):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def env_of(response):
@@ -247,3 +407,138 @@ def env_of(response):
             k, v = line.split("=", 1)
             out[k] = v
     return out
+
+
+def make_key(directory, kind="rsa", name=None):
+    """A fresh signing key made with the openssl command line: rsa (RS256),
+    ec (P-256, ES256) or ed25519 (EdDSA).  Returns its path."""
+    path = Path(directory) / (name or f"{kind}.pem")
+    args = {"rsa": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            "ec": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "ed25519": ["-algorithm", "ED25519"]}[kind]
+    subprocess.run(["openssl", "genpkey", *args, "-out", str(path)],
+                   check=True, capture_output=True)
+    path.chmod(0o644)
+    return path
+
+
+def htpasswd(path, user, password):
+    """Adds a resource owner to an AuthUserFile (bcrypt)."""
+    flags = "-bB" + ("c" if not Path(path).exists() else "")
+    subprocess.run(["htpasswd", flags, str(path), user, password],
+                   check=True, capture_output=True)
+
+
+OAUTH_CONF = """
+ApiAuthOAuthIssuer {issuer}
+ApiAuthOAuthSigningKey "{key}"
+ApiAuthOAuthScope integration.store authorization_code client_credentials
+ApiAuthOAuthScope integration.order client_credentials
+ApiAuthOAuthScope integration.inventory client_credentials
+ApiAuthOAuthScopeDescription integration.store "Read and change your store"
+ApiAuthOAuthEndpoint authorization /auth/v2/authorize
+ApiAuthOAuthEndpoint token /auth/v2/token
+ApiAuthOAuthEndpoint jwks /.well-known/jwks.json
+ApiAuthOAuthEndpoint introspection /auth/v2/introspect
+ApiAuthOAuthEndpoint revocation /auth/v2/revoke
+{extra}
+<Location /auth/v2/token>
+    SetHandler apiauth-token
+</Location>
+<Location /auth/v2/authorize>
+    AuthType Basic
+    AuthName "login"
+    AuthBasicProvider file
+    AuthUserFile "{users}"
+    Require valid-user
+    SetHandler apiauth-authorize
+</Location>
+<Location /.well-known/jwks.json>
+    SetHandler apiauth-jwks
+</Location>
+<Location /.well-known/oauth-authorization-server>
+    SetHandler apiauth-metadata
+</Location>
+<Location /auth/v2/introspect>
+    SetHandler apiauth-introspect
+</Location>
+<Location /auth/v2/revoke>
+    SetHandler apiauth-revoke
+</Location>
+# resources: Bearer tokens of this server, checked with revocation
+<Location /integration/v1>
+    AuthType apiauth
+    AuthName "taptouch"
+    ApiAuthScheme bearer
+    ApiAuthProvider oauth
+    AuthzSendForbiddenOnFailure On
+    Require apiauth-scope integration.store
+</Location>
+<Location /orders>
+    AuthType apiauth
+    AuthName "taptouch"
+    ApiAuthScheme bearer
+    ApiAuthProvider oauth
+    AuthzSendForbiddenOnFailure On
+    Require apiauth-scope integration.order
+</Location>
+"""
+
+
+class OAuthServer:
+    """An authorization server as Taptouch documents it: mod_apiauth_oauth
+    with a fresh signing key, a SQLite store, a resource owner alice (password
+    wonderland) who logs in with Basic at the authorize endpoint, and
+    protected resources under /integration/v1 (scope integration.store) and
+    /orders (integration.order).  `body` adds configuration; the issuer is
+    https://127.0.0.1:<https port>."""
+
+    def __init__(self, cert, key, key_kind="rsa", body="", extra="",
+                 store=None, **httpd_kw):
+        self.dir = make_workdir("apiauth-oauth-")
+        self.signing_key = make_key(self.dir, key_kind)
+        self.users = self.dir / "users"
+        htpasswd(self.users, "alice", "wonderland")
+        self.store = store or Store(self.dir / "store")
+        # the issuer names the port, so it is chosen first
+        port = free_port()
+        self.issuer = f"https://127.0.0.1:{port}"
+        conf = OAUTH_CONF.format(issuer=self.issuer, key=self.signing_key,
+                                 users=self.users, extra=extra)
+        self.httpd = Httpd(make_workdir("apiauth-httpd-"), cert, key,
+                           body=conf + body, store=self.store,
+                           modules=("oauth",), https_port=port, **httpd_kw)
+
+    def client(self, name, *grants, redirect_uris=("https://client.example/cb",),
+               scopes=("integration.store",), public=False, first_party=False,
+               resource_server=False, app=None):
+        """Registers a client with apiauth-admin; returns its JSON
+        (client_id, client_secret or None, app, name)."""
+        import json as _json
+        args = ["client", "create", name]
+        for g in grants:
+            args += ["--grant", g]
+        for u in redirect_uris:
+            args += ["--redirect-uri", u]
+        for s in scopes:
+            args += ["--scope", s]
+        if public:
+            args.append("--public")
+        if first_party:
+            args.append("--first-party")
+        if resource_server:
+            args.append("--resource-server")
+        if app:
+            args += ["--app", app]
+        return _json.loads(self.store.out(*args, json=True))
+
+    def start(self):
+        self.httpd.start()
+        return self
+
+    def stop(self):
+        self.httpd.stop()
+
+    def __getattr__(self, name):
+        # get/post/url/session/error_log... are the server's
+        return getattr(self.httpd, name)

@@ -1,0 +1,24 @@
+/*
+ * apiauth_dbd.h: the SQL store through mod_dbd, for both modules.
+ *
+ * httpd glue shared by mod_apiauth and mod_apiauth_oauth (it needs httpd
+ * types, so it cannot live in lib/): adding the catalogue's statements to
+ * mod_dbd, and borrowing the request's connection as an apiauth_db_t.
+ */
+#ifndef APIAUTH_GLUE_DBD_H
+#define APIAUTH_GLUE_DBD_H
+
+#include <httpd.h>
+
+#include "store.h"
+
+/* Adds the statements whose users include `want` and none of `skip` to
+ * every distinct mod_dbd configuration of the servers; runs in
+ * post_config, before mod_dbd's.  A no-op when mod_dbd is not loaded. */
+void apiauth_dbd_prepare(server_rec *s, unsigned want, unsigned skip);
+
+/* The request's connection (ap_dbd_acquire): 0, or -1 when there is none
+ * (logged: mod_dbd missing, database down, schema not initialised). */
+int apiauth_dbd_open(request_rec *r, apiauth_db_t *db);
+
+#endif

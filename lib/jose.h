@@ -1,0 +1,100 @@
+/*
+ * jose.h: JSON Web Keys (jwk.c) and compact JSON Web Signatures (jose.c),
+ * RFC 7515, 7517, 7518, 7638, 8037, for the three algorithms apiauth
+ * signs and accepts.
+ *
+ * The algorithm of a key follows from its type alone: RSA of 2048 bits or
+ * more is RS256, EC P-256 is ES256, Ed25519 is EdDSA.  A token's "alg"
+ * only has to agree with the key it selects; it never chooses how it is
+ * verified (RFC 8725 §3.1).  JWT claims are jwt.h's business.
+ */
+#ifndef APIAUTH_JOSE_H
+#define APIAUTH_JOSE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+#include <openssl/types.h>
+
+#include "apiauth.h"
+
+/* The longest compact JWS apiauth_jws_verify reads. */
+#define APIAUTH_JWS_MAX_LEN 16384
+
+typedef enum {
+    APIAUTH_ALG_NONE = 0,
+    APIAUTH_ALG_RS256,
+    APIAUTH_ALG_ES256,
+    APIAUTH_ALG_EDDSA
+} apiauth_alg_t;
+
+/* Opaque: an EVP_PKEY, its alg and its kid.  Freed with the pool it was
+ * loaded into. */
+typedef struct apiauth_jwk apiauth_jwk_t;
+
+/* Fetches the SHA-256 implementation once; call before threads start.
+ * Without it signing and verifying still work, a little slower. */
+int apiauth_jose_init(void);
+
+/* "RS256", "ES256", "EdDSA" ("none" for APIAUTH_ALG_NONE). */
+const char *apiauth_alg_name(apiauth_alg_t alg);
+/* The reverse, case-sensitive; APIAUTH_ALG_NONE for any other name. */
+apiauth_alg_t apiauth_alg_from_name(const char *name);
+apiauth_alg_t apiauth_jwk_alg(const apiauth_jwk_t *key);
+const char *apiauth_jwk_kid(const apiauth_jwk_t *key);
+int apiauth_jwk_is_private(const apiauth_jwk_t *key);
+/* The key itself, still owned by its pool. */
+EVP_PKEY *apiauth_jwk_pkey(const apiauth_jwk_t *key);
+
+/* A PEM private key file, unencrypted: RSA >= 2048 bits -> RS256, EC P-256
+ * -> ES256, Ed25519 -> EdDSA; anything else is refused with *errmsg saying
+ * why.  kid = the RFC 7638 thumbprint of the public key. */
+apiauth_status_t apiauth_jwk_load_private(apr_pool_t *p, const char *path,
+                                          apiauth_jwk_t **key,
+                                          const char **errmsg);
+
+/* Public keys from a file: PEM (every PUBLIC KEY, CERTIFICATE, or private
+ * key block, of which only the public half is kept) or a JWKS document
+ * {"keys":[...]}.  Appends apiauth_jwk_t* to *keys (created if NULL).
+ * PEM keys of another type or size are refused.  In a JWKS, keys whose
+ * "use" is not "sig", and keys of types or algorithms not listed above,
+ * are skipped; a "kid" is kept when present, else the thumbprint is used;
+ * an "alg" of ours that does not fit the key type is refused, as is a
+ * document with no usable key. */
+apiauth_status_t apiauth_jwk_load_public(apr_pool_t *p, const char *path,
+                                         apr_array_header_t **keys,
+                                         const char **errmsg);
+
+/* Same as a JWKS file, from JSON text in memory. */
+apiauth_status_t apiauth_jwks_parse(apr_pool_t *p, const char *json,
+                                    apr_size_t len, apr_array_header_t **keys,
+                                    const char **errmsg);
+
+/* The public JWK as a new JSON object: RSA {kty,n,e,kid,alg,use}, EC
+ * {kty,crv,x,y,kid,alg,use}, OKP {kty,crv,x,kid,alg,use}, use = "sig".
+ * The caller owns the reference (json_decref). */
+json_t *apiauth_jwk_public_json(const apiauth_jwk_t *key);
+
+/* The RFC 7638 thumbprint of the public key, base64url (SHA-256). */
+const char *apiauth_jwk_thumbprint(apr_pool_t *p, const apiauth_jwk_t *key);
+
+/* JWS compact serialisation of `payload` (a JSON object) with header
+ * {"alg","kid","typ"} ("typ" left out when NULL).  NULL when the key is
+ * not private or OpenSSL fails. */
+char *apiauth_jws_sign(apr_pool_t *p, const apiauth_jwk_t *key,
+                       const char *typ, json_t *payload);
+
+/* Verifies a compact JWS against `keys` (apiauth_jwk_t*): three non-empty
+ * base64url segments, at most APIAUTH_JWS_MAX_LEN bytes, header and
+ * payload JSON objects without duplicate members, no "crit"; the key is
+ * the one whose kid equals the header's "kid", or without a kid the only
+ * key of the token's alg; the token's "alg" must equal that key's.
+ * On success *header and *payload belong to `p` (do not json_decref).
+ * A refusal is APIAUTH_DENIED, "invalid_token", with a description that
+ * never quotes the token; APIAUTH_ERROR when OpenSSL itself fails. */
+apiauth_status_t apiauth_jws_verify(apr_pool_t *p, const char *token,
+                                    const apr_array_header_t *keys,
+                                    json_t **header, json_t **payload,
+                                    apiauth_error_t *err);
+
+#endif

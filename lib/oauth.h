@@ -1,0 +1,237 @@
+/*
+ * oauth.h: the OAuth 2.0 authorization server, without httpd.
+ *
+ * The protocol decisions of RFC 6749, 6750, 7636, 7009, 7662 and 9700 live
+ * here, over the SQL store (lib/store.h) and the JOSE code (lib/jose.h);
+ * mod_apiauth_oauth only reads requests and writes what these functions
+ * decide.  That is why the grant logic is unit-tested against a real
+ * SQLite file without a server (tests/unit/test_oauth_*.c).
+ *
+ *   oauth_client.c     clients: lookup, authentication (RFC 6749 §2.3)
+ *   oauth_token.c      the token endpoint's grants
+ *   oauth_authorize.c  the authorization endpoint: checks, codes, redirects
+ *   oauth_tokens.c     access tokens: minting, checking, introspection,
+ *                      revocation
+ */
+#ifndef APIAUTH_OAUTH_H
+#define APIAUTH_OAUTH_H
+
+#include <apr_tables.h>
+#include <jansson.h>
+
+#include "apiauth.h"
+#include "digest.h"
+#include "jose.h"
+#include "store.h"
+
+/* Grant types, as bits. */
+#define APIAUTH_GRANT_AUTHORIZATION_CODE 0x1
+#define APIAUTH_GRANT_CLIENT_CREDENTIALS 0x2
+#define APIAUTH_GRANT_REFRESH_TOKEN      0x4
+
+/* "authorization_code" ... and back (0 if unknown). */
+unsigned apiauth_grant_from_name(const char *name);
+const char *apiauth_grant_name(unsigned grant);
+/* "a b c" -> bits; 0 and *bad set when a name is unknown. */
+unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
+                              const char **bad);
+
+/* A scope the server knows (ApiAuthOAuthScope): which grants may ask for
+ * it, and words for the consent page. */
+typedef struct apiauth_oauth_scope {
+    const char *name;
+    unsigned grants;
+    const char *description;
+} apiauth_oauth_scope_t;
+
+/* What the server is configured with (ApiAuthOAuth*). */
+typedef struct apiauth_oauth_config {
+    const char *issuer;
+    const char *audience;                 /* aud of access tokens */
+    const apiauth_jwk_t *signing_key;     /* signs new access tokens */
+    const apr_array_header_t *keys;       /* every key that verifies ours */
+    const apiauth_pepper_t *pepper;       /* digests of codes and tokens */
+    apr_int64_t access_lifetime;          /* seconds */
+    apr_int64_t refresh_lifetime;
+    apr_int64_t code_lifetime;
+    int leeway;                           /* clock skew allowed (seconds) */
+    const apr_array_header_t *scopes;     /* apiauth_oauth_scope_t */
+    int require_pkce_all;                 /* else: public clients only */
+} apiauth_oauth_config_t;
+
+/* A registered client (apiauth-admin client create). */
+typedef struct apiauth_oauth_client {
+    const char *id;                       /* cli_... */
+    const char *name;
+    const char *app;                      /* the app it belongs to */
+    const char *secret_digest;            /* NULL: public client */
+    const char *redirect_uris;            /* space separated */
+    const char *scope;                    /* what it may ask for */
+    unsigned grants;
+    int first_party;
+    int resource_server;
+} apiauth_oauth_client_t;
+
+#define apiauth_oauth_client_is_public(c) ((c)->secret_digest == NULL)
+
+/* ---- clients (oauth_client.c) ------------------------------------- */
+
+/* The client with this id: APIAUTH_OK, APIAUTH_NOT_MINE, APIAUTH_ERROR. */
+apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *id,
+                                           apiauth_oauth_client_t *client);
+
+/* How the client authenticated, for the answer to a failure: RFC 6749
+ * §5.2 wants 401 with a Basic challenge when Basic was tried. */
+typedef enum {
+    APIAUTH_CLIENT_AUTH_NONE = 0,         /* public client: client_id only */
+    APIAUTH_CLIENT_AUTH_BASIC,            /* client_secret_basic */
+    APIAUTH_CLIENT_AUTH_POST              /* client_secret_post */
+} apiauth_client_auth_t;
+
+/* Client authentication at the token, introspection and revocation
+ * endpoints.  `authorization` is the Authorization header (or NULL);
+ * `params` the body.  One method per request (two is invalid_request);
+ * with Basic, id and secret are form-urldecoded first (RFC 6749 §2.3.1).
+ * `public_allowed`: a public client may identify itself by client_id
+ * alone (token endpoint), elsewhere it may not.
+ *   APIAUTH_OK       *client is the authenticated client
+ *   APIAUTH_DENIED   invalid_client (answer 401)
+ *   APIAUTH_INVALID  invalid_request (answer 400)
+ *   APIAUTH_ERROR    the store failed (answer 503) */
+apiauth_status_t apiauth_oauth_client_authenticate(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const char *authorization, apr_table_t *params, int public_allowed,
+    apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
+    apiauth_error_t *err);
+
+/* May `client` ask for every scope of `wanted` with `grant`?  Each must
+ * be registered for that grant and allowed to the client. */
+int apiauth_oauth_scope_allowed(const apiauth_oauth_config_t *cfg,
+                                const apiauth_oauth_client_t *client,
+                                unsigned grant, const char *wanted);
+
+/* Every scope `client` may have with `grant` (the default request). */
+const char *apiauth_oauth_scope_default(apr_pool_t *p,
+                                        const apiauth_oauth_config_t *cfg,
+                                        const apiauth_oauth_client_t *client,
+                                        unsigned grant);
+
+/* ---- the token endpoint (oauth_token.c) ---------------------------- */
+
+/* Runs the grant of `params` (grant_type ...) for an authenticated client
+ * and builds the RFC 6749 §5.1 response.  Errors are RFC 6749 §5.2 codes
+ * in err->error with APIAUTH_INVALID (400), APIAUTH_ERROR (503:
+ * temporarily_unavailable). */
+apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
+                                     const apiauth_oauth_config_t *cfg,
+                                     apiauth_db_t *db,
+                                     const apiauth_oauth_client_t *client,
+                                     apr_table_t *params, apr_int64_t now,
+                                     json_t **response, apiauth_error_t *err);
+
+/* ---- the authorization endpoint (oauth_authorize.c) ---------------- */
+
+typedef struct apiauth_oauth_authz {
+    /* as requested */
+    const char *response_type, *client_id, *redirect_uri, *scope, *state;
+    const char *code_challenge, *code_challenge_method;
+    /* as decided by apiauth_oauth_authorize_check */
+    apiauth_oauth_client_t client;
+    const char *redirect_to;     /* where the answer goes */
+    const char *granted_scope;
+} apiauth_oauth_authz_t;
+
+/* Checks an authorization request (RFC 6749 §4.1.1, RFC 7636, RFC 9700).
+ *   APIAUTH_OK       fine: ask for consent, or issue a code
+ *   APIAUTH_INVALID  refused; *redirectable says whether the error may go
+ *                    back to authz->redirect_to (it may not while the
+ *                    client or its redirect URI is unknown: error page)
+ *   APIAUTH_ERROR    the store failed */
+apiauth_status_t apiauth_oauth_authorize_check(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    apr_table_t *params, apiauth_oauth_authz_t *authz, int *redirectable,
+    apiauth_error_t *err);
+
+/* The user consented: records the grant and returns a new code. */
+apiauth_status_t apiauth_oauth_authorize_issue(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const apiauth_oauth_authz_t *authz, const char *user, apr_int64_t now,
+    const char **code, apiauth_error_t *err);
+
+/* The redirect back to the client: `base` with the pairs of `params`
+ * (NULL-terminated name, value list; NULL values skipped) added to its
+ * query, always with iss (RFC 9207). */
+char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
+                             const char *const *params);
+
+/* Is `uri` one of the space-separated `registered` ones?  Exact string
+ * match, except that a loopback http URI may use any port (RFC 8252 §7.3);
+ * a fragment is never allowed. */
+int apiauth_oauth_redirect_allowed(const char *registered, const char *uri);
+
+/* A consent form's CSRF token, bound to the user, the client and the time;
+ * valid for 10 minutes.  `key` is a server secret. */
+char *apiauth_oauth_csrf_token(apr_pool_t *p, const unsigned char *key,
+                               apr_size_t keylen, const char *user,
+                               const char *client_id, apr_int64_t now);
+int apiauth_oauth_csrf_valid(apr_pool_t *p, const unsigned char *key,
+                             apr_size_t keylen, const char *token,
+                             const char *user, const char *client_id,
+                             apr_int64_t now);
+
+/* ---- access tokens (oauth_tokens.c) -------------------------------- */
+
+/* A new access token (RFC 9068 JWT) for `client`; `user` NULL for the
+ * client itself, `grant_id` NULL outside a grant family. */
+char *apiauth_oauth_access_token(apr_pool_t *p,
+                                 const apiauth_oauth_config_t *cfg,
+                                 const apiauth_oauth_client_t *client,
+                                 const char *user, const char *scope,
+                                 const char *grant_id, apr_int64_t now);
+
+/* Checks one of our access tokens: signature and claims, then (with a db)
+ * revocation: deny-listed jti, revoked grant, deleted client.  Fills the
+ * identity a resource location sees (kind oauth) and, when `claims` is not
+ * NULL, the token's claims. */
+struct apiauth_jwt_claims;
+apiauth_status_t apiauth_oauth_access_token_check(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const char *token, apr_int64_t now, apiauth_identity_t *id,
+    struct apiauth_jwt_claims *claims, apiauth_error_t *err);
+
+/* Introspection (RFC 7662) by `caller`: {"active": false} for anything
+ * unknown, expired, revoked or not the caller's (unless it is a resource
+ * server). */
+apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
+                                          const apiauth_oauth_config_t *cfg,
+                                          apiauth_db_t *db,
+                                          const apiauth_oauth_client_t *caller,
+                                          const char *token, apr_int64_t now,
+                                          json_t **response,
+                                          apiauth_error_t *err);
+
+/* Revocation (RFC 7009) by `caller` of its own token: a refresh token
+ * revokes its grant family, an access token is deny-listed until it
+ * expires.  Unknown tokens and other clients' tokens change nothing (and
+ * still answer 200).  *revoked_access says an access token was revoked,
+ * so that the caller can drop it from caches. */
+apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
+                                      const apiauth_oauth_config_t *cfg,
+                                      apiauth_db_t *db,
+                                      const apiauth_oauth_client_t *caller,
+                                      const char *token, apr_int64_t now,
+                                      int *revoked_access,
+                                      apiauth_error_t *err);
+
+/* Revokes a grant family: the grant and with it every refresh and access
+ * token issued from it (RFC 9700 §4.14.2). */
+apiauth_status_t apiauth_oauth_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *grant_id,
+                                            apr_int64_t now);
+
+/* Deletes expired codes, refresh tokens, grants and deny-list entries. */
+apiauth_status_t apiauth_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
+                                     apr_int64_t now, int *rows);
+
+#endif

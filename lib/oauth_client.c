@@ -1,0 +1,266 @@
+/*
+ * oauth_client.c: OAuth clients, their authentication and their scopes.
+ *
+ * A confidential client proves itself with its secret, by HTTP Basic
+ * (client_secret_basic) or in the body (client_secret_post), never both
+ * (RFC 6749 §2.3: one method per request).  The secret is found by its
+ * digest like every other secret and compared in constant time.  A
+ * public client has no secret and names itself by client_id; PKCE is what
+ * protects its codes (oauth_token.c).
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "encoding.h"
+#include "form.h"
+#include "oauth.h"
+#include "scope.h"
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} grant_names[] = {
+    {APIAUTH_GRANT_AUTHORIZATION_CODE, "authorization_code"},
+    {APIAUTH_GRANT_CLIENT_CREDENTIALS, "client_credentials"},
+    {APIAUTH_GRANT_REFRESH_TOKEN, "refresh_token"},
+};
+
+unsigned apiauth_grant_from_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < sizeof(grant_names) / sizeof(grant_names[0]); i++) {
+        if (strcmp(grant_names[i].name, name) == 0) {
+            return grant_names[i].bit;
+        }
+    }
+    return 0;
+}
+
+const char *apiauth_grant_name(unsigned grant)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(grant_names) / sizeof(grant_names[0]); i++) {
+        if (grant_names[i].bit == grant) {
+            return grant_names[i].name;
+        }
+    }
+    return NULL;
+}
+
+unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
+                              const char **bad)
+{
+    apr_array_header_t *words = apiauth_scope_split(p, list);
+    unsigned bits = 0, bit;
+    int i;
+
+    for (i = 0; i < words->nelts; i++) {
+        const char *w = APR_ARRAY_IDX(words, i, const char *);
+        if ((bit = apiauth_grant_from_name(w)) == 0) {
+            *bad = w;
+            return 0;
+        }
+        bits |= bit;
+    }
+    return bits;
+}
+
+apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *id,
+                                           apiauth_oauth_client_t *client)
+{
+    apr_array_header_t *rows;
+    const char **c;
+    const char *args[1] = {id};
+    const char *bad = NULL;
+
+    if (id == NULL || !apiauth_name_is_valid(id)) {
+        return APIAUTH_NOT_MINE;
+    }
+    if (apiauth_db_select(p, db, APIAUTH_SQL_CLIENT_FIND, 1, args, &rows)
+        != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    /* id, name, app_id, secret_digest, redirect_uris, grant_types, scope,
+     * first_party, resource_server */
+    c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+    memset(client, 0, sizeof(*client));
+    client->id = c[0];
+    client->name = c[1];
+    client->app = c[2];
+    client->secret_digest = c[3] && *c[3] ? c[3] : NULL;
+    client->redirect_uris = c[4] ? c[4] : "";
+    client->grants = apiauth_grants_parse(p, c[5] ? c[5] : "", &bad);
+    client->scope = c[6] ? c[6] : "";
+    client->first_party = apiauth_db_int_value(c[7]) != 0;
+    client->resource_server = apiauth_db_int_value(c[8]) != 0;
+    return client->id && client->app ? APIAUTH_OK : APIAUTH_NOT_MINE;
+}
+
+/* client_secret_basic: base64(urlencode(id) ":" urlencode(secret)). */
+static apiauth_status_t basic_credentials(apr_pool_t *p, const char *header,
+                                          const char **id,
+                                          const char **secret,
+                                          apiauth_error_t *err)
+{
+    unsigned char *plain;
+    apr_size_t len;
+    const char *b64 = header + 6, *colon;
+    char *raw_id;
+
+    while (*b64 == ' ') {
+        b64++;
+    }
+    if (apiauth_b64_decode(p, b64, strlen(b64), &plain, &len) != APIAUTH_OK
+        || strlen((char *)plain) != len
+        || (colon = strchr((char *)plain, ':')) == NULL) {
+        return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                            "the Basic client credentials are malformed");
+    }
+    raw_id = apr_pstrmemdup(p, (char *)plain, colon - (char *)plain);
+    if (apiauth_urldecode(p, raw_id, strlen(raw_id), (char **)id) != APIAUTH_OK
+        || apiauth_urldecode(p, colon + 1, strlen(colon + 1), (char **)secret)
+               != APIAUTH_OK) {
+        return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                            "the Basic client credentials are not "
+                            "form-urlencoded");
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_oauth_client_authenticate(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const char *authorization, apr_table_t *params, int public_allowed,
+    apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
+    apiauth_error_t *err)
+{
+    const char *body_id = apr_table_get(params, "client_id");
+    const char *body_secret = apr_table_get(params, "client_secret");
+    const char *id = NULL, *secret = NULL, *digest;
+    apiauth_status_t st;
+
+    *method = APIAUTH_CLIENT_AUTH_NONE;
+    if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
+        if (body_secret) {
+            return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                                "use one client authentication method, "
+                                "not Basic and client_secret together");
+        }
+        st = basic_credentials(p, authorization, &id, &secret, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+        if (body_id && strcmp(body_id, id) != 0) {
+            return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                                "client_id differs from the authenticated "
+                                "client");
+        }
+        *method = APIAUTH_CLIENT_AUTH_BASIC;
+    }
+    else if (body_secret) {
+        if (body_id == NULL) {
+            return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                                "client_secret without client_id");
+        }
+        id = body_id;
+        secret = body_secret;
+        *method = APIAUTH_CLIENT_AUTH_POST;
+    }
+    else if (body_id && public_allowed) {
+        id = body_id;
+    }
+    else {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                            "client authentication is required");
+    }
+
+    st = apiauth_oauth_client_find(p, db, id, client);
+    if (st == APIAUTH_ERROR) {
+        return apiauth_fail(err, st, "temporarily_unavailable",
+                            "the client store is unreachable");
+    }
+    if (st != APIAUTH_OK) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                            "unknown client or wrong secret");
+    }
+    if (secret == NULL) {
+        return apiauth_oauth_client_is_public(client)
+                   ? APIAUTH_OK
+                   : apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                                  "this client must authenticate with its "
+                                  "secret");
+    }
+    digest = apiauth_digest_hex(p, cfg->pepper, secret);
+    if (apiauth_oauth_client_is_public(client) || digest == NULL
+        || !apiauth_ct_streq(digest, client->secret_digest)) {
+        /* the same words as an unknown client: nothing to learn here */
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                            "unknown client or wrong secret");
+    }
+    return APIAUTH_OK;
+}
+
+static const apiauth_oauth_scope_t *registered(const apiauth_oauth_config_t *cfg,
+                                               const char *name)
+{
+    int i;
+
+    for (i = 0; cfg->scopes && i < cfg->scopes->nelts; i++) {
+        const apiauth_oauth_scope_t *s =
+            &APR_ARRAY_IDX(cfg->scopes, i, apiauth_oauth_scope_t);
+        if (strcmp(s->name, name) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+int apiauth_oauth_scope_allowed(const apiauth_oauth_config_t *cfg,
+                                const apiauth_oauth_client_t *client,
+                                unsigned grant, const char *wanted)
+{
+    const char *cur = wanted;
+    char token[257];
+
+    if (!apiauth_scope_list_valid(wanted)) {
+        return 0;
+    }
+    while (cur && *cur) {
+        const char *sp = strchr(cur, ' ');
+        apr_size_t len = sp ? (apr_size_t)(sp - cur) : strlen(cur);
+        const apiauth_oauth_scope_t *s;
+        memcpy(token, cur, len);
+        token[len] = '\0';
+        s = registered(cfg, token);
+        if (s == NULL || !(s->grants & grant)
+            || !apiauth_scope_has(client->scope, token)) {
+            return 0;
+        }
+        cur = sp ? sp + 1 : NULL;
+    }
+    return 1;
+}
+
+const char *apiauth_oauth_scope_default(apr_pool_t *p,
+                                        const apiauth_oauth_config_t *cfg,
+                                        const apiauth_oauth_client_t *client,
+                                        unsigned grant)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (i = 0; cfg->scopes && i < cfg->scopes->nelts; i++) {
+        const apiauth_oauth_scope_t *s =
+            &APR_ARRAY_IDX(cfg->scopes, i, apiauth_oauth_scope_t);
+        if ((s->grants & grant) && apiauth_scope_has(client->scope, s->name)) {
+            APR_ARRAY_PUSH(out, const char *) = s->name;
+        }
+    }
+    return apr_array_pstrcat(p, out, ' ');
+}

@@ -1,0 +1,381 @@
+/*
+ * oauth_token.c: the grants of the token endpoint (RFC 6749 §4, §6).
+ *
+ * client_credentials mints an access token for the client itself.
+ * authorization_code redeems a code once (RFC 6749 §4.1.2: a second
+ * redemption revokes what the first one got), checks it is the client's,
+ * fresh, for the same redirect URI and the PKCE verifier of its challenge,
+ * and starts a family of refresh tokens.  refresh_token rotates: each
+ * refresh token works once, and presenting a used one revokes its whole
+ * family (RFC 9700 §4.14.2) -- which is also why, of two concurrent
+ * refreshes of one token, exactly one succeeds.
+ *
+ * Single use is decided by the database (UPDATE ... WHERE used IS NULL
+ * RETURNING), inside a transaction with what is issued in exchange, so a
+ * store failure part way loses nothing: the old token stays usable.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "keys.h"
+#include "oauth.h"
+#include "pkce.h"
+#include "scope.h"
+
+static apiauth_status_t invalid(apiauth_error_t *err, const char *error,
+                                const char *description)
+{
+    return apiauth_fail(err, APIAUTH_INVALID, error, description);
+}
+
+static apiauth_status_t unavailable(apiauth_error_t *err)
+{
+    return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                        "the token store is unreachable; try again");
+}
+
+static json_t *token_response(const apiauth_oauth_config_t *cfg,
+                              const char *access, const char *refresh,
+                              const char *scope)
+{
+    json_t *r = json_pack("{s:s, s:s, s:I}", "access_token", access,
+                          "token_type", "Bearer", "expires_in",
+                          (json_int_t)cfg->access_lifetime);
+
+    if (refresh) {
+        json_object_set_new(r, "refresh_token", json_string(refresh));
+    }
+    json_object_set_new(r, "scope", json_string(scope));
+    return r;
+}
+
+static apiauth_status_t grant_client_credentials(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg,
+    const apiauth_oauth_client_t *client, apr_table_t *params,
+    apr_int64_t now, json_t **response, apiauth_error_t *err)
+{
+    const char *scope = apr_table_get(params, "scope");
+    const char *access;
+
+    if (apiauth_oauth_client_is_public(client)) {
+        return invalid(err, "unauthorized_client",
+                       "a public client cannot use client_credentials");
+    }
+    if (scope == NULL) {
+        scope = apiauth_oauth_scope_default(p, cfg, client,
+                                            APIAUTH_GRANT_CLIENT_CREDENTIALS);
+        if (*scope == '\0') {
+            return invalid(err, "invalid_scope", "no scope is available to "
+                           "this client with client_credentials");
+        }
+    }
+    else if (!apiauth_oauth_scope_allowed(cfg, client,
+                                          APIAUTH_GRANT_CLIENT_CREDENTIALS,
+                                          scope)) {
+        return invalid(err, "invalid_scope", "a requested scope is unknown, "
+                       "or not allowed to this client with "
+                       "client_credentials");
+    }
+    access = apiauth_oauth_access_token(p, cfg, client, NULL, scope, NULL,
+                                        now);
+    if (access == NULL) {
+        return apiauth_fail(err, APIAUTH_ERROR, "server_error",
+                            "the access token could not be signed");
+    }
+    *response = token_response(cfg, access, NULL, scope);
+    return APIAUTH_OK;
+}
+
+/* Issues the access token and, where the client may refresh, a new
+ * refresh token of the family, and lengthens the family's life. */
+static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
+                              apiauth_db_t *db,
+                              const apiauth_oauth_client_t *client,
+                              const char *user, const char *granted_scope,
+                              const char *scope, const char *grant_id,
+                              apr_int64_t now, json_t **response,
+                              apiauth_error_t *err)
+{
+    const char *access, *refresh = NULL;
+    apr_int64_t expires = now + cfg->refresh_lifetime;
+    /* the grant must outlive every token of it, for revocation to hold */
+    apr_int64_t family = now + (cfg->refresh_lifetime > cfg->access_lifetime
+                                    ? cfg->refresh_lifetime
+                                    : cfg->access_lifetime);
+
+    access = apiauth_oauth_access_token(p, cfg, client, user, scope, grant_id,
+                                        now);
+    if (access == NULL) {
+        return apiauth_fail(err, APIAUTH_ERROR, "server_error",
+                            "the access token could not be signed");
+    }
+    if (client->grants & APIAUTH_GRANT_REFRESH_TOKEN) {
+        const char *args[8];
+        refresh = apiauth_secret_new(p, APIAUTH_PREFIX_REFRESH);
+        args[0] = refresh ? apiauth_digest_hex(p, cfg->pepper, refresh) : NULL;
+        args[1] = apiauth_id_new(p, "rft");
+        args[2] = grant_id;
+        args[3] = client->id;
+        args[4] = user;
+        /* the family keeps what was granted, so that a later refresh may
+         * ask for any of it (RFC 6749 §6) */
+        args[5] = granted_scope;
+        args[6] = apiauth_db_int(p, now);
+        args[7] = apiauth_db_int(p, expires);
+        if (args[0] == NULL || args[1] == NULL
+            || apiauth_db_exec(p, db, APIAUTH_SQL_REFRESH_INSERT, 8, args,
+                               NULL) != APIAUTH_OK) {
+            return unavailable(err);
+        }
+    }
+    {
+        const char *args[3] = {apiauth_db_int(p, family), grant_id,
+                               apiauth_db_int(p, family)};
+        if (apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_EXTEND, 3, args, NULL)
+            != APIAUTH_OK) {
+            return unavailable(err);
+        }
+    }
+    *response = token_response(cfg, access, refresh, scope);
+    return APIAUTH_OK;
+}
+
+/* The scope of a token from an existing grant: what the request asks for,
+ * which must be within what was granted, or everything granted. */
+static apiauth_status_t narrowed_scope(apr_table_t *params,
+                                       const char *granted,
+                                       const char **scope,
+                                       apiauth_error_t *err)
+{
+    const char *asked = apr_table_get(params, "scope");
+
+    if (asked == NULL) {
+        *scope = granted;
+        return APIAUTH_OK;
+    }
+    if (!apiauth_scope_list_valid(asked)
+        || !apiauth_scope_subset(asked, granted)) {
+        return invalid(err, "invalid_scope", "the requested scope exceeds "
+                       "what was granted");
+    }
+    *scope = asked;
+    return APIAUTH_OK;
+}
+
+/* Marks a single-use secret used and returns its row, or tells why not:
+ * APIAUTH_NOT_MINE never existed (or was purged), APIAUTH_DENIED used
+ * before -- a replay, whose grant the caller revokes. */
+static apiauth_status_t consume(apr_pool_t *p, apiauth_db_t *db,
+                                apiauth_sql_id_t consume_id,
+                                apiauth_sql_id_t find_id, const char *digest,
+                                apr_int64_t now, const char ***cols,
+                                const char **replayed_grant)
+{
+    const char *args[2] = {apiauth_db_int(p, now), digest};
+    apr_array_header_t *rows;
+
+    if (apiauth_db_select(p, db, consume_id, 2, args, &rows) != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    if (rows->nelts == 1) {
+        *cols = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+        return APIAUTH_OK;
+    }
+    if (apiauth_db_select(p, db, find_id, 1, &digest, &rows) != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    /* CODE_FIND: grant_id, used; REFRESH_FIND: id, grant_id, ... */
+    *replayed_grant = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t)
+                          .cols[find_id == APIAUTH_SQL_CODE_FIND ? 0 : 1];
+    return APIAUTH_DENIED;
+}
+
+static apiauth_status_t grant_authorization_code(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const apiauth_oauth_client_t *client, apr_table_t *params,
+    apr_int64_t now, json_t **response, apiauth_error_t *err)
+{
+    const char *code = apr_table_get(params, "code");
+    const char *redirect_uri = apr_table_get(params, "redirect_uri");
+    const char *verifier = apr_table_get(params, "code_verifier");
+    const char **row, *replayed = NULL, *scope, *digest;
+    apiauth_status_t st;
+
+    if (code == NULL) {
+        return invalid(err, "invalid_request", "code is required");
+    }
+    if (verifier && !apiauth_pkce_verifier_valid(verifier)) {
+        return invalid(err, "invalid_request", "code_verifier must be 43 to "
+                       "128 unreserved characters (RFC 7636 §4.1)");
+    }
+    if ((digest = apiauth_digest_hex(p, cfg->pepper, code)) == NULL) {
+        return unavailable(err);
+    }
+    st = consume(p, db, APIAUTH_SQL_CODE_CONSUME, APIAUTH_SQL_CODE_FIND,
+                 digest, now, &row, &replayed);
+    if (st == APIAUTH_ERROR) {
+        return unavailable(err);
+    }
+    if (st == APIAUTH_DENIED) {
+        if (apiauth_oauth_grant_revoke(p, db, replayed, now) != APIAUTH_OK) {
+            return unavailable(err);
+        }
+        return invalid(err, "invalid_grant", "the code was used before; "
+                       "everything issued from it is revoked");
+    }
+    if (st != APIAUTH_OK) {
+        return invalid(err, "invalid_grant", "unknown or expired code");
+    }
+    /* grant_id, client_id, user_id, redirect_uri, code_challenge, scope,
+     * expires */
+    if (strcmp(row[1], client->id) != 0) {
+        /* someone else's code: take it as stolen */
+        if (apiauth_oauth_grant_revoke(p, db, row[0], now) != APIAUTH_OK) {
+            return unavailable(err);
+        }
+        return invalid(err, "invalid_grant", "the code was issued to "
+                       "another client");
+    }
+    if (apiauth_db_int_value(row[6]) <= now) {
+        return invalid(err, "invalid_grant", "the code has expired");
+    }
+    if (row[3] ? (redirect_uri == NULL || strcmp(redirect_uri, row[3]) != 0)
+               : (redirect_uri != NULL
+                  && !apiauth_oauth_redirect_allowed(client->redirect_uris,
+                                                     redirect_uri))) {
+        return invalid(err, "invalid_grant", "redirect_uri differs from the "
+                       "authorization request");
+    }
+    if (row[4] && !verifier) {
+        return invalid(err, "invalid_grant", "code_verifier is required: "
+                       "the code was issued for a code_challenge");
+    }
+    if (row[4] && !apiauth_pkce_matches(p, verifier, row[4])) {
+        return invalid(err, "invalid_grant", "code_verifier does not match "
+                       "the code_challenge");
+    }
+    if (!row[4] && verifier) {
+        /* RFC 9700 §2.1.1: a verifier for a code issued without a
+         * challenge means someone tampered with the authorization request */
+        return invalid(err, "invalid_grant", "the code was issued without a "
+                       "code_challenge");
+    }
+    if ((st = narrowed_scope(params, row[5], &scope, err)) != APIAUTH_OK) {
+        return st;
+    }
+    return issue(p, cfg, db, client, row[2], row[5], scope, row[0], now,
+                 response, err);
+}
+
+static apiauth_status_t grant_refresh_token(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const apiauth_oauth_client_t *client, apr_table_t *params,
+    apr_int64_t now, json_t **response, apiauth_error_t *err)
+{
+    const char *token = apr_table_get(params, "refresh_token");
+    const char **row, *replayed = NULL, *scope, *digest;
+    const char *args[1];
+    apr_array_header_t *grants;
+    apiauth_status_t st;
+
+    if (token == NULL) {
+        return invalid(err, "invalid_request", "refresh_token is required");
+    }
+    if ((digest = apiauth_digest_hex(p, cfg->pepper, token)) == NULL) {
+        return unavailable(err);
+    }
+    st = consume(p, db, APIAUTH_SQL_REFRESH_CONSUME, APIAUTH_SQL_REFRESH_FIND,
+                 digest, now, &row, &replayed);
+    if (st == APIAUTH_ERROR) {
+        return unavailable(err);
+    }
+    if (st == APIAUTH_DENIED) {
+        if (apiauth_oauth_grant_revoke(p, db, replayed, now) != APIAUTH_OK) {
+            return unavailable(err);
+        }
+        return invalid(err, "invalid_grant", "the refresh token was used "
+                       "before; its grant is revoked");
+    }
+    if (st != APIAUTH_OK) {
+        return invalid(err, "invalid_grant", "unknown refresh token");
+    }
+    /* id, grant_id, client_id, user_id, scope, expires, used */
+    if (strcmp(row[2], client->id) != 0) {
+        if (apiauth_oauth_grant_revoke(p, db, row[1], now) != APIAUTH_OK) {
+            return unavailable(err);
+        }
+        return invalid(err, "invalid_grant", "the refresh token was issued "
+                       "to another client");
+    }
+    if (apiauth_db_int_value(row[5]) <= now) {
+        return invalid(err, "invalid_grant", "the refresh token has expired");
+    }
+    args[0] = row[1];
+    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &grants)
+        != APIAUTH_OK) {
+        return unavailable(err);
+    }
+    if (grants->nelts != 1
+        || APR_ARRAY_IDX(grants, 0, apiauth_db_row_t).cols[5] != NULL) {
+        return invalid(err, "invalid_grant", "the grant has been revoked");
+    }
+    if ((st = narrowed_scope(params, row[4], &scope, err)) != APIAUTH_OK) {
+        return st;
+    }
+    return issue(p, cfg, db, client, row[3], row[4], scope, row[1], now,
+                 response, err);
+}
+
+apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
+                                     const apiauth_oauth_config_t *cfg,
+                                     apiauth_db_t *db,
+                                     const apiauth_oauth_client_t *client,
+                                     apr_table_t *params, apr_int64_t now,
+                                     json_t **response, apiauth_error_t *err)
+{
+    const char *name = apr_table_get(params, "grant_type");
+    unsigned grant = apiauth_grant_from_name(name);
+    apr_dbd_transaction_t *txn = NULL;
+    apiauth_status_t st;
+
+    *response = NULL;
+    if (name == NULL) {
+        return invalid(err, "invalid_request", "grant_type is required");
+    }
+    if (grant == 0) {
+        return invalid(err, "unsupported_grant_type", "grant_type must be "
+                       "authorization_code, client_credentials or "
+                       "refresh_token");
+    }
+    if (!(client->grants & grant)) {
+        return invalid(err, "unauthorized_client", "this client may not use "
+                       "this grant type");
+    }
+    if (grant == APIAUTH_GRANT_CLIENT_CREDENTIALS) {
+        return grant_client_credentials(p, cfg, client, params, now, response,
+                                        err);
+    }
+    if (apiauth_db_begin(p, db, &txn) != APIAUTH_OK) {
+        return unavailable(err);
+    }
+    st = grant == APIAUTH_GRANT_AUTHORIZATION_CODE
+             ? grant_authorization_code(p, cfg, db, client, params, now,
+                                        response, err)
+             : grant_refresh_token(p, cfg, db, client, params, now, response,
+                                   err);
+    /* a refusal commits too: a replayed code stays burnt, a revoked
+     * family stays revoked; only a store failure rolls back */
+    if (apiauth_db_end(p, db, txn, st != APIAUTH_ERROR) != APIAUTH_OK
+        && st != APIAUTH_ERROR) {
+        if (*response) {
+            json_decref(*response);
+            *response = NULL;
+        }
+        return unavailable(err);
+    }
+    return st;
+}

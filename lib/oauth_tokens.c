@@ -1,0 +1,305 @@
+/*
+ * oauth_tokens.c: access tokens -- minting, checking, introspection and
+ * revocation -- and the life of grant families.
+ *
+ * Access tokens are RFC 9068 JWTs, so any server holding our public keys
+ * can check them offline (ApiAuthProvider jwt).  Revocation needs the
+ * store: a revoked access token's jti is deny-listed until its exp, and a
+ * revoked grant takes every token carrying its id ("gid") with it.  The
+ * oauth provider checks both on each uncached request; a server that only
+ * verifies signatures honours revocation at the token's expiry.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "jwt.h"
+#include "keys.h"
+#include "oauth.h"
+
+static int is_jwt(const char *token)
+{
+    const char *dot = strchr(token, '.');
+
+    return dot && strchr(dot + 1, '.') != NULL;
+}
+
+char *apiauth_oauth_access_token(apr_pool_t *p,
+                                 const apiauth_oauth_config_t *cfg,
+                                 const apiauth_oauth_client_t *client,
+                                 const char *user, const char *scope,
+                                 const char *grant_id, apr_int64_t now)
+{
+    const char *jti = apiauth_id_new(p, "atk");
+    json_t *claims;
+    char *jwt;
+
+    if (jti == NULL) {
+        return NULL;
+    }
+    claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}",
+                       "iss", cfg->issuer,
+                       "sub", user ? user : client->id,
+                       "aud", cfg->audience,
+                       "client_id", client->id,
+                       "app", client->app,
+                       "scope", scope ? scope : "",
+                       "iat", (json_int_t)now,
+                       "nbf", (json_int_t)now,
+                       "exp", (json_int_t)(now + cfg->access_lifetime),
+                       "jti", jti);
+    if (claims && grant_id) {
+        json_object_set_new(claims, "gid", json_string(grant_id));
+    }
+    jwt = claims ? apiauth_jws_sign(p, cfg->signing_key, "at+jwt", claims)
+                 : NULL;
+    json_decref(claims);
+    return jwt;
+}
+
+static const char *claim_string(json_t *payload, const char *name)
+{
+    return json_string_value(json_object_get(payload, name));
+}
+
+apiauth_status_t apiauth_oauth_access_token_check(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const char *token, apr_int64_t now, apiauth_identity_t *id,
+    apiauth_jwt_claims_t *claims_out, apiauth_error_t *err)
+{
+    apiauth_jwt_expect_t expect = {cfg->issuer, cfg->audience, "at+jwt", now,
+                                   cfg->leeway};
+    apiauth_jwt_claims_t claims;
+    const char *gid, *app;
+    apiauth_status_t st;
+
+    st = apiauth_jwt_verify(p, token, cfg->keys, &expect, &claims, err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    gid = claim_string(claims.payload, "gid");
+    app = claim_string(claims.payload, "app");
+    if (db) {
+        const char *args[3] = {claims.jti, gid, claims.client_id};
+        apr_array_header_t *rows;
+        const char **c;
+
+        if (apiauth_db_select(p, db, APIAUTH_SQL_ACCESS_TOKEN_STATUS, 3, args,
+                              &rows) != APIAUTH_OK || rows->nelts != 1) {
+            return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                                "the token store is unreachable");
+        }
+        c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+        if (apiauth_db_int_value(c[0]) != 0) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the token has been revoked");
+        }
+        if (apiauth_db_int_value(c[1]) != 0) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the grant of this token has been revoked");
+        }
+        if (c[2] == NULL) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "the client of this token no longer exists");
+        }
+        app = c[2];
+    }
+    memset(id, 0, sizeof(*id));
+    id->kind = APIAUTH_KIND_OAUTH;
+    id->credential_id = claims.jti;
+    id->client_id = claims.client_id;
+    id->app = app ? app : claims.client_id;
+    id->user = strcmp(claims.sub, claims.client_id) == 0 ? NULL : claims.sub;
+    id->scope = claims.scope ? claims.scope : "";
+    id->expires = claims.exp;
+    if (claims_out) {
+        *claims_out = claims;
+    }
+    return APIAUTH_OK;
+}
+
+/* A refresh token as stored: id, grant_id, client_id, user_id, scope,
+ * expires, used (REFRESH_COLUMNS). */
+static apiauth_status_t refresh_find(apr_pool_t *p,
+                                     const apiauth_oauth_config_t *cfg,
+                                     apiauth_db_t *db, const char *token,
+                                     const char ***cols)
+{
+    apr_array_header_t *rows;
+    const char *args[1];
+
+    args[0] = apiauth_digest_hex(p, cfg->pepper, token);
+    if (args[0] == NULL
+        || apiauth_db_select(p, db, APIAUTH_SQL_REFRESH_FIND, 1, args, &rows)
+               != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    *cols = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+    return APIAUTH_OK;
+}
+
+/* Is the grant `gid` revoked?  1 yes, 0 no, -1 store error. */
+static int grant_revoked(apr_pool_t *p, apiauth_db_t *db, const char *gid)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {gid};
+
+    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &rows)
+        != APIAUTH_OK) {
+        return -1;
+    }
+    /* id, client_id, user_id, scope, expires, revoked */
+    return rows->nelts != 1
+           || APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[5] != NULL;
+}
+
+apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
+                                          const apiauth_oauth_config_t *cfg,
+                                          apiauth_db_t *db,
+                                          const apiauth_oauth_client_t *caller,
+                                          const char *token, apr_int64_t now,
+                                          json_t **response,
+                                          apiauth_error_t *err)
+{
+    apiauth_identity_t id;
+    apiauth_jwt_claims_t claims;
+    apiauth_error_t why;
+    const char **c;
+    apiauth_status_t st;
+    int revoked;
+
+    *response = json_pack("{s:b}", "active", 0);
+    if (token == NULL) {
+        return APIAUTH_OK;
+    }
+    if (is_jwt(token)) {
+        st = apiauth_oauth_access_token_check(p, cfg, db, token, now, &id,
+                                              &claims, &why);
+        if (st == APIAUTH_ERROR) {
+            return apiauth_fail(err, st, why.error, why.description);
+        }
+        if (st != APIAUTH_OK || !(caller->resource_server
+                                  || strcmp(id.client_id, caller->id) == 0)) {
+            return APIAUTH_OK;
+        }
+        json_decref(*response);
+        *response = json_pack(
+            "{s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
+            "active", 1, "scope", id.scope, "client_id", id.client_id,
+            "sub", claims.sub, "aud", cfg->audience, "iss", cfg->issuer,
+            "exp", (json_int_t)claims.exp, "iat", (json_int_t)claims.iat,
+            "nbf", (json_int_t)claims.nbf, "jti", claims.jti, "token_type",
+            "Bearer");
+        return APIAUTH_OK;
+    }
+    st = refresh_find(p, cfg, db, token, &c);
+    if (st == APIAUTH_ERROR) {
+        return apiauth_fail(err, st, "temporarily_unavailable",
+                            "the token store is unreachable");
+    }
+    if (st != APIAUTH_OK || c[6] != NULL
+        || apiauth_db_int_value(c[5]) <= now) {
+        return APIAUTH_OK;
+    }
+    if (!caller->resource_server && strcmp(c[2], caller->id) != 0) {
+        return APIAUTH_OK;
+    }
+    if ((revoked = grant_revoked(p, db, c[1])) != 0) {
+        return revoked < 0 ? apiauth_fail(err, APIAUTH_ERROR,
+                                          "temporarily_unavailable",
+                                          "the token store is unreachable")
+                           : APIAUTH_OK;
+    }
+    json_decref(*response);
+    *response = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I}", "active", 1,
+                          "scope", c[4] ? c[4] : "", "client_id", c[2], "sub",
+                          c[3] ? c[3] : c[2], "iss", cfg->issuer, "exp",
+                          (json_int_t)apiauth_db_int_value(c[5]));
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_oauth_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *grant_id,
+                                            apr_int64_t now)
+{
+    const char *args[2] = {apiauth_db_int(p, now), grant_id};
+
+    return apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_REVOKE, 2, args, NULL);
+}
+
+apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
+                                      const apiauth_oauth_config_t *cfg,
+                                      apiauth_db_t *db,
+                                      const apiauth_oauth_client_t *caller,
+                                      const char *token, apr_int64_t now,
+                                      int *revoked_access,
+                                      apiauth_error_t *err)
+{
+    static const apiauth_error_t unavailable = {
+        "temporarily_unavailable", "the token store is unreachable"};
+    apiauth_jwt_claims_t claims;
+    apiauth_error_t why;
+    const char **c;
+    apiauth_status_t st;
+
+    *revoked_access = 0;
+    if (token == NULL) {
+        return APIAUTH_OK;
+    }
+    if (is_jwt(token)) {
+        apiauth_jwt_expect_t expect = {cfg->issuer, cfg->audience, "at+jwt",
+                                       now, cfg->leeway};
+        const char *args[2];
+        /* an expired or foreign token needs no revoking */
+        if (apiauth_jwt_verify(p, token, cfg->keys, &expect, &claims, &why)
+                != APIAUTH_OK
+            || strcmp(claims.client_id, caller->id) != 0) {
+            return APIAUTH_OK;
+        }
+        args[0] = claims.jti;
+        args[1] = apiauth_db_int(p, claims.exp);
+        if (apiauth_db_exec(p, db, APIAUTH_SQL_JTI_DENY, 2, args, NULL)
+            != APIAUTH_OK) {
+            *err = unavailable;
+            return APIAUTH_ERROR;
+        }
+        *revoked_access = 1;
+        return APIAUTH_OK;
+    }
+    st = refresh_find(p, cfg, db, token, &c);
+    if (st == APIAUTH_ERROR) {
+        *err = unavailable;
+        return st;
+    }
+    if (st != APIAUTH_OK || strcmp(c[2], caller->id) != 0) {
+        return APIAUTH_OK;
+    }
+    if (apiauth_oauth_grant_revoke(p, db, c[1], now) != APIAUTH_OK) {
+        *err = unavailable;
+        return APIAUTH_ERROR;
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
+                                     apr_int64_t now, int *rows)
+{
+    static const apiauth_sql_id_t purges[] = {
+        APIAUTH_SQL_PURGE_CODES, APIAUTH_SQL_PURGE_REFRESH,
+        APIAUTH_SQL_PURGE_GRANTS, APIAUTH_SQL_PURGE_JTI};
+    const char *args[1] = {apiauth_db_int(p, now)};
+    size_t i;
+    int n;
+
+    *rows = 0;
+    for (i = 0; i < sizeof(purges) / sizeof(purges[0]); i++) {
+        if (apiauth_db_exec(p, db, purges[i], 1, args, &n) != APIAUTH_OK) {
+            return APIAUTH_ERROR;
+        }
+        *rows += n;
+    }
+    return APIAUTH_OK;
+}

@@ -1,0 +1,82 @@
+/*
+ * provider_jwt.c: ApiAuthProvider jwt -- access tokens checked with public
+ * keys alone (RFC 9068, RFC 8725).
+ *
+ * For tokens of another issuer, or for nodes that verify ours without the
+ * store: ApiAuthJWTKeys (PEM or JWKS files), ApiAuthJWTIssuer and
+ * ApiAuthJWTAudience (both required), ApiAuthJWTLeeway.  The algorithm is
+ * the key's, never the token's: no "none", no HMAC keyed with a public
+ * key.  What this provider cannot know is revocation; a token it accepts
+ * stays accepted until it expires.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include "apiauth_private.h"
+#include "jwt.h"
+
+const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *errmsg = NULL;
+
+    if (path == NULL
+        || apiauth_jwk_load_public(cmd->pool, path, &conf->jwt_keys, &errmsg)
+               != APIAUTH_OK) {
+        return apr_psprintf(cmd->pool, "ApiAuthJWTKeys: %s",
+                            errmsg ? errmsg : "cannot read");
+    }
+    return NULL;
+}
+
+static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
+                                         apiauth_identity_t *id,
+                                         apiauth_error_t *err)
+{
+    apiauth_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                  &apiauth_module);
+    apiauth_jwt_expect_t expect;
+    apiauth_jwt_claims_t claims;
+    const char *app;
+    apiauth_status_t st;
+
+    if (conf->jwt_keys == NULL || conf->jwt_issuer == NULL
+        || conf->jwt_audience == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10070)
+                      "ApiAuthProvider jwt needs ApiAuthJWTKeys, "
+                      "ApiAuthJWTIssuer and ApiAuthJWTAudience here");
+        return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                            "token verification is not configured");
+    }
+    expect.issuer = conf->jwt_issuer;
+    expect.audience = conf->jwt_audience;
+    expect.typ = "at+jwt";
+    expect.now = apr_time_sec(r->request_time);
+    expect.leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
+                                          : APIAUTH_DEFAULT_JWT_LEEWAY;
+    st = apiauth_jwt_verify(r->pool, token, conf->jwt_keys, &expect, &claims,
+                            err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    app = json_string_value(json_object_get(claims.payload, "app"));
+    memset(id, 0, sizeof(*id));
+    id->kind = APIAUTH_KIND_OAUTH;
+    id->credential_id = claims.jti;
+    id->client_id = claims.client_id;
+    id->app = app ? app : claims.client_id;
+    id->user = strcmp(claims.sub, claims.client_id) == 0 ? NULL : claims.sub;
+    id->scope = claims.scope ? claims.scope : "";
+    id->expires = claims.exp;
+    return APIAUTH_OK;
+}
+
+const apiauth_provider_t apiauth_provider_jwt = {
+    NULL,
+    jwt_verify_token,
+    NULL,   /* owns nothing: the oauth provider owns our own issuer */
+    NULL,
+    NULL,
+};

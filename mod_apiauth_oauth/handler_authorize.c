@@ -1,0 +1,230 @@
+/*
+ * handler_authorize.c: the authorization endpoint and its consent page.
+ *
+ * The resource owner is whoever httpd authenticated for this location
+ * (r->user, any AuthType): this module only asks whether they allow the
+ * client what it asks for.  GET shows the consent page (or, for a
+ * first-party client, goes straight back with a code); the page POSTs the
+ * answer with a CSRF token bound to the user and the client, and gets a
+ * 303 back to the client.  The page may not be framed (clickjacking).
+ * Errors before the client and its redirect URI check out are shown as a
+ * page, never redirected (lib/oauth_authorize.c decides which).
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "form.h"
+#include "oauth_private.h"
+#include "scope.h"
+
+static void page_headers(request_rec *r)
+{
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; "
+                   "form-action 'self'; frame-ancestors 'none'");
+    apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
+    apr_table_setn(r->headers_out, "Referrer-Policy", "no-referrer");
+}
+
+static const char *html(request_rec *r, const char *s)
+{
+    return ap_escape_html2(r->pool, s ? s : "", 1);
+}
+
+/* An error the user sees, because it cannot safely go anywhere else. */
+static int error_page(request_rec *r, int status, const apiauth_error_t *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20030)
+                  "authorization request refused on the page: %s (%s)",
+                  err->error, err->description ? err->description : "");
+    r->status = status;
+    page_headers(r);
+    ap_rvputs(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+              "charset=\"utf-8\"><title>Authorization failed</title></head>"
+              "<body><h1>This authorization request cannot be answered</h1>"
+              "<p>", html(r, err->description), " (<code>",
+              html(r, err->error), "</code>)</p><p>The application that sent "
+              "you here is misconfigured or the link was altered; nothing "
+              "was shared with it.</p></body></html>\n", NULL);
+    return DONE;
+}
+
+/* Back to the client: 302 from the GET, 303 after the consent POST. */
+static int redirect_back(request_rec *r, const apiauth_oauth_authz_t *a,
+                         const char *code, const apiauth_error_t *err)
+{
+    const char *params[] = {
+        "code", code,
+        "error", err ? err->error : NULL,
+        "error_description", err ? err->description : NULL,
+        "state", a->state,
+        "iss", oauth_conf(r)->oauth.issuer,   /* RFC 9207 */
+        NULL};
+
+    apr_table_setn(r->headers_out, "Location",
+                   apiauth_oauth_redirect(r->pool, a->redirect_to, params));
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20031)
+                      "authorization for client %s refused: %s (%s)",
+                      a->client.id, err->error,
+                      err->description ? err->description : "");
+    }
+    r->status = r->method_number == M_POST ? HTTP_SEE_OTHER
+                                            : HTTP_MOVED_TEMPORARILY;
+    return DONE;
+}
+
+static void hidden(request_rec *r, const char *name, const char *value)
+{
+    if (value) {
+        ap_rvputs(r, "<input type=\"hidden\" name=\"", name, "\" value=\"",
+                  html(r, value), "\">\n", NULL);
+    }
+}
+
+static int consent_page(request_rec *r, const apiauth_oauth_authz_t *a)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apr_array_header_t *scopes = apiauth_scope_split(r->pool,
+                                                     a->granted_scope);
+    const char *csrf = apiauth_oauth_csrf_token(
+        r->pool, conf->csrf_key, sizeof(conf->csrf_key), r->user, a->client.id,
+        apr_time_sec(r->request_time));
+    int i, k;
+
+    if (csrf == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    page_headers(r);
+    ap_rvputs(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+              "charset=\"utf-8\"><title>Authorize ", html(r, a->client.name),
+              "</title></head><body>\n<h1>", html(r, a->client.name),
+              " asks for access to your account</h1>\n<p>You are signed in "
+              "as <b>", html(r, r->user), "</b>. If you allow it, ",
+              html(r, a->client.name), " may:</p>\n<ul>\n", NULL);
+    for (i = 0; i < scopes->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(scopes, i, const char *);
+        const char *words = NULL;
+        for (k = 0; conf->oauth.scopes && k < conf->oauth.scopes->nelts; k++) {
+            const apiauth_oauth_scope_t *s = &APR_ARRAY_IDX(
+                conf->oauth.scopes, k, apiauth_oauth_scope_t);
+            if (strcmp(s->name, name) == 0) {
+                words = s->description;
+            }
+        }
+        ap_rvputs(r, "<li>", html(r, words ? words : name), " <small>(",
+                  html(r, name), ")</small></li>\n", NULL);
+    }
+    ap_rvputs(r, "</ul>\n<form method=\"post\" action=\"",
+              html(r, r->uri), "\">\n", NULL);
+    hidden(r, "response_type", a->response_type);
+    hidden(r, "client_id", a->client.id);
+    hidden(r, "redirect_uri", a->redirect_uri);
+    hidden(r, "scope", a->granted_scope);
+    hidden(r, "state", a->state);
+    hidden(r, "code_challenge", a->code_challenge);
+    hidden(r, "code_challenge_method", a->code_challenge_method);
+    hidden(r, "csrf", csrf);
+    ap_rputs("<button type=\"submit\" name=\"decision\" value=\"approve\">"
+             "Allow</button>\n<button type=\"submit\" name=\"decision\" "
+             "value=\"deny\">Deny</button>\n</form>\n</body></html>\n", r);
+    return DONE;
+}
+
+static int issue_code(request_rec *r, apiauth_db_t *db,
+                      const apiauth_oauth_authz_t *a)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    const char *code = NULL;
+    apiauth_error_t err;
+
+    if (apiauth_oauth_authorize_issue(r->pool, &conf->oauth, db, a, r->user,
+                                      apr_time_sec(r->request_time), &code,
+                                      &err) != APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20032)
+                      "cannot record an authorization: %s",
+                      db->last_error ? db->last_error : err.description);
+        err.error = "temporarily_unavailable";
+        return redirect_back(r, a, NULL, &err);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20033)
+                  "user %s authorized client %s for \"%s\"", r->user,
+                  a->client.id, a->granted_scope);
+    return redirect_back(r, a, code, NULL);
+}
+
+int oauth_handle_authorize(request_rec *r)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_form_limits_t limits = {(apr_size_t)conf->max_body,
+                                    OAUTH_MAX_PARAMS};
+    apiauth_oauth_authz_t a;
+    apiauth_error_t err = {NULL, NULL};
+    apr_table_t *params;
+    apiauth_db_t db;
+    apiauth_status_t st;
+    const char *decision;
+    int redirectable = 0, rc, posted = r->method_number == M_POST;
+
+    if (!posted && (rc = oauth_require_method(r, M_GET)) != OK) {
+        return rc;
+    }
+    if (r->user == NULL || conf->oauth.issuer == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20034)
+                      "apiauth-authorize needs the resource owner "
+                      "authenticated here (AuthType ..., Require "
+                      "valid-user) and ApiAuthOAuthIssuer");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (posted) {
+        if ((rc = oauth_read_params(r, 1, &params)) != OK) {
+            return rc;
+        }
+    }
+    else if (apiauth_form_parse(r->pool, "application/x-www-form-urlencoded",
+                                r->args ? r->args : "",
+                                r->args ? strlen(r->args) : 0, &limits,
+                                &params, &err) != APIAUTH_OK) {
+        return error_page(r, HTTP_BAD_REQUEST, &err);
+    }
+    if (oauth_store(r, &db) != 0) {
+        apiauth_error_t down = {"temporarily_unavailable",
+                                "the authorization server cannot reach its "
+                                "store; try again later"};
+        return error_page(r, HTTP_SERVICE_UNAVAILABLE, &down);
+    }
+    st = apiauth_oauth_authorize_check(r->pool, &conf->oauth, &db, params, &a,
+                                       &redirectable, &err);
+    if (st == APIAUTH_ERROR) {
+        return error_page(r, HTTP_SERVICE_UNAVAILABLE, &err);
+    }
+    if (st != APIAUTH_OK) {
+        return redirectable ? redirect_back(r, &a, NULL, &err)
+                            : error_page(r, HTTP_BAD_REQUEST, &err);
+    }
+    if (!posted) {
+        return a.client.first_party ? issue_code(r, &db, &a)
+                                    : consent_page(r, &a);
+    }
+    if (!apiauth_oauth_csrf_valid(r->pool, conf->csrf_key,
+                                  sizeof(conf->csrf_key),
+                                  apr_table_get(params, "csrf"), r->user,
+                                  a.client.id,
+                                  apr_time_sec(r->request_time))) {
+        apiauth_error_t forged = {"access_denied", "the consent form has "
+                                  "expired or was not issued to you"};
+        return error_page(r, HTTP_FORBIDDEN, &forged);
+    }
+    decision = apr_table_get(params, "decision");
+    if (decision && strcmp(decision, "approve") == 0) {
+        return issue_code(r, &db, &a);
+    }
+    err.error = "access_denied";
+    err.description = "the user denied the request";
+    return redirect_back(r, &a, NULL, &err);
+}

@@ -1,0 +1,169 @@
+/*
+ * handler_token.c: the endpoints where a client authenticates itself --
+ * token (RFC 6749 §3.2), introspection (RFC 7662), revocation (RFC 7009).
+ *
+ * Each reads the POST body, authenticates the client (lib/oauth_client.c)
+ * and hands over to the protocol code; this file only turns the result
+ * into an HTTP answer.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "keys.h"
+#include "oauth_private.h"
+
+static const apiauth_error_t store_down = {
+    "temporarily_unavailable", "the token store is unreachable; try again"};
+
+/* What every client-authenticated endpoint does first: POST, a configured
+ * issuer, the parameters, the store, and who the client is. */
+static int authenticated_client(request_rec *r, int public_allowed,
+                                apr_table_t **params, apiauth_db_t *db,
+                                apiauth_oauth_client_t *client)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_client_auth_t how;
+    apiauth_error_t err;
+    apiauth_status_t st;
+    int rc;
+
+    if ((rc = oauth_require_method(r, M_POST)) != OK) {
+        return rc;
+    }
+    if (conf->oauth.issuer == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20020)
+                      "%s needs ApiAuthOAuthIssuer and ApiAuthOAuthSigningKey",
+                      r->handler);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((rc = oauth_read_params(r, 1, params)) != OK) {
+        return rc;
+    }
+    if (oauth_store(r, db) != 0) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    st = apiauth_oauth_client_authenticate(
+        r->pool, &conf->oauth, db, apr_table_get(r->headers_in,
+                                                 "Authorization"),
+        *params, public_allowed, client, &how, &err);
+    if (st != APIAUTH_OK) {
+        if (st == APIAUTH_ERROR) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20021)
+                          "client lookup failed: %s", db->last_error);
+        }
+        return oauth_send_error(r, st, &err);
+    }
+    return OK;
+}
+
+/* Now and then, a token request clears expired rows, so that the tables
+ * stay bounded even where nobody runs apiauth-admin purge. */
+static void purge_now_and_then(request_rec *r, apiauth_db_t *db)
+{
+    unsigned char dice;
+    int rows = 0;
+
+    if (apiauth_random_bytes(&dice, 1) != 0 || dice != 0) {
+        return;
+    }
+    if (apiauth_oauth_purge(r->pool, db, apr_time_sec(r->request_time), &rows)
+        == APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AALOGNO(20022)
+                      "purged %d expired OAuth rows", rows);
+    }
+}
+
+int oauth_handle_token(request_rec *r)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apr_table_t *params;
+    apiauth_db_t db;
+    apiauth_oauth_client_t client;
+    apiauth_error_t err;
+    apiauth_status_t st;
+    json_t *response = NULL;
+    int rc;
+
+    if ((rc = authenticated_client(r, 1, &params, &db, &client)) != OK) {
+        return rc;
+    }
+    st = apiauth_oauth_token(r->pool, &conf->oauth, &db, &client, params,
+                             apr_time_sec(r->request_time), &response, &err);
+    if (st != APIAUTH_OK) {
+        if (st == APIAUTH_ERROR && db.last_error) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20023)
+                          "token store: %s", db.last_error);
+        }
+        return oauth_send_error(r, st, &err);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20024)
+                  "%s: tokens issued to client %s, scope \"%s\"",
+                  apr_table_get(params, "grant_type"), client.id,
+                  json_string_value(json_object_get(response, "scope")));
+    purge_now_and_then(r, &db);
+    oauth_send_json(r, HTTP_OK, response);
+    return DONE;
+}
+
+int oauth_handle_introspect(request_rec *r)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_error_t err;
+    apr_table_t *params;
+    apiauth_db_t db;
+    apiauth_oauth_client_t caller;
+    json_t *response = NULL;
+    const char *token;
+    int rc;
+
+    if ((rc = authenticated_client(r, 0, &params, &db, &caller)) != OK) {
+        return rc;
+    }
+    if ((token = apr_table_get(params, "token")) == NULL) {
+        apiauth_error_t missing = {"invalid_request", "token is required"};
+        return oauth_send_error(r, APIAUTH_INVALID, &missing);
+    }
+    if (apiauth_oauth_introspect(r->pool, &conf->oauth, &db, &caller, token,
+                                 apr_time_sec(r->request_time), &response,
+                                 &err) != APIAUTH_OK) {
+        json_decref(response);
+        return oauth_send_error(r, APIAUTH_ERROR, &err);
+    }
+    oauth_send_json(r, HTTP_OK, response);
+    return DONE;
+}
+
+int oauth_handle_revoke(request_rec *r)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_error_t err;
+    apr_table_t *params;
+    apiauth_db_t db;
+    apiauth_oauth_client_t caller;
+    const char *token;
+    int rc, revoked_access = 0;
+
+    if ((rc = authenticated_client(r, 1, &params, &db, &caller)) != OK) {
+        return rc;
+    }
+    if ((token = apr_table_get(params, "token")) == NULL) {
+        apiauth_error_t missing = {"invalid_request", "token is required"};
+        return oauth_send_error(r, APIAUTH_INVALID, &missing);
+    }
+    if (apiauth_oauth_revoke(r->pool, &conf->oauth, &db, &caller, token,
+                             apr_time_sec(r->request_time), &revoked_access,
+                             &err) != APIAUTH_OK) {
+        return oauth_send_error(r, APIAUTH_ERROR, &err);
+    }
+    if (revoked_access) {
+        /* at once here; elsewhere at the latest when caches expire */
+        oauth_forget_cached(r, token);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20025)
+                  "revocation request of client %s handled", caller.id);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, 0);
+    return OK;
+}

@@ -1,0 +1,207 @@
+/*
+ * oauth_http.c: what every endpoint of mod_apiauth_oauth does the same way.
+ *
+ * Reading parameters (the query, or a bounded body parsed by lib/form.c
+ * with RFC 6749 §3.1 rules), answering in JSON with Cache-Control:
+ * no-store, mapping a refusal to its status (RFC 6749 §5.2: 400, or 401
+ * with a Basic challenge for invalid_client; 503 when the store is down),
+ * and borrowing the request's store connection from mod_dbd.
+ */
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "apiauth_dbd.h"
+#include "form.h"
+#include "oauth_private.h"
+#include "response.h"
+
+static APR_OPTIONAL_FN_TYPE(apiauth_tls_satisfied) *tls_satisfied;
+static APR_OPTIONAL_FN_TYPE(apiauth_cache_forget) *cache_forget;
+
+void oauth_retrieve_functions(void)
+{
+    tls_satisfied = APR_RETRIEVE_OPTIONAL_FN(apiauth_tls_satisfied);
+    cache_forget = APR_RETRIEVE_OPTIONAL_FN(apiauth_cache_forget);
+}
+
+int oauth_mod_apiauth_loaded(void)
+{
+    return APR_RETRIEVE_OPTIONAL_FN(apiauth_tls_satisfied) != NULL;
+}
+
+/* Our statements, added before mod_dbd prepares them.  Those mod_apiauth
+ * prepares too are left to it: mod_dbd warns about a label given twice. */
+void oauth_prepare_statements(server_rec *s)
+{
+    apiauth_dbd_prepare(s, APIAUTH_SQL_FOR_OAUTH, APIAUTH_SQL_FOR_AUTHN);
+}
+
+int oauth_store(request_rec *r, apiauth_db_t *db)
+{
+    return apiauth_dbd_open(r, db);
+}
+
+int oauth_send_json(request_rec *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    json_decref(body);
+    if (text == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    /* RFC 6749 §5.1: tokens and their errors are never cached */
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Pragma", "no-cache");
+    ap_set_content_length(r, strlen(text));
+    if (!r->header_only) {
+        ap_rwrite(text, (int)strlen(text), r);
+    }
+    free(text);
+    return OK;
+}
+
+int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err)
+{
+    json_t *body;
+
+    if (status == HTTP_UNAUTHORIZED) {
+        apr_table_setn(r->headers_out, "WWW-Authenticate",
+                       apiauth_challenge(r->pool, "Basic",
+                                         oauth_conf(r)->issuer, NULL, NULL,
+                                         NULL, NULL));
+    }
+    else if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+    }
+    ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, r,
+                  AALOGNO(20011) "%s refused (%d): %s (%s)", r->handler,
+                  status, err->error,
+                  err->description ? err->description : "");
+    body = json_pack("{s:s}", "error", err->error);
+    if (err->description) {
+        json_object_set_new(body, "error_description",
+                            json_string(err->description));
+    }
+    oauth_send_json(r, status, body);
+    return DONE;
+}
+
+int oauth_send_error(request_rec *r, apiauth_status_t st,
+                     const apiauth_error_t *err)
+{
+    if (st == APIAUTH_ERROR) {
+        return oauth_answer_error(r, HTTP_SERVICE_UNAVAILABLE, err);
+    }
+    if (strcmp(err->error, "invalid_client") == 0) {
+        return oauth_answer_error(r, HTTP_UNAUTHORIZED, err);
+    }
+    return oauth_answer_error(r, HTTP_BAD_REQUEST, err);
+}
+
+int oauth_require_tls(request_rec *r)
+{
+    apiauth_error_t err = {"invalid_request",
+                           "this endpoint is served over HTTPS only"};
+
+    if (tls_satisfied == NULL || tls_satisfied(r)) {
+        return OK;
+    }
+    return oauth_answer_error(r, HTTP_FORBIDDEN, &err);
+}
+
+int oauth_require_method(request_rec *r, int method)
+{
+    apiauth_error_t err = {"invalid_request", NULL};
+
+    if (r->method_number == method) {
+        return OK;
+    }
+    err.description = apr_psprintf(r->pool, "this endpoint takes %s",
+                                   method == M_POST ? "POST" : "GET");
+    apr_table_setn(r->headers_out, "Allow", method == M_POST ? "POST"
+                                                              : "GET, HEAD");
+    return oauth_answer_error(r, HTTP_METHOD_NOT_ALLOWED, &err);
+}
+
+/* The request body, at most `max` bytes: OK, or a status answered. */
+static int read_body(request_rec *r, apr_int64_t max, char **body,
+                     apr_size_t *len)
+{
+    apiauth_error_t too_big = {"invalid_request", "the request body is too "
+                               "large"};
+    apr_size_t used = 0, cap = (apr_size_t)max + 1;
+    char *buf;
+    long n;
+    int rc;
+
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rc;
+    }
+    if (r->remaining > max) {
+        return oauth_answer_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, &too_big);
+    }
+    buf = apr_palloc(r->pool, cap + 1);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + used, cap - used)) > 0) {
+            used += (apr_size_t)n;
+            if (used > (apr_size_t)max) {
+                return oauth_answer_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          &too_big);
+            }
+        }
+        if (n < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    buf[used] = '\0';
+    *body = buf;
+    *len = used;
+    return OK;
+}
+
+int oauth_read_params(request_rec *r, int from_body, apr_table_t **params)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_form_limits_t limits = {(apr_size_t)conf->max_body,
+                                    OAUTH_MAX_PARAMS};
+    apiauth_error_t err = {NULL, NULL};
+    const char *type;
+    char *body = "";
+    apr_size_t len = 0;
+    int rc;
+
+    if (from_body) {
+        if ((rc = read_body(r, conf->max_body, &body, &len)) != OK) {
+            return rc;
+        }
+        type = apr_table_get(r->headers_in, "Content-Type");
+        if (type == NULL && len == 0) {
+            *params = apr_table_make(r->pool, 1);
+            return OK;
+        }
+    }
+    else {
+        body = r->args ? r->args : "";
+        len = strlen(body);
+        type = "application/x-www-form-urlencoded";
+    }
+    if (apiauth_form_parse(r->pool, type ? type : "", body, len, &limits,
+                           params, &err) != APIAUTH_OK) {
+        return oauth_send_error(r, APIAUTH_INVALID, &err);
+    }
+    return OK;
+}
+
+void oauth_forget_cached(request_rec *r, const char *token)
+{
+    const char *parts[2] = {"secret", token};
+
+    if (cache_forget) {
+        cache_forget(r, parts, 2);
+    }
+}

@@ -1,0 +1,94 @@
+/*
+ * oauth_private.h: what the files of mod_apiauth_oauth share.
+ *
+ * mod_apiauth_oauth.c    configuration, directives, hooks (table of contents)
+ * oauth_http.c           request bodies, JSON answers, the store, TLS
+ * handler_token.c        token, introspection and revocation endpoints
+ * handler_authorize.c    authorization endpoint and consent page
+ * handler_discovery.c    JWKS and authorization server metadata
+ * provider_oauth.c       ApiAuthProvider oauth: our access tokens
+ *
+ * The protocol itself is in lib/oauth*.c; these files only translate
+ * between HTTP and it.
+ */
+#ifndef APIAUTH_OAUTH_PRIVATE_H
+#define APIAUTH_OAUTH_PRIVATE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "mod_apiauth.h"
+#include "oauth.h"
+
+#define AALOGNO(n) "AA" #n ": "
+
+extern module AP_MODULE_DECLARE_DATA apiauth_oauth_module;
+APLOG_USE_MODULE(apiauth_oauth);
+
+#define OAUTH_UNSET -1
+
+typedef struct oauth_server_conf {
+    const char *issuer;
+    const char *audience;
+    apiauth_jwk_t *signing_key;
+    apr_array_header_t *published;      /* apiauth_jwk_t *, not signing */
+    apr_int64_t access_lifetime;
+    apr_int64_t refresh_lifetime;
+    apr_array_header_t *scopes;         /* apiauth_oauth_scope_t */
+    apr_table_t *scope_words;           /* scope -> description */
+    int require_pkce_all;
+    apr_int64_t max_body;
+    apr_table_t *endpoints;             /* metadata name -> URL or path */
+    /* made in post_config from the above */
+    apiauth_oauth_config_t oauth;
+    unsigned char csrf_key[APIAUTH_DIGEST_LEN];
+} oauth_server_conf;
+
+#define OAUTH_DEFAULT_ACCESS_LIFETIME 172800    /* 2 days, as Taptouch */
+#define OAUTH_DEFAULT_REFRESH_LIFETIME 345600   /* 4 days */
+#define OAUTH_CODE_LIFETIME 60
+#define OAUTH_DEFAULT_MAX_BODY 65536
+#define OAUTH_MAX_PARAMS 32
+#define OAUTH_LEEWAY 60
+
+oauth_server_conf *oauth_conf(request_rec *r);
+int oauth_post_config_server(apr_pool_t *p, server_rec *s);
+
+/* oauth_http.c */
+void oauth_retrieve_functions(void);
+void oauth_prepare_statements(server_rec *s);
+int oauth_mod_apiauth_loaded(void);
+/* The request's store connection; -1 (logged) when there is none. */
+int oauth_store(request_rec *r, apiauth_db_t *db);
+/* The request's parameters: the query (GET) or the body (POST), with the
+ * RFC 6749 §3.1 rules.  Returns OK, or DONE (answered) or an HTTP status.
+ * Every function below that answers returns DONE, which a handler may
+ * return as it is. */
+int oauth_read_params(request_rec *r, int from_body, apr_table_t **params);
+/* Answers: a JSON body with Cache-Control: no-store (takes `body`). */
+int oauth_send_json(request_rec *r, int status, json_t *body);
+/* An RFC 6749 §5.2 error; invalid_client is a 401 with a Basic challenge,
+ * a store failure (APIAUTH_ERROR) a 503. */
+int oauth_send_error(request_rec *r, apiauth_status_t st,
+                     const apiauth_error_t *err);
+/* The same with the status chosen by the caller. */
+int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err);
+/* Refuses plain HTTP where ApiAuthRequireTLS is on (403); else OK. */
+int oauth_require_tls(request_rec *r);
+/* Only `method` (and HEAD for GET) is allowed here; else 405. */
+int oauth_require_method(request_rec *r, int method);
+void oauth_forget_cached(request_rec *r, const char *token);
+
+/* the handlers */
+int oauth_handle_token(request_rec *r);
+int oauth_handle_introspect(request_rec *r);
+int oauth_handle_revoke(request_rec *r);
+int oauth_handle_authorize(request_rec *r);
+int oauth_handle_jwks(request_rec *r);
+int oauth_handle_metadata(request_rec *r);
+
+/* provider_oauth.c */
+extern const apiauth_provider_t oauth_provider;
+
+#endif

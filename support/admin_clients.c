@@ -1,0 +1,282 @@
+/*
+ * admin_clients.c: OAuth clients and grants (apiauth-admin client ...,
+ * grant revoke).
+ *
+ * Registration is where redirect URIs are held to RFC 9700 §2.1: absolute,
+ * https (http only on loopback, RFC 8252 §7.3), no fragment -- the
+ * authorization endpoint then compares them exactly.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_uri.h>
+#include <openssl/crypto.h>
+
+#include "admin.h"
+#include "keys.h"
+#include "oauth.h"
+#include "scope.h"
+
+static int redirect_uri_ok(apr_pool_t *p, const char *uri)
+{
+    apr_uri_t u;
+
+    if (apr_uri_parse(p, uri, &u) != APR_SUCCESS || u.scheme == NULL
+        || u.hostname == NULL || u.fragment || strchr(uri, '#')
+        || strchr(uri, ' ')) {
+        return 0;
+    }
+    if (strcmp(u.scheme, "https") == 0) {
+        return 1;
+    }
+    return strcmp(u.scheme, "http") == 0
+           && (strcmp(u.hostname, "127.0.0.1") == 0
+               || strcmp(u.hostname, "::1") == 0);
+}
+
+/* The app a new client belongs to: --app, or an app of its own. */
+static int client_app(admin_t *ad, const admin_args_t *a, const char *name,
+                      const char **app)
+{
+    const char *ref = apr_table_get(a->opts, "app");
+    const char *args[3];
+
+    if (ref) {
+        return admin_find_app(ad, ref, app);
+    }
+    args[0] = *app = apiauth_id_new(ad->pool, "app");
+    args[1] = name;
+    args[2] = apiauth_db_int(ad->pool, ad->now);
+    if (*app == NULL
+        || apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_APP_INSERT, 3, args,
+                           NULL) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "cannot create app '%s' for the client "
+                         "(an app of that name exists? use --app)", name);
+    }
+    return ADMIN_OK;
+}
+
+static int client_create(admin_t *ad, const admin_args_t *a)
+{
+    const char *name = a->argv[2];
+    apr_array_header_t *uris = admin_opt_all(ad->pool, a, "redirect-uri");
+    apr_array_header_t *grants = admin_opt_all(ad->pool, a, "grant");
+    apr_array_header_t *scopes = admin_opt_all(ad->pool, a, "scope");
+    int public = apr_table_get(a->opts, "public") != NULL;
+    const char *grant_list = apr_array_pstrcat(ad->pool, grants, ' ');
+    const char *scope = apr_array_pstrcat(ad->pool, scopes, ' ');
+    const char *bad = NULL, *app = NULL, *id, *args[10];
+    char *secret = NULL;
+    unsigned bits;
+    int i, rc;
+
+    if (!apiauth_name_is_valid(name) || strncmp(name, "cli_", 4) == 0
+        || strncmp(name, "app_", 4) == 0) {
+        return admin_say(ADMIN_USAGE, "a client name is printable, without "
+                         "space or separators, and does not start with cli_ "
+                         "or app_");
+    }
+    bits = apiauth_grants_parse(ad->pool, grant_list, &bad);
+    if (bits == 0) {
+        return admin_say(ADMIN_USAGE, bad ? "unknown --grant %s" : "%s",
+                         bad ? bad : "give at least one --grant "
+                         "(authorization_code, client_credentials, "
+                         "refresh_token)");
+    }
+    if (public && (bits & APIAUTH_GRANT_CLIENT_CREDENTIALS)) {
+        return admin_say(ADMIN_USAGE, "a --public client has no secret, so "
+                         "it cannot use client_credentials");
+    }
+    if ((bits & APIAUTH_GRANT_AUTHORIZATION_CODE) && uris->nelts == 0) {
+        return admin_say(ADMIN_USAGE, "authorization_code needs at least one "
+                         "--redirect-uri");
+    }
+    for (i = 0; i < uris->nelts; i++) {
+        if (!redirect_uri_ok(ad->pool, APR_ARRAY_IDX(uris, i, const char *))) {
+            return admin_say(ADMIN_USAGE, "--redirect-uri %s: absolute https "
+                             "URI without fragment (http only on 127.0.0.1 "
+                             "or [::1])", APR_ARRAY_IDX(uris, i, const char *));
+        }
+    }
+    if (!apiauth_scope_list_valid(scope)) {
+        return admin_say(ADMIN_USAGE, "a --scope is printable ASCII without "
+                         "space, quote or backslash");
+    }
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK
+        || (rc = client_app(ad, a, name, &app)) != ADMIN_OK) {
+        return rc;
+    }
+    id = apiauth_id_new(ad->pool, "cli");
+    if (!public) {
+        secret = apiauth_secret_new(ad->pool, APIAUTH_PREFIX_CLIENT_SECRET);
+    }
+    args[0] = id;
+    args[1] = name;
+    args[2] = app;
+    args[3] = secret ? apiauth_digest_hex(ad->pool, ad->pepper, secret) : NULL;
+    args[4] = apr_array_pstrcat(ad->pool, uris, ' ');
+    args[5] = grant_list;
+    args[6] = scope;
+    args[7] = apr_table_get(a->opts, "first-party") ? "1" : "0";
+    args[8] = apr_table_get(a->opts, "resource-server") ? "1" : "0";
+    args[9] = apiauth_db_int(ad->pool, ad->now);
+    if (id == NULL || (!public && (secret == NULL || args[3] == NULL))) {
+        return admin_say(ADMIN_REFUSED, "OpenSSL could not mint the client");
+    }
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_INSERT, 10, args,
+                        NULL) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "client '%s' not created (does it "
+                         "exist?): %s", name, ad->db.last_error);
+    }
+    if (ad->json) {
+        admin_print_json(json_pack("{s:s, s:s?, s:s, s:s}", "client_id", id,
+                                   "client_secret", secret, "app", app,
+                                   "name", name));
+    }
+    else {
+        puts(id);
+        if (secret) {
+            puts(secret);
+        }
+    }
+    admin_say(ADMIN_OK, "client %s (%s, %s) created%s", id, name,
+              public ? "public" : "confidential",
+              secret ? "; the secret is shown this once" : "");
+    if (secret) {
+        OPENSSL_cleanse(secret, strlen(secret));
+    }
+    return ADMIN_OK;
+}
+
+static int client_list(admin_t *ad)
+{
+    apr_array_header_t *rows;
+    json_t *list = json_array();
+    int i, rc;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_LIST, 0, NULL,
+                          &rows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (!ad->json) {
+        puts("ID\tNAME\tAPP\tTYPE\tGRANTS\tSCOPE\tREDIRECT_URIS");
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        /* id, name, app_id, secret_digest, redirect_uris, grant_types,
+         * scope, first_party, resource_server, created */
+        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+        const char *type = c[3] ? "confidential" : "public";
+        if (ad->json) {
+            json_array_append_new(list, json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "client_id",
+                c[0], "name", c[1], "app", c[2], "type", type,
+                "redirect_uris", c[4] ? c[4] : "", "grant_types",
+                c[5] ? c[5] : "", "scope", c[6] ? c[6] : "", "first_party",
+                apiauth_db_int_value(c[7]) != 0, "resource_server",
+                apiauth_db_int_value(c[8]) != 0));
+        }
+        else {
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c[0], c[1], c[2], type,
+                   c[5] ? c[5] : "", c[6] && *c[6] ? c[6] : "-",
+                   c[4] && *c[4] ? c[4] : "-");
+        }
+    }
+    if (ad->json) {
+        admin_print_json(list);
+    }
+    else {
+        json_decref(list);
+    }
+    return ADMIN_OK;
+}
+
+/* The client's id from its id or name. */
+static int find_client(admin_t *ad, const char *ref, const char **id)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {ref, ref};
+
+    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_FIND_ADMIN, 2,
+                          args, &rows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (rows->nelts != 1) {
+        return admin_say(ADMIN_REFUSED, "no client '%s'", ref);
+    }
+    *id = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0];
+    return ADMIN_OK;
+}
+
+static int client_delete(admin_t *ad, const char *ref)
+{
+    const char *id = NULL, *args[2];
+    int rc;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK
+        || (rc = find_client(ad, ref, &id)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = apiauth_db_int(ad->pool, ad->now);
+    args[1] = id;
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_DELETE, 2, args,
+                        NULL) != APIAUTH_OK
+        || apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_GRANT_REVOKE_CLIENT,
+                           2, args, NULL) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    admin_say(ADMIN_OK, "client %s deleted; its grants are revoked", id);
+    return ADMIN_OK;
+}
+
+int admin_cmd_client(admin_t *ad, const admin_args_t *a)
+{
+    const char *sub = a->argc > 1 ? a->argv[1] : "";
+
+    if (strcmp(sub, "create") == 0 && a->argc == 3) {
+        return client_create(ad, a);
+    }
+    if (strcmp(sub, "list") == 0 && a->argc == 2) {
+        return client_list(ad);
+    }
+    if (strcmp(sub, "delete") == 0 && a->argc == 3) {
+        return client_delete(ad, a->argv[2]);
+    }
+    return admin_say(ADMIN_USAGE, "usage: apiauth-admin client create NAME "
+                     "... | client list | client delete ID");
+}
+
+int admin_cmd_grant(admin_t *ad, const admin_args_t *a)
+{
+    const char *id = NULL, *args[3];
+    int rc, nrows = 0;
+
+    if (a->argc != 4 || strcmp(a->argv[1], "revoke") != 0) {
+        return admin_say(ADMIN_USAGE, "usage: apiauth-admin grant revoke USER "
+                         "CLIENT");
+    }
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK
+        || (rc = find_client(ad, a->argv[3], &id)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = apiauth_db_int(ad->pool, ad->now);
+    args[1] = a->argv[2];
+    args[2] = id;
+    if (apiauth_db_exec(ad->pool, &ad->db,
+                        APIAUTH_SQL_GRANT_REVOKE_USER_CLIENT, 3, args, &nrows)
+        != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (nrows == 0) {
+        return admin_say(ADMIN_REFUSED, "user %s has no live grant to client "
+                         "%s", a->argv[2], id);
+    }
+    admin_say(ADMIN_OK, "revoked %d grant(s) of user %s to client %s: their "
+              "refresh tokens stop at once, access tokens at once where the "
+              "oauth provider checks them, else when they expire", nrows,
+              a->argv[2], id);
+    return ADMIN_OK;
+}
