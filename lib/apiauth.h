@@ -64,6 +64,11 @@ typedef struct apiauth_identity {
     const char *scope;          /* space separated, "" when none */
     const char *install_id;     /* install tokens only */
     const char *acting_app;     /* backend tokens: the app acting */
+    const char *issuer;         /* JWTs: the iss that was verified */
+    const char *audience;       /* JWTs: the aud that was required */
+    const char *key_id;         /* JWTs: the kid of the verifying key */
+    const char *grant_id;       /* OAuth: the grant family, when any */
+    const char *provider;       /* the provider that decided (dbd, jwt...) */
     apr_int64_t expires;        /* Unix seconds; 0 = does not expire */
 } apiauth_identity_t;
 

@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <sys/uio.h>
+
+#include <apr_general.h>
 #include <apr_strings.h>
 
 #include "apiauth.h"
@@ -90,10 +93,30 @@ int apiauth_name_is_valid(const char *s)
     return 1;
 }
 
-/* The cache form: fields separated by US (0x1f); NULL and "" are both
+/* The cache form: "2", the kind, the string fields of string_fields in
+ * that order, then expires -- separated by US (0x1f).  NULL and "" are both
  * written empty and read back as NULL, except scope which is never NULL. */
 #define FIELD_SEP '\x1f'
-#define FIELD_COUNT 10
+#define FORM_VERSION "2"
+
+static const size_t string_fields[] = {
+    APR_OFFSETOF(apiauth_identity_t, credential_id),
+    APR_OFFSETOF(apiauth_identity_t, app),
+    APR_OFFSETOF(apiauth_identity_t, user),
+    APR_OFFSETOF(apiauth_identity_t, client_id),
+    APR_OFFSETOF(apiauth_identity_t, scope),
+    APR_OFFSETOF(apiauth_identity_t, install_id),
+    APR_OFFSETOF(apiauth_identity_t, acting_app),
+    APR_OFFSETOF(apiauth_identity_t, issuer),
+    APR_OFFSETOF(apiauth_identity_t, audience),
+    APR_OFFSETOF(apiauth_identity_t, key_id),
+    APR_OFFSETOF(apiauth_identity_t, grant_id),
+    APR_OFFSETOF(apiauth_identity_t, provider),
+};
+#define STRING_FIELDS (sizeof(string_fields) / sizeof(string_fields[0]))
+#define FIELD_COUNT (STRING_FIELDS + 3)
+
+#define FIELD(id, i) (*(const char **)((char *)(id) + string_fields[i]))
 
 static int field_is_clean(const char *s)
 {
@@ -108,31 +131,40 @@ static int field_is_clean(const char *s)
 const char *apiauth_identity_serialize(apr_pool_t *p,
                                        const apiauth_identity_t *id)
 {
-    const char *f[] = {id->credential_id, id->app, id->user, id->client_id,
-                       id->scope, id->install_id, id->acting_app};
-    size_t i;
-    char sep[2] = {FIELD_SEP, '\0'};
+    struct iovec v[2 * FIELD_COUNT];
+    static const char sep[1] = {FIELD_SEP};
+    const char *kind = apiauth_kind_name(id->kind);
+    const char *expires = apr_psprintf(p, "%" APR_INT64_T_FMT, id->expires);
+    size_t i, n = 0;
 
-    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        if (!field_is_clean(f[i])) {
+#define ADD(str)                                                          \
+    do {                                                                  \
+        const char *s_ = (str) ? (str) : "";                              \
+        v[n].iov_base = (void *)s_;                                       \
+        v[n++].iov_len = strlen(s_);                                      \
+        v[n].iov_base = (void *)sep;                                      \
+        v[n++].iov_len = 1;                                               \
+    } while (0)
+
+    ADD(FORM_VERSION);
+    ADD(kind);
+    for (i = 0; i < STRING_FIELDS; i++) {
+        if (!field_is_clean(FIELD(id, i))) {
             return NULL;
         }
+        ADD(FIELD(id, i));
     }
-    return apr_pstrcat(p, "1", sep, apiauth_kind_name(id->kind), sep,
-                       f[0] ? f[0] : "", sep, f[1] ? f[1] : "", sep,
-                       f[2] ? f[2] : "", sep, f[3] ? f[3] : "", sep,
-                       f[4] ? f[4] : "", sep, f[5] ? f[5] : "", sep,
-                       f[6] ? f[6] : "", sep,
-                       apr_psprintf(p, "%" APR_INT64_T_FMT, id->expires),
-                       NULL);
+    ADD(expires);
+#undef ADD
+    return apr_pstrcatv(p, v, n - 1, NULL);
 }
 
 apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
                                         apr_size_t len, apiauth_identity_t *id)
 {
     const char *field[FIELD_COUNT];
-    char *copy, *cur, *end;
-    int n = 0;
+    char *copy, *cur, *end = NULL;
+    size_t n = 0, i;
 
     if (s == NULL || len == 0 || len > 8192) {
         return APIAUTH_INVALID;
@@ -152,7 +184,7 @@ apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
         cur = end + 1;
     }
     /* end is set when the last field was followed by yet another one */
-    if (n != FIELD_COUNT || end != NULL || strcmp(field[0], "1") != 0) {
+    if (n != FIELD_COUNT || end != NULL || strcmp(field[0], FORM_VERSION) != 0) {
         return APIAUTH_INVALID;
     }
     for (n = 0; n < FIELD_COUNT; n++) {
@@ -162,20 +194,20 @@ apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
     }
     memset(id, 0, sizeof(*id));
     id->kind = apiauth_kind_from_name(field[1]);
-    if (id->kind == APIAUTH_KIND_NONE || *field[2] == '\0'
-        || *field[3] == '\0') {
+    for (i = 0; i < STRING_FIELDS; i++) {
+        FIELD(id, i) = *field[2 + i] ? field[2 + i] : NULL;
+    }
+    if (id->kind == APIAUTH_KIND_NONE || id->credential_id == NULL
+        || id->app == NULL) {
         return APIAUTH_INVALID;
     }
-    id->credential_id = field[2];
-    id->app = field[3];
-    id->user = *field[4] ? field[4] : NULL;
-    id->client_id = *field[5] ? field[5] : NULL;
-    id->scope = field[6];
-    id->install_id = *field[7] ? field[7] : NULL;
-    id->acting_app = *field[8] ? field[8] : NULL;
+    if (id->scope == NULL) {
+        id->scope = "";
+    }
     errno = 0;
-    id->expires = apr_strtoi64(field[9], &end, 10);
-    if (errno != 0 || end == field[9] || *end != '\0' || id->expires < 0) {
+    id->expires = apr_strtoi64(field[FIELD_COUNT - 1], &end, 10);
+    if (errno != 0 || end == field[FIELD_COUNT - 1] || *end != '\0'
+        || id->expires < 0) {
         return APIAUTH_INVALID;
     }
     return APIAUTH_OK;

@@ -54,9 +54,18 @@ typedef struct apiauth_oauth_config {
     apr_int64_t access_lifetime;          /* seconds */
     apr_int64_t refresh_lifetime;
     apr_int64_t code_lifetime;
-    int leeway;                           /* clock skew allowed (seconds) */
+    int leeway;                           /* clock skew between our nodes
+                                           * (seconds): nbf and iat of our
+                                           * tokens; exp is strict */
     const apr_array_header_t *scopes;     /* apiauth_oauth_scope_t */
     int require_pkce_all;                 /* else: public clients only */
+    /* Told of each grant family revoked here (a replay, a revocation), so
+     * that a cache can stop honouring its access tokens at once; `until`
+     * is when the last of them expires.  May be NULL.  The glue sets it
+     * per request, on a copy of the configuration. */
+    void (*grant_revoked)(void *baton, const char *grant_id,
+                          apr_int64_t until);
+    void *baton;
 } apiauth_oauth_config_t;
 
 /* A registered client (apiauth-admin client create). */
@@ -161,7 +170,8 @@ apiauth_status_t apiauth_oauth_authorize_issue(
 
 /* The redirect back to the client: `base` with the pairs of `params`
  * (NULL-terminated name, value list; NULL values skipped) added to its
- * query, always with iss (RFC 9207). */
+ * query, values percent-encoded.  The caller puts iss among them: every
+ * answer carries it, error or not (RFC 9207). */
 char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
                              const char *const *params);
 
@@ -171,7 +181,8 @@ char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
 int apiauth_oauth_redirect_allowed(const char *registered, const char *uri);
 
 /* A consent form's CSRF token, bound to the user, the client and the time;
- * valid for 10 minutes.  `key` is a server secret. */
+ * valid for 10 minutes (and a minute early, for clock skew).  `key` is a
+ * server secret.  No token, and none valid, without a user and a client. */
 char *apiauth_oauth_csrf_token(apr_pool_t *p, const unsigned char *key,
                                apr_size_t keylen, const char *user,
                                const char *client_id, apr_int64_t now);
@@ -190,8 +201,9 @@ char *apiauth_oauth_access_token(apr_pool_t *p,
                                  const char *user, const char *scope,
                                  const char *grant_id, apr_int64_t now);
 
-/* Checks one of our access tokens: signature and claims, then (with a db)
- * revocation: deny-listed jti, revoked grant, deleted client.  Fills the
+/* Checks one of our access tokens: signature and claims (expired at exp
+ * by `now`, without leeway), then (with a db) revocation: deny-listed
+ * jti, revoked grant, deleted client.  Fills the
  * identity a resource location sees (kind oauth) and, when `claims` is not
  * NULL, the token's claims. */
 struct apiauth_jwt_claims;
@@ -223,6 +235,14 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
                                       const char *token, apr_int64_t now,
                                       int *revoked_access,
                                       apiauth_error_t *err);
+
+/* Revokes a grant family as apiauth_oauth_grant_revoke, and tells
+ * cfg->grant_revoked. */
+apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
+                                             const apiauth_oauth_config_t *cfg,
+                                             apiauth_db_t *db,
+                                             const char *grant_id,
+                                             apr_int64_t now);
 
 /* Revokes a grant family: the grant and with it every refresh and access
  * token issued from it (RFC 9700 §4.14.2). */

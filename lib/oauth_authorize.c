@@ -278,16 +278,24 @@ char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
     return url;
 }
 
-/* HMAC-SHA-256 over the parts that bind a consent form. */
+/* HMAC-SHA-256 over the parts that bind a consent form.  User and client
+ * are length-prefixed: r->user comes from whatever authenticated the
+ * user and may hold a newline, and ("a\nb", "c") must not sign the same
+ * bytes as ("a", "b\nc"). */
 static const char *csrf_mac(apr_pool_t *p, const unsigned char *key,
                             apr_size_t keylen, const char *user,
                             const char *client_id, const char *when)
 {
     unsigned char mac[32];
     size_t maclen = 0;
-    const char *data = apr_pstrcat(p, "consent", "\n", user, "\n", client_id,
-                                   "\n", when, NULL);
+    const char *data;
 
+    if (user == NULL || client_id == NULL) {
+        return NULL;
+    }
+    data = apr_psprintf(p, "consent\n%" APR_SIZE_T_FMT ":%s\n%"
+                        APR_SIZE_T_FMT ":%s\n%s", strlen(user), user,
+                        strlen(client_id), client_id, when);
     if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
                   (const unsigned char *)data, strlen(data), mac, sizeof(mac),
                   &maclen) == NULL

@@ -162,6 +162,15 @@ apiauth_status_t apiauth_oauth_client_authenticate(
                                 "client");
         }
         *method = APIAUTH_CLIENT_AUTH_BASIC;
+        if (*secret == '\0') {
+            /* Basic "client_id:" is how OAuth libraries name a public
+             * client; an empty secret is no secret (RFC 6749 §3.1) */
+            if (!public_allowed) {
+                return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                                    "client authentication is required");
+            }
+            secret = NULL;
+        }
     }
     else if (body_secret) {
         if (body_id == NULL) {

@@ -5,7 +5,8 @@
  * authorization_code redeems a code once (RFC 6749 §4.1.2: a second
  * redemption revokes what the first one got), checks it is the client's,
  * fresh, for the same redirect URI and the PKCE verifier of its challenge,
- * and starts a family of refresh tokens.  refresh_token rotates: each
+ * and that the user has not withdrawn the grant meanwhile, and starts a
+ * family of refresh tokens.  refresh_token rotates: each
  * refresh token works once, and presenting a used one revokes its whole
  * family (RFC 9700 §4.14.2) -- which is also why, of two concurrent
  * refreshes of one token, exactly one succeeds.
@@ -99,10 +100,13 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
 {
     const char *access, *refresh = NULL;
     apr_int64_t expires = now + cfg->refresh_lifetime;
-    /* the grant must outlive every token of it, for revocation to hold */
-    apr_int64_t family = now + (cfg->refresh_lifetime > cfg->access_lifetime
-                                    ? cfg->refresh_lifetime
-                                    : cfg->access_lifetime);
+    /* the grant must outlive every token of it, by a leeway for nodes
+     * whose clocks lag, for revocation to hold until the last one is
+     * refused anyway */
+    apr_int64_t family = now + cfg->leeway
+                         + (cfg->refresh_lifetime > cfg->access_lifetime
+                                ? cfg->refresh_lifetime
+                                : cfg->access_lifetime);
 
     access = apiauth_oauth_access_token(p, cfg, client, user, scope, grant_id,
                                         now);
@@ -194,6 +198,28 @@ static apiauth_status_t consume(apr_pool_t *p, apiauth_db_t *db,
     return APIAUTH_DENIED;
 }
 
+/* Is the grant family still live?  The user may have withdrawn it
+ * between the code and its redemption, or a replay may have revoked it:
+ * nothing new is issued from a revoked grant, not even a first token. */
+static apiauth_status_t grant_live(apr_pool_t *p, apiauth_db_t *db,
+                                   const char *grant_id,
+                                   apiauth_error_t *err)
+{
+    const char *args[1] = {grant_id};
+    apr_array_header_t *rows;
+
+    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &rows)
+        != APIAUTH_OK) {
+        return unavailable(err);
+    }
+    /* id, client_id, user_id, scope, expires, revoked */
+    if (rows->nelts != 1
+        || APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[5] != NULL) {
+        return invalid(err, "invalid_grant", "the grant has been revoked");
+    }
+    return APIAUTH_OK;
+}
+
 static apiauth_status_t grant_authorization_code(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
     const apiauth_oauth_client_t *client, apr_table_t *params,
@@ -221,7 +247,7 @@ static apiauth_status_t grant_authorization_code(
         return unavailable(err);
     }
     if (st == APIAUTH_DENIED) {
-        if (apiauth_oauth_grant_revoke(p, db, replayed, now) != APIAUTH_OK) {
+        if (apiauth_oauth_family_revoke(p, cfg, db, replayed, now) != APIAUTH_OK) {
             return unavailable(err);
         }
         return invalid(err, "invalid_grant", "the code was used before; "
@@ -234,7 +260,7 @@ static apiauth_status_t grant_authorization_code(
      * expires */
     if (strcmp(row[1], client->id) != 0) {
         /* someone else's code: take it as stolen */
-        if (apiauth_oauth_grant_revoke(p, db, row[0], now) != APIAUTH_OK) {
+        if (apiauth_oauth_family_revoke(p, cfg, db, row[0], now) != APIAUTH_OK) {
             return unavailable(err);
         }
         return invalid(err, "invalid_grant", "the code was issued to "
@@ -264,7 +290,8 @@ static apiauth_status_t grant_authorization_code(
         return invalid(err, "invalid_grant", "the code was issued without a "
                        "code_challenge");
     }
-    if ((st = narrowed_scope(params, row[5], &scope, err)) != APIAUTH_OK) {
+    if ((st = narrowed_scope(params, row[5], &scope, err)) != APIAUTH_OK
+        || (st = grant_live(p, db, row[0], err)) != APIAUTH_OK) {
         return st;
     }
     return issue(p, cfg, db, client, row[2], row[5], scope, row[0], now,
@@ -278,8 +305,6 @@ static apiauth_status_t grant_refresh_token(
 {
     const char *token = apr_table_get(params, "refresh_token");
     const char **row, *replayed = NULL, *scope, *digest;
-    const char *args[1];
-    apr_array_header_t *grants;
     apiauth_status_t st;
 
     if (token == NULL) {
@@ -294,7 +319,7 @@ static apiauth_status_t grant_refresh_token(
         return unavailable(err);
     }
     if (st == APIAUTH_DENIED) {
-        if (apiauth_oauth_grant_revoke(p, db, replayed, now) != APIAUTH_OK) {
+        if (apiauth_oauth_family_revoke(p, cfg, db, replayed, now) != APIAUTH_OK) {
             return unavailable(err);
         }
         return invalid(err, "invalid_grant", "the refresh token was used "
@@ -305,7 +330,7 @@ static apiauth_status_t grant_refresh_token(
     }
     /* id, grant_id, client_id, user_id, scope, expires, used */
     if (strcmp(row[2], client->id) != 0) {
-        if (apiauth_oauth_grant_revoke(p, db, row[1], now) != APIAUTH_OK) {
+        if (apiauth_oauth_family_revoke(p, cfg, db, row[1], now) != APIAUTH_OK) {
             return unavailable(err);
         }
         return invalid(err, "invalid_grant", "the refresh token was issued "
@@ -314,16 +339,8 @@ static apiauth_status_t grant_refresh_token(
     if (apiauth_db_int_value(row[5]) <= now) {
         return invalid(err, "invalid_grant", "the refresh token has expired");
     }
-    args[0] = row[1];
-    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &grants)
-        != APIAUTH_OK) {
-        return unavailable(err);
-    }
-    if (grants->nelts != 1
-        || APR_ARRAY_IDX(grants, 0, apiauth_db_row_t).cols[5] != NULL) {
-        return invalid(err, "invalid_grant", "the grant has been revoked");
-    }
-    if ((st = narrowed_scope(params, row[4], &scope, err)) != APIAUTH_OK) {
+    if ((st = grant_live(p, db, row[1], err)) != APIAUTH_OK
+        || (st = narrowed_scope(params, row[4], &scope, err)) != APIAUTH_OK) {
         return st;
     }
     return issue(p, cfg, db, client, row[3], row[4], scope, row[1], now,

@@ -77,6 +77,13 @@ apiauth_status_t apiauth_oauth_access_token_check(
     if (st != APIAUTH_OK) {
         return st;
     }
+    /* The leeway is for nbf and iat of a token another node of ours
+     * minted a moment ahead; exp we set ourselves, and by our own clock an
+     * expired token is expired (RFC 7662 §2.2), here as at the resources. */
+    if (claims.exp <= now) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            "the token has expired");
+    }
     gid = claim_string(claims.payload, "gid");
     app = claim_string(claims.payload, "app");
     if (db) {
@@ -111,6 +118,9 @@ apiauth_status_t apiauth_oauth_access_token_check(
     id->app = app ? app : claims.client_id;
     id->user = strcmp(claims.sub, claims.client_id) == 0 ? NULL : claims.sub;
     id->scope = claims.scope ? claims.scope : "";
+    id->issuer = cfg->issuer;
+    id->audience = cfg->audience;
+    id->grant_id = gid;
     id->expires = claims.exp;
     if (claims_out) {
         *claims_out = claims;
@@ -221,6 +231,21 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
     return APIAUTH_OK;
 }
 
+apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
+                                             const apiauth_oauth_config_t *cfg,
+                                             apiauth_db_t *db,
+                                             const char *grant_id,
+                                             apr_int64_t now)
+{
+    apiauth_status_t st = apiauth_oauth_grant_revoke(p, db, grant_id, now);
+
+    if (st == APIAUTH_OK && cfg->grant_revoked) {
+        cfg->grant_revoked(cfg->baton, grant_id,
+                           now + cfg->access_lifetime + cfg->leeway);
+    }
+    return st;
+}
+
 apiauth_status_t apiauth_oauth_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
                                             const char *grant_id,
                                             apr_int64_t now)
@@ -259,8 +284,10 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
             || strcmp(claims.client_id, caller->id) != 0) {
             return APIAUTH_OK;
         }
+        /* kept a leeway past exp: a purge on a node whose clock runs
+         * ahead must not let the token back in on one that lags */
         args[0] = claims.jti;
-        args[1] = apiauth_db_int(p, claims.exp);
+        args[1] = apiauth_db_int(p, claims.exp + cfg->leeway);
         if (apiauth_db_exec(p, db, APIAUTH_SQL_JTI_DENY, 2, args, NULL)
             != APIAUTH_OK) {
             *err = unavailable;
@@ -277,7 +304,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     if (st != APIAUTH_OK || strcmp(c[2], caller->id) != 0) {
         return APIAUTH_OK;
     }
-    if (apiauth_oauth_grant_revoke(p, db, c[1], now) != APIAUTH_OK) {
+    if (apiauth_oauth_family_revoke(p, cfg, db, c[1], now) != APIAUTH_OK) {
         *err = unavailable;
         return APIAUTH_ERROR;
     }

@@ -191,3 +191,36 @@ apiauth_status_t apiauth_store_credential_touch(apr_pool_t *p,
     args[2] = apiauth_db_int(p, now - 60);
     return apiauth_db_exec(p, db, APIAUTH_SQL_CREDENTIAL_TOUCH, 3, args, NULL);
 }
+
+apiauth_status_t apiauth_store_user_find(apr_pool_t *p, apiauth_db_t *db,
+                                         const char *user, const char **app)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {user};
+    apiauth_status_t st;
+
+    st = apiauth_db_select(p, db, APIAUTH_SQL_USER_FIND, 1, args, &rows);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    *app = nonempty(APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[1]);
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_store_app_in_group(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *app,
+                                            const char *group)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {app, group};
+    apiauth_status_t st;
+
+    st = apiauth_db_select(p, db, APIAUTH_SQL_APP_IN_GROUP, 2, args, &rows);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    return rows->nelts == 1 ? APIAUTH_OK : APIAUTH_NOT_MINE;
+}

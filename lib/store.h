@@ -65,4 +65,14 @@ apiauth_status_t apiauth_store_credential_touch(apr_pool_t *p,
                                                 const char *id,
                                                 apr_int64_t now);
 
+/* A user: APIAUTH_OK with *app (NULL: a user of no app), or
+ * APIAUTH_NOT_MINE. */
+apiauth_status_t apiauth_store_user_find(apr_pool_t *p, apiauth_db_t *db,
+                                         const char *user, const char **app);
+
+/* Is `app` installed in `group`?  APIAUTH_OK, APIAUTH_NOT_MINE. */
+apiauth_status_t apiauth_store_app_in_group(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *app,
+                                            const char *group);
+
 #endif

@@ -197,9 +197,10 @@ static void set_identity_var(request_rec *r, int forward, const char *name,
     }
 }
 
-void apiauth_publish(request_rec *r, const apiauth_dir_conf *conf,
-                     const apiauth_credential_t *cred,
-                     const apiauth_identity_t *id)
+apiauth_request_state *apiauth_publish(request_rec *r,
+                                       const apiauth_dir_conf *conf,
+                                       const apiauth_credential_t *cred,
+                                       const apiauth_identity_t *id)
 {
     apiauth_request_state *st = apr_pcalloc(r->pool, sizeof(*st));
     int fwd = conf->forward_headers == 1;
@@ -223,6 +224,30 @@ void apiauth_publish(request_rec *r, const apiauth_dir_conf *conf,
     if (conf->keep_credential != 1) {
         strip_credential(r, conf, cred);
     }
+    return st;
+}
+
+/* Require apiauth-group: may the app act in the group the request names?
+ * Asked here, not in the authz provider, so that a store failure is a 503
+ * like every other. */
+static apiauth_status_t check_group(request_rec *r,
+                                    const apiauth_dir_conf *conf,
+                                    apiauth_request_state *state,
+                                    const char *group, apiauth_error_t *err)
+{
+    apiauth_status_t st;
+
+    state->group = group;
+    st = apiauth_app_in_group(r, conf, state->identity.app, group, err);
+    if (st == APIAUTH_ERROR) {
+        return st;
+    }
+    state->in_group = st == APIAUTH_OK;
+    apr_table_setn(r->subprocess_env, "APIAUTH_GROUP", group);
+    if (conf->forward_headers == 1) {
+        apr_table_setn(r->headers_in, FORWARD_PREFIX "Group", group);
+    }
+    return APIAUTH_OK;
 }
 
 /* A refused request reaches the access log (and any ErrorDocument) too:
@@ -250,8 +275,10 @@ int apiauth_check_authn(request_rec *r)
     apiauth_request_material_t material;
     apiauth_credential_t cred = {0};
     apiauth_identity_t id;
+    apiauth_request_state *state;
     apiauth_error_t err = {NULL, NULL};
     apiauth_status_t st;
+    const char *group = NULL;
 
     if (type == NULL || strcasecmp(type, APIAUTH_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -288,6 +315,12 @@ int apiauth_check_authn(request_rec *r)
                       "malformed credential: %s", err.description);
         return refuse(r, conf, HTTP_BAD_REQUEST, &err, 0);
     }
+    if (conf->group_required == 1
+        && apiauth_group_read(r, conf, &group, &err) != APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10016)
+                      "refused: %s", err.description);
+        return refuse(r, conf, HTTP_BAD_REQUEST, &err, 0);
+    }
 
     st = apiauth_resolve(r, conf, &cred, &id, &err);
     if (st != APIAUTH_OK) {
@@ -297,7 +330,11 @@ int apiauth_check_authn(request_rec *r)
     }
     switch (st) {
     case APIAUTH_OK:
-        apiauth_publish(r, conf, &cred, &id);
+        state = apiauth_publish(r, conf, &cred, &id);
+        if (group && check_group(r, conf, state, group, &err) != APIAUTH_OK) {
+            return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
+                          cred.scheme);
+        }
         return OK;
     case APIAUTH_ERROR:
         return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err, cred.scheme);
@@ -319,7 +356,9 @@ static authn_status basic_check_password(request_rec *r, const char *user,
                                                   &apiauth_module);
     apiauth_credential_t cred = {0};
     apiauth_identity_t id;
+    apiauth_request_state *state;
     apiauth_error_t err = {NULL, NULL};
+    const char *group = NULL;
 
     if (strncmp(user, "app_", 4) != 0 || !apiauth_name_is_valid(user)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10013)
@@ -336,9 +375,18 @@ static authn_status basic_check_password(request_rec *r, const char *user,
     cred.source = APIAUTH_FROM_AUTHORIZATION;
     cred.secret = user;
     cred.password = password;
+    if (conf->group_required == 1
+        && apiauth_group_read(r, conf, &group, &err) != APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10017)
+                      "refused: %s", err.description);
+        return AUTH_DENIED;
+    }
     switch (apiauth_resolve(r, conf, &cred, &id, &err)) {
     case APIAUTH_OK:
-        apiauth_publish(r, conf, &cred, &id);
+        state = apiauth_publish(r, conf, &cred, &id);
+        if (group && check_group(r, conf, state, group, &err) != APIAUTH_OK) {
+            return AUTH_GENERAL_ERROR;
+        }
         return AUTH_GRANTED;
     case APIAUTH_ERROR:
         return AUTH_GENERAL_ERROR;

@@ -1,5 +1,6 @@
 /*
- * apiauth_authz.c: Require apiauth-scope | apiauth-app | apiauth-kind.
+ * apiauth_authz.c: Require apiauth-scope | apiauth-app | apiauth-kind |
+ * apiauth-group.
  *
  * Authorization providers in httpd's own group, so they combine with
  * <RequireAll>/<RequireAny> like any other.  Each one reads the identity
@@ -15,6 +16,15 @@
 
 #include "apiauth_private.h"
 #include "scope.h"
+
+/* Our configuration of the section a Require line is in, made now if no
+ * directive of ours has made it yet: Require lines tell the location
+ * what its requests must carry (apiauth-group, apiauth-kind app_token). */
+apiauth_dir_conf *apiauth_section_conf(cmd_parms *cmd)
+{
+    return ap_set_config_vectors(cmd->server, cmd->context, cmd->path,
+                                 &apiauth_module, cmd->pool);
+}
 
 /* The words of a require line, checked by `valid` at startup. */
 static const char *parse_words(cmd_parms *cmd, const char *line,
@@ -63,10 +73,28 @@ static const char *parse_app(cmd_parms *cmd, const char *line,
                        "apiauth-app");
 }
 
+/* An app token alone (Tapglue's APP_TOKEN: with no session) is the app,
+ * not one of its users: it is accepted only where a Require line names the
+ * kind app_token, which this records for the section. */
 static const char *parse_kind(cmd_parms *cmd, const char *line,
                               const void **parsed)
 {
-    return parse_words(cmd, line, parsed, kind_word_valid, "apiauth-kind");
+    const char *err = parse_words(cmd, line, parsed, kind_word_valid,
+                                  "apiauth-kind");
+    const apr_array_header_t *kinds = *parsed;
+    apiauth_dir_conf *conf;
+    int i;
+
+    if (err) {
+        return err;
+    }
+    conf = apiauth_section_conf(cmd);
+    for (i = 0; conf && i < kinds->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(kinds, i, const char *), "app_token") == 0) {
+            conf->app_token_allowed = 1;
+        }
+    }
+    return NULL;
 }
 
 /* The identity, or the status that says there is none to judge. */
@@ -155,9 +183,36 @@ static authz_status check_kind(request_rec *r, const char *line,
                          "kind of credential", id);
 }
 
+/* The decision was taken with the credential (apiauth_authn.c asks the
+ * providers, so that a store failure is a 503); here it is only applied. */
+static authz_status check_group(request_rec *r, const char *line,
+                                const void *parsed)
+{
+    const apiauth_request_state *st;
+    apiauth_error_t err = {"access_denied",
+                           "the app is not installed in this group"};
+    authz_status none;
+
+    if (identity_or(r, &none) == NULL) {
+        return none;
+    }
+    st = ap_get_module_config(r->request_config, &apiauth_module);
+    if (st && st->group && st->in_group) {
+        return AUTHZ_GRANTED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10032)
+                  "app %s may not act in group %s",
+                  st ? st->identity.app : "(none)",
+                  st && st->group ? st->group : "(none)");
+    apiauth_refuse_authz(r, &err, NULL);
+    return AUTHZ_DENIED;
+}
+
 static const authz_provider scope_provider = {check_scope, parse_scope};
 static const authz_provider app_provider = {check_app, parse_app};
 static const authz_provider kind_provider = {check_kind, parse_kind};
+static const authz_provider group_provider = {check_group,
+                                              apiauth_group_parse_require};
 
 void apiauth_register_authz(apr_pool_t *p)
 {
@@ -169,5 +224,8 @@ void apiauth_register_authz(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apiauth-kind",
                               AUTHZ_PROVIDER_VERSION, &kind_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apiauth-group",
+                              AUTHZ_PROVIDER_VERSION, &group_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
 }

@@ -306,3 +306,48 @@ void apiauth_cache_forget(request_rec *r, const char *const *parts,
         unlock();
     }
 }
+
+/* A grant or a credential revoked through this server: a marker under its
+ * id, kept as long as anything it covers may live, that a cached identity
+ * must not find (apiauth_resolve.c).  Cache keys are digests of what was
+ * presented, so a revocation cannot delete every entry it covers -- the
+ * access tokens of a grant, a session cached under each of its app's
+ * tokens -- but it can leave this note for them.  Shared like the cache. */
+static int marker_key(const char *what, const char *id,
+                      unsigned char key[APIAUTH_DIGEST_LEN])
+{
+    const char *parts[3] = {"revoked", what, id};
+
+    return socache_instance == NULL
+               ? -1
+               : apiauth_digest_parts(NULL, parts, 3, key);
+}
+
+void apiauth_cache_note_revoked(request_rec *r, const char *what,
+                                const char *id, apr_int64_t until)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN];
+
+    if (marker_key(what, id, key) != 0 || lock(r) != 0) {
+        return;
+    }
+    socache_provider->store(socache_instance, r->server, key,
+                            APIAUTH_DIGEST_LEN, apr_time_from_sec(until),
+                            (unsigned char *)"1", 1, r->pool);
+    unlock();
+}
+
+int apiauth_cache_is_revoked(request_rec *r, const char *what, const char *id)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN], value[4];
+    unsigned int len = sizeof(value);
+    apr_status_t rv;
+
+    if (marker_key(what, id, key) != 0 || lock(r) != 0) {
+        return 0;
+    }
+    rv = socache_provider->retrieve(socache_instance, r->server, key,
+                                    APIAUTH_DIGEST_LEN, value, &len, r->pool);
+    unlock();
+    return rv == APR_SUCCESS;
+}

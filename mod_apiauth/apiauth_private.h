@@ -6,6 +6,7 @@
  * apiauth_resolve.c  which credential a request carries, per scheme rules
  * apiauth_authz.c    Require apiauth-scope / -app / -kind / -group
  * apiauth_response.c challenges, JSON error bodies, the error filter
+ * apiauth_group.c    where a request names its group (Require apiauth-group)
  * apiauth_cache.c    validated credentials in mod_socache
  * provider_dbd.c     the SQL store through mod_dbd
  * provider_file.c    a credentials file, re-read when it changes
@@ -59,7 +60,19 @@ typedef struct apiauth_dir_conf {
     const char *jwt_issuer;
     const char *jwt_audience;
     int jwt_leeway;                  /* seconds */
+    int group_source;                /* APIAUTH_GROUP_*, 0 = unset */
+    const char *group_name;
+    apr_int64_t group_body_limit;
+    int group_required;              /* a Require apiauth-group is here */
+    int app_token_allowed;           /* Require apiauth-kind app_token */
 } apiauth_dir_conf;
+
+enum {
+    APIAUTH_GROUP_QUERY = 1,
+    APIAUTH_GROUP_HEADER,
+    APIAUTH_GROUP_FORM,
+    APIAUTH_GROUP_JSON
+};
 
 /* Per-server configuration. */
 typedef struct apiauth_server_conf {
@@ -80,16 +93,18 @@ typedef struct apiauth_server_conf {
 typedef struct apiauth_request_state {
     apiauth_identity_t identity;
     apiauth_scheme_t scheme;
-    const char *provider;            /* the provider that answered */
+    const char *group;               /* the group the request names */
+    int in_group;                    /* the app may act in it */
 } apiauth_request_state;
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);
 int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
 const apiauth_identity_t *apiauth_identity_of(request_rec *r);
-void apiauth_publish(request_rec *r, const apiauth_dir_conf *conf,
-                     const apiauth_credential_t *cred,
-                     const apiauth_identity_t *id);
+apiauth_request_state *apiauth_publish(request_rec *r,
+                                       const apiauth_dir_conf *conf,
+                                       const apiauth_credential_t *cred,
+                                       const apiauth_identity_t *id);
 void apiauth_strip_spoofed_headers(request_rec *r);
 extern const void *apiauth_basic_provider;  /* AuthBasicProvider apiauth */
 
@@ -98,6 +113,23 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
                                  const apiauth_credential_t *cred,
                                  apiauth_identity_t *id,
                                  apiauth_error_t *err);
+
+apiauth_status_t apiauth_app_in_group(request_rec *r,
+                                      const apiauth_dir_conf *conf,
+                                      const char *app, const char *group,
+                                      apiauth_error_t *err);
+
+/* apiauth_group.c */
+const char *apiauth_group_set_from(cmd_parms *cmd, void *dconf,
+                                   const char *arg);
+const char *apiauth_group_set_limit(cmd_parms *cmd, void *dconf,
+                                    const char *arg);
+const char *apiauth_group_parse_require(cmd_parms *cmd, const char *line,
+                                        const void **parsed);
+void apiauth_group_register_filter(void);
+apiauth_status_t apiauth_group_read(request_rec *r,
+                                    const apiauth_dir_conf *conf,
+                                    const char **group, apiauth_error_t *err);
 
 /* apiauth_response.c */
 int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
@@ -113,6 +145,7 @@ apr_status_t apiauth_error_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 
 /* apiauth_authz.c */
 void apiauth_register_authz(apr_pool_t *p);
+apiauth_dir_conf *apiauth_section_conf(cmd_parms *cmd);
 
 /* apiauth_cache.c */
 const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
@@ -129,6 +162,10 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
                        const unsigned char *key, const apiauth_identity_t *id);
 void apiauth_cache_forget(request_rec *r, const char *const *parts,
                           int nparts);
+void apiauth_cache_note_revoked(request_rec *r, const char *what,
+                                const char *id, apr_int64_t until);
+int apiauth_cache_is_revoked(request_rec *r, const char *what,
+                             const char *id);
 int apiauth_cache_key(request_rec *r, const char *chain,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN]);

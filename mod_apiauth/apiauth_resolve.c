@@ -15,6 +15,7 @@
 #include <http_request.h>
 
 #include "apiauth_private.h"
+#include "jose.h"
 #include "keys.h"
 
 static const apiauth_provider_ref_t default_dbd = {"dbd",
@@ -72,6 +73,7 @@ static apiauth_status_t find_secret(request_rec *r,
         if (st == APIAUTH_NOT_MINE) {
             continue;
         }
+        row->identity.provider = refs[i].name;
         if (st == APIAUTH_OK) {
             st = apiauth_credential_row_check(row, apr_time_sec(r->request_time),
                                               err);
@@ -114,6 +116,33 @@ static apiauth_status_t find_user(request_rec *r, const apiauth_dir_conf *conf,
                         "there is no such user");
 }
 
+apiauth_status_t apiauth_app_in_group(request_rec *r,
+                                      const apiauth_dir_conf *conf,
+                                      const char *app, const char *group,
+                                      apiauth_error_t *err)
+{
+    const apiauth_provider_ref_t *refs;
+    int i, n;
+
+    refs = providers_of(conf, &n);
+    for (i = 0; i < n; i++) {
+        apiauth_status_t st;
+
+        if (refs[i].provider->app_in_group == NULL) {
+            continue;
+        }
+        st = refs[i].provider->app_in_group(r, app, group);
+        if (st == APIAUTH_ERROR) {
+            return apiauth_fail(err, st, "temporarily_unavailable",
+                                "the group store is unreachable");
+        }
+        if (st == APIAUTH_OK) {
+            return st;
+        }
+    }
+    return APIAUTH_NOT_MINE;
+}
+
 /* A self-contained token (JWT).  A provider that owns the token (our own
  * issuer, for "oauth") decides it alone, wherever it is listed. */
 static apiauth_status_t verify_token(request_rec *r,
@@ -128,7 +157,9 @@ static apiauth_status_t verify_token(request_rec *r,
     for (i = 0; i < n; i++) {
         const apiauth_provider_t *p = refs[i].provider;
         if (p->owns_token && p->verify_token && p->owns_token(r, token)) {
-            return p->verify_token(r, token, id, err);
+            apiauth_status_t st = p->verify_token(r, token, id, err);
+            id->provider = refs[i].name;
+            return st;
         }
     }
     for (i = 0; i < n; i++) {
@@ -139,6 +170,7 @@ static apiauth_status_t verify_token(request_rec *r,
         }
         st = refs[i].provider->verify_token(r, token, id, err);
         if (st != APIAUTH_NOT_MINE) {
+            id->provider = refs[i].name;
             return st;
         }
     }
@@ -322,6 +354,12 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
         }
         break;
     case APIAUTH_SCHEME_BASIC:
+        if (id->kind == APIAUTH_KIND_APP_TOKEN && conf->app_token_allowed != 1) {
+            return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                                "an app token alone is accepted only where "
+                                "Require apiauth-kind app_token says so; "
+                                "send a session token as the password");
+        }
         if (id->kind == APIAUTH_KIND_BACKEND) {
             if (conf->allow_backend != 1) {
                 ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(10022)
@@ -345,6 +383,51 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
         break;
     }
     return APIAUTH_OK;
+}
+
+/* A cached answer that depends on more than the provider chain: a JWT the
+ * jwt provider accepted was checked against this location's issuer and
+ * audience, which another location may set differently; an OAuth token's
+ * grant, or a session, may have been revoked through this server since. */
+static int from_jwt(const apiauth_identity_t *id)
+{
+    return id->provider && strcmp(id->provider, "jwt") == 0;
+}
+
+/* Does this location trust the key (by kid) that verified a cached JWT? */
+static int jwt_key_trusted_here(const apiauth_dir_conf *conf,
+                                const char *kid)
+{
+    int i;
+
+    for (i = 0; conf->jwt_keys && kid && i < conf->jwt_keys->nelts; i++) {
+        const char *mine = apiauth_jwk_kid(
+            APR_ARRAY_IDX(conf->jwt_keys, i, const apiauth_jwk_t *));
+        if (mine && strcmp(mine, kid) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int cached_still_holds(request_rec *r, const apiauth_dir_conf *conf,
+                              const apiauth_identity_t *id)
+{
+    if (from_jwt(id)
+        && (conf->jwt_issuer == NULL || conf->jwt_audience == NULL
+            || id->issuer == NULL || id->audience == NULL
+            || strcmp(conf->jwt_issuer, id->issuer) != 0
+            || strcmp(conf->jwt_audience, id->audience) != 0
+            || !jwt_key_trusted_here(conf, id->key_id))) {
+        return 0;
+    }
+    if (id->grant_id && apiauth_cache_is_revoked(r, "grant", id->grant_id)) {
+        return 0;
+    }
+    /* a session may be cached under each app token of its app; logout
+     * cannot reach them all, but leaves a note */
+    return id->kind != APIAUTH_KIND_SESSION
+           || !apiauth_cache_is_revoked(r, "credential", id->credential_id);
 }
 
 /* What identifies a presented credential, for the cache: the secret, and
@@ -384,12 +467,14 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
         use_cache = apiauth_cache_key(r, chain_of(conf), parts, nparts, key)
                     == 0;
     }
-    if (!use_cache || !apiauth_cache_get(r, conf, key, id)) {
+    if (!use_cache || !apiauth_cache_get(r, conf, key, id)
+        || !cached_still_holds(r, conf, id)) {
         st = resolve_uncached(r, conf, cred, id, err);
         if (st != APIAUTH_OK) {
             return st;
         }
-        if (use_cache) {
+        /* a JWT without kid names no key a cache hit could check */
+        if (use_cache && !(from_jwt(id) && id->key_id == NULL)) {
             apiauth_cache_put(r, conf, key, id);
         }
     }

@@ -6,6 +6,7 @@
  *   apiauth_authn.c     AuthType apiauth: TLS, credential, identity
  *   apiauth_resolve.c   per-scheme rules over the provider chain
  *   apiauth_authz.c     Require apiauth-scope | -app | -kind | -group
+ *   apiauth_group.c     where a request names its group (Twake)
  *   apiauth_response.c  challenges and JSON error bodies
  *   apiauth_cache.c     validated credentials in mod_socache
  *   provider_dbd.c, provider_file.c, provider_jwt.c
@@ -39,6 +40,9 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->cache = APIAUTH_UNSET;
     conf->cache_ttl = APIAUTH_UNSET;
     conf->jwt_leeway = APIAUTH_UNSET;
+    conf->group_body_limit = APIAUTH_UNSET;
+    conf->group_required = APIAUTH_UNSET;
+    conf->app_token_allowed = APIAUTH_UNSET;
     return conf;
 }
 
@@ -67,6 +71,12 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(jwt_issuer);
     MERGE_PTR(jwt_audience);
     MERGE_INT(jwt_leeway);
+    conf->group_source = add->group_source ? add->group_source
+                                           : base->group_source;
+    MERGE_PTR(group_name);
+    MERGE_INT(group_body_limit);
+    MERGE_INT(group_required);
+    MERGE_INT(app_token_allowed);
     return conf;
 }
 
@@ -275,6 +285,12 @@ static const command_rec apiauth_cmds[] = {
                   OR_AUTHCFG, "the aud the jwt provider requires"),
     AP_INIT_TAKE1("ApiAuthJWTLeeway", set_jwt_leeway, NULL, OR_AUTHCFG,
                   "seconds of clock skew the jwt provider allows (60)"),
+    AP_INIT_TAKE1("ApiAuthGroupFrom", apiauth_group_set_from, NULL,
+                  OR_AUTHCFG, "where a request names its group: query=NAME "
+                  "(group_id), header=NAME, form=NAME or json=NAME"),
+    AP_INIT_TAKE1("ApiAuthGroupBodyLimit", apiauth_group_set_limit, NULL,
+                  OR_AUTHCFG, "bytes of body read for a form or JSON group "
+                  "id (64 KiB)"),
     AP_INIT_TAKE1("ApiAuthCacheSOCache", apiauth_cache_set_socache, NULL,
                   RSRC_CONF, "socache provider[:args] for the credential "
                   "cache (default shmcb)"),
@@ -376,6 +392,7 @@ static void register_hooks(apr_pool_t *p)
                                 APR_HOOK_MIDDLE);
     ap_register_output_filter(APIAUTH_ERROR_FILTER, apiauth_error_filter,
                               NULL, AP_FTYPE_CONTENT_SET);
+    apiauth_group_register_filter();
 
     ap_register_provider(p, APIAUTH_PROVIDER_GROUP, "dbd",
                          APIAUTH_PROVIDER_VERSION, &apiauth_provider_dbd);
@@ -390,6 +407,7 @@ static void register_hooks(apr_pool_t *p)
 
     APR_REGISTER_OPTIONAL_FN(apiauth_request_identity);
     APR_REGISTER_OPTIONAL_FN(apiauth_cache_forget);
+    APR_REGISTER_OPTIONAL_FN(apiauth_cache_note_revoked);
     APR_REGISTER_OPTIONAL_FN(apiauth_secret_digest);
     APR_REGISTER_OPTIONAL_FN(apiauth_tls_satisfied);
     APR_REGISTER_OPTIONAL_FN(apiauth_server_pepper);

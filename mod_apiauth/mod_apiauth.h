@@ -58,6 +58,14 @@ APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_forget,
                         (request_rec *r, const char *const *parts,
                          int nparts));
 
+/* Something revoked through this server -- `what` "grant" (a replayed or
+ * revoked refresh token's family) or "credential" (a session ended at
+ * logout) with its id: cached identities it covers stop counting at once.
+ * `until` (Unix seconds) is when the last of them would have expired. */
+APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_note_revoked,
+                        (request_rec *r, const char *what, const char *id,
+                         apr_int64_t until));
+
 /* The digest the store holds for `secret` (hex), under the server's
  * pepper when ApiAuthSecretPepper is set. NULL on failure. */
 APR_DECLARE_OPTIONAL_FN(const char *, apiauth_secret_digest,

@@ -50,10 +50,44 @@ static apiauth_status_t dbd_find_secret(request_rec *r, const char *digest_hex,
     return st;
 }
 
+static apiauth_status_t dbd_find_user(request_rec *r, const char *user,
+                                      const char **app)
+{
+    apiauth_db_t db;
+    apiauth_status_t st;
+
+    if (apiauth_dbd_open(r, &db) != 0) {
+        return APIAUTH_ERROR;
+    }
+    st = apiauth_store_user_find(r->pool, &db, user, app);
+    if (st == APIAUTH_ERROR) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10054)
+                      "user lookup failed: %s", db.last_error);
+    }
+    return st;
+}
+
+static apiauth_status_t dbd_app_in_group(request_rec *r, const char *app,
+                                         const char *group)
+{
+    apiauth_db_t db;
+    apiauth_status_t st;
+
+    if (apiauth_dbd_open(r, &db) != 0) {
+        return APIAUTH_ERROR;
+    }
+    st = apiauth_store_app_in_group(r->pool, &db, app, group);
+    if (st == APIAUTH_ERROR) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10055)
+                      "group lookup failed: %s", db.last_error);
+    }
+    return st;
+}
+
 const apiauth_provider_t apiauth_provider_dbd = {
     dbd_find_secret,
     NULL,   /* verify_token: JWTs are for jwt and oauth */
     NULL,
-    NULL,   /* find_user: with the users table */
-    NULL,   /* app_in_group: with the groups table */
+    dbd_find_user,
+    dbd_app_in_group,
 };

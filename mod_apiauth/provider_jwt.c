@@ -8,6 +8,13 @@
  * the key's, never the token's: no "none", no HMAC keyed with a public
  * key.  What this provider cannot know is revocation; a token it accepts
  * stays accepted until it expires.
+ *
+ * A good signature says who issued the claims, not that they are safe to
+ * use here: sub, client_id, app, jti and scope become r->user, APIAUTH_*
+ * variables and, with ApiAuthForwardHeaders, headers to the backend.  So
+ * they are held to the rules of names apiauth-admin creates, and a user
+ * may not pass for one of our apps or clients (DESIGN.md: subjects never
+ * collide).
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -15,6 +22,7 @@
 
 #include "apiauth_private.h"
 #include "jwt.h"
+#include "scope.h"
 
 const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -31,6 +39,38 @@ const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The claim that cannot name anyone here, or NULL when all can: control
+ * characters and separators would split a header or a log line. */
+static const char *unusable_claim(const apiauth_jwt_claims_t *claims,
+                                  const char *app)
+{
+    if (!apiauth_name_is_valid(claims->client_id)
+        || has_prefix(claims->client_id, "app_")) {
+        return "client_id";
+    }
+    if (!apiauth_name_is_valid(claims->sub)
+        || (strcmp(claims->sub, claims->client_id) != 0
+            && (has_prefix(claims->sub, "app_")
+                || has_prefix(claims->sub, "cli_")))) {
+        return "sub";
+    }
+    if (app && !apiauth_name_is_valid(app)) {
+        return "app";
+    }
+    if (!apiauth_name_is_valid(claims->jti)) {
+        return "jti";
+    }
+    if (*claims->scope && !apiauth_scope_list_valid(claims->scope)) {
+        return "scope";
+    }
+    return NULL;
+}
+
 static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
                                          apiauth_identity_t *id,
                                          apiauth_error_t *err)
@@ -39,7 +79,7 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
                                                   &apiauth_module);
     apiauth_jwt_expect_t expect;
     apiauth_jwt_claims_t claims;
-    const char *app;
+    const char *app, *bad;
     apiauth_status_t st;
 
     if (conf->jwt_keys == NULL || conf->jwt_issuer == NULL
@@ -62,6 +102,14 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
         return st;
     }
     app = json_string_value(json_object_get(claims.payload, "app"));
+    if ((bad = unusable_claim(&claims, app)) != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10071)
+                      "token of %s refused: its %s claim is not a name "
+                      "usable here", conf->jwt_issuer, bad);
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            apr_psprintf(r->pool, "the token's %s claim "
+                                         "cannot name anyone here", bad));
+    }
     memset(id, 0, sizeof(*id));
     id->kind = APIAUTH_KIND_OAUTH;
     id->credential_id = claims.jti;
@@ -69,6 +117,9 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
     id->app = app ? app : claims.client_id;
     id->user = strcmp(claims.sub, claims.client_id) == 0 ? NULL : claims.sub;
     id->scope = claims.scope ? claims.scope : "";
+    id->issuer = expect.issuer;
+    id->audience = expect.audience;
+    id->key_id = claims.kid;
     id->expires = claims.exp;
     return APIAUTH_OK;
 }

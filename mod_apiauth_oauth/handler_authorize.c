@@ -158,6 +158,17 @@ static int issue_code(request_rec *r, apiauth_db_t *db,
     return redirect_back(r, a, code, NULL);
 }
 
+/* The user becomes the sub of every token of this grant, then r->user,
+ * APIAUTH_USER and X-ApiAuth-User at the resources: a name with
+ * separators would split those, and one like app_... or cli_... (or the
+ * client's own id, which makes a token look like the client's) would pass
+ * for an app or a client (DESIGN.md: subjects never collide). */
+static int subject_name_usable(const char *user)
+{
+    return apiauth_name_is_valid(user) && strncmp(user, "app_", 4) != 0
+           && strncmp(user, "cli_", 4) != 0;
+}
+
 int oauth_handle_authorize(request_rec *r)
 {
     oauth_server_conf *conf = oauth_conf(r);
@@ -180,6 +191,12 @@ int oauth_handle_authorize(request_rec *r)
                       "authenticated here (AuthType ..., Require "
                       "valid-user) and ApiAuthOAuthIssuer");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!subject_name_usable(r->user)) {
+        apiauth_error_t unusable = {"access_denied", "this account's name "
+                                    "cannot be the subject of a token "
+                                    "(separators, or app_ or cli_ first)"};
+        return error_page(r, HTTP_FORBIDDEN, &unusable);
     }
     if (posted) {
         if ((rc = oauth_read_params(r, 1, &params)) != OK) {

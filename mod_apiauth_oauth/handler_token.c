@@ -14,6 +14,26 @@
 #include "keys.h"
 #include "oauth_private.h"
 
+/* The grant revocations of this request reach mod_apiauth's cache. */
+static void grant_revoked(void *baton, const char *grant_id,
+                          apr_int64_t until)
+{
+    request_rec *r = baton;
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(20026)
+                  "grant %s revoked: its tokens stop here at once", grant_id);
+    oauth_note_revoked(r, "grant", grant_id, until);
+}
+
+/* The server's configuration with this request's revocation hook. */
+static apiauth_oauth_config_t request_config(request_rec *r)
+{
+    apiauth_oauth_config_t cfg = oauth_conf(r)->oauth;
+
+    cfg.grant_revoked = grant_revoked;
+    cfg.baton = r;
+    return cfg;
+}
+
 static const apiauth_error_t store_down = {
     "temporarily_unavailable", "the token store is unreachable; try again"};
 
@@ -77,7 +97,7 @@ static void purge_now_and_then(request_rec *r, apiauth_db_t *db)
 
 int oauth_handle_token(request_rec *r)
 {
-    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_oauth_config_t cfg;
     apr_table_t *params;
     apiauth_db_t db;
     apiauth_oauth_client_t client;
@@ -89,7 +109,8 @@ int oauth_handle_token(request_rec *r)
     if ((rc = authenticated_client(r, 1, &params, &db, &client)) != OK) {
         return rc;
     }
-    st = apiauth_oauth_token(r->pool, &conf->oauth, &db, &client, params,
+    cfg = request_config(r);
+    st = apiauth_oauth_token(r->pool, &cfg, &db, &client, params,
                              apr_time_sec(r->request_time), &response, &err);
     if (st != APIAUTH_OK) {
         if (st == APIAUTH_ERROR && db.last_error) {
@@ -137,7 +158,7 @@ int oauth_handle_introspect(request_rec *r)
 
 int oauth_handle_revoke(request_rec *r)
 {
-    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_oauth_config_t cfg;
     apiauth_error_t err;
     apr_table_t *params;
     apiauth_db_t db;
@@ -152,7 +173,8 @@ int oauth_handle_revoke(request_rec *r)
         apiauth_error_t missing = {"invalid_request", "token is required"};
         return oauth_send_error(r, APIAUTH_INVALID, &missing);
     }
-    if (apiauth_oauth_revoke(r->pool, &conf->oauth, &db, &caller, token,
+    cfg = request_config(r);
+    if (apiauth_oauth_revoke(r->pool, &cfg, &db, &caller, token,
                              apr_time_sec(r->request_time), &revoked_access,
                              &err) != APIAUTH_OK) {
         return oauth_send_error(r, APIAUTH_ERROR, &err);

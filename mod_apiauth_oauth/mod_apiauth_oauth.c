@@ -4,7 +4,8 @@
  * This file is the module's table of contents: its configuration, the
  * directives, the handlers it answers (SetHandler apiauth-token,
  * apiauth-authorize, apiauth-jwks, apiauth-metadata, apiauth-introspect,
- * apiauth-revoke) and the "oauth" provider it adds to mod_apiauth.  The
+ * apiauth-revoke, apiauth-login, apiauth-install-token) and the "oauth"
+ * provider it adds to mod_apiauth.  The
  * handlers are in handler_*.c, the protocol in lib/oauth*.c, the store is
  * mod_dbd's connection.  The contract is DESIGN.md ("mod_apiauth_oauth").
  */
@@ -30,6 +31,8 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     conf->refresh_lifetime = OAUTH_UNSET;
     conf->require_pkce_all = OAUTH_UNSET;
     conf->max_body = OAUTH_UNSET;
+    conf->session_lifetime = OAUTH_UNSET;
+    conf->install_lifetime = OAUTH_UNSET;
     return conf;
 }
 
@@ -52,6 +55,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(require_pkce_all);
     MERGE_INT(max_body);
     MERGE_PTR(endpoints);
+    MERGE_INT(session_lifetime);
+    MERGE_INT(install_lifetime);
     return conf;
 }
 
@@ -145,6 +150,18 @@ static const char *set_access_lifetime(cmd_parms *cmd, void *d, const char *a)
 static const char *set_refresh_lifetime(cmd_parms *cmd, void *d, const char *a)
 {
     return parse_seconds(cmd, a, &cmd_conf(cmd)->refresh_lifetime);
+}
+
+static const char *set_session_lifetime(cmd_parms *cmd, void *d,
+                                        const char *a)
+{
+    return parse_seconds(cmd, a, &cmd_conf(cmd)->session_lifetime);
+}
+
+static const char *set_install_lifetime(cmd_parms *cmd, void *d,
+                                        const char *a)
+{
+    return parse_seconds(cmd, a, &cmd_conf(cmd)->install_lifetime);
 }
 
 static const char *set_max_body(cmd_parms *cmd, void *d, const char *arg)
@@ -266,6 +283,10 @@ static const command_rec oauth_cmds[] = {
                   "largest request body of the endpoints (default 64 KiB)"),
     AP_INIT_TAKE2("ApiAuthOAuthEndpoint", set_endpoint, NULL, RSRC_CONF,
                   "where an endpoint is, for the metadata document"),
+    AP_INIT_TAKE1("ApiAuthSessionLifetime", set_session_lifetime, NULL,
+                  RSRC_CONF, "seconds a login session lasts (30 days)"),
+    AP_INIT_TAKE1("ApiAuthInstallTokenLifetime", set_install_lifetime, NULL,
+                  RSRC_CONF, "seconds an install token lasts (3600)"),
     {NULL}
 };
 
@@ -319,6 +340,12 @@ int oauth_post_config_server(apr_pool_t *p, server_rec *s)
     o->require_pkce_all = conf->require_pkce_all == 1;
     if (conf->max_body <= 0) {
         conf->max_body = OAUTH_DEFAULT_MAX_BODY;
+    }
+    if (conf->session_lifetime <= 0) {
+        conf->session_lifetime = OAUTH_DEFAULT_SESSION_LIFETIME;
+    }
+    if (conf->install_lifetime <= 0) {
+        conf->install_lifetime = OAUTH_DEFAULT_INSTALL_LIFETIME;
     }
     /* The consent form's CSRF key: from the pepper when there is one, so
      * that every node of a cluster accepts the forms of the others; else
@@ -374,6 +401,8 @@ static const struct {
     {"apiauth-metadata", oauth_handle_metadata},
     {"apiauth-introspect", oauth_handle_introspect},
     {"apiauth-revoke", oauth_handle_revoke},
+    {"apiauth-login", oauth_handle_login},
+    {"apiauth-install-token", oauth_handle_install_token},
 };
 
 static int oauth_handler(request_rec *r)

@@ -129,8 +129,8 @@ int oauth_require_method(request_rec *r, int method)
 }
 
 /* The request body, at most `max` bytes: OK, or a status answered. */
-static int read_body(request_rec *r, apr_int64_t max, char **body,
-                     apr_size_t *len)
+static int read_body_max(request_rec *r, apr_int64_t max, char **body,
+                         apr_size_t *len)
 {
     apiauth_error_t too_big = {"invalid_request", "the request body is too "
                                "large"};
@@ -176,7 +176,7 @@ int oauth_read_params(request_rec *r, int from_body, apr_table_t **params)
     int rc;
 
     if (from_body) {
-        if ((rc = read_body(r, conf->max_body, &body, &len)) != OK) {
+        if ((rc = read_body_max(r, conf->max_body, &body, &len)) != OK) {
             return rc;
         }
         type = apr_table_get(r->headers_in, "Content-Type");
@@ -197,11 +197,45 @@ int oauth_read_params(request_rec *r, int from_body, apr_table_t **params)
     return OK;
 }
 
+int oauth_read_body(request_rec *r, char **body, apr_size_t *len)
+{
+    return read_body_max(r, oauth_conf(r)->max_body, body, len);
+}
+
+void oauth_forget_parts(request_rec *r, const char *const *parts, int n)
+{
+    if (cache_forget) {
+        cache_forget(r, parts, n);
+    }
+}
+
+void oauth_note_revoked(request_rec *r, const char *what, const char *id,
+                        apr_int64_t until)
+{
+    APR_OPTIONAL_FN_TYPE(apiauth_cache_note_revoked) *note =
+        APR_RETRIEVE_OPTIONAL_FN(apiauth_cache_note_revoked);
+
+    if (note) {
+        note(r, what, id, until);
+    }
+}
+
 void oauth_forget_cached(request_rec *r, const char *token)
 {
     const char *parts[2] = {"secret", token};
 
-    if (cache_forget) {
-        cache_forget(r, parts, 2);
-    }
+    oauth_forget_parts(r, parts, 2);
+}
+
+int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,
+                      const char *app_id)
+{
+    apr_array_header_t *rows;
+    const char *args[2] = {ref, ref};
+
+    return apiauth_db_select(r->pool, db, APIAUTH_SQL_APP_FIND, 2, args, &rows)
+               == APIAUTH_OK
+           && rows->nelts == 1
+           && strcmp(APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0], app_id)
+                  == 0;
 }

@@ -6,6 +6,7 @@
  * handler_token.c        token, introspection and revocation endpoints
  * handler_authorize.c    authorization endpoint and consent page
  * handler_discovery.c    JWKS and authorization server metadata
+ * handler_login.c        session tokens (login, logout), install tokens
  * provider_oauth.c       ApiAuthProvider oauth: our access tokens
  *
  * The protocol itself is in lib/oauth*.c; these files only translate
@@ -40,6 +41,8 @@ typedef struct oauth_server_conf {
     int require_pkce_all;
     apr_int64_t max_body;
     apr_table_t *endpoints;             /* metadata name -> URL or path */
+    apr_int64_t session_lifetime;       /* apiauth-login */
+    apr_int64_t install_lifetime;       /* apiauth-install-token */
     /* made in post_config from the above */
     apiauth_oauth_config_t oauth;
     unsigned char csrf_key[APIAUTH_DIGEST_LEN];
@@ -48,6 +51,8 @@ typedef struct oauth_server_conf {
 #define OAUTH_DEFAULT_ACCESS_LIFETIME 172800    /* 2 days, as Taptouch */
 #define OAUTH_DEFAULT_REFRESH_LIFETIME 345600   /* 4 days */
 #define OAUTH_CODE_LIFETIME 60
+#define OAUTH_DEFAULT_SESSION_LIFETIME (30 * 86400)
+#define OAUTH_DEFAULT_INSTALL_LIFETIME 3600
 #define OAUTH_DEFAULT_MAX_BODY 65536
 #define OAUTH_MAX_PARAMS 32
 #define OAUTH_LEEWAY 60
@@ -78,7 +83,18 @@ int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err);
 int oauth_require_tls(request_rec *r);
 /* Only `method` (and HEAD for GET) is allowed here; else 405. */
 int oauth_require_method(request_rec *r, int method);
+/* The raw request body, at most ApiAuthOAuthMaxBody: OK, or answered. */
+int oauth_read_body(request_rec *r, char **body, apr_size_t *len);
+/* Drops a credential from mod_apiauth's cache at once (its parts as
+ * mod_apiauth keys them), or an access token. */
+void oauth_forget_parts(request_rec *r, const char *const *parts, int n);
 void oauth_forget_cached(request_rec *r, const char *token);
+/* Tells mod_apiauth's cache that a grant or credential was revoked. */
+void oauth_note_revoked(request_rec *r, const char *what, const char *id,
+                        apr_int64_t until);
+/* Is `ref` (an app's id or name) the app `app_id`? */
+int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,
+                      const char *app_id);
 
 /* the handlers */
 int oauth_handle_token(request_rec *r);
@@ -87,6 +103,8 @@ int oauth_handle_revoke(request_rec *r);
 int oauth_handle_authorize(request_rec *r);
 int oauth_handle_jwks(request_rec *r);
 int oauth_handle_metadata(request_rec *r);
+int oauth_handle_login(request_rec *r);
+int oauth_handle_install_token(request_rec *r);
 
 /* provider_oauth.c */
 extern const apiauth_provider_t oauth_provider;

@@ -197,6 +197,61 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
         "DELETE FROM apiauth_denied_jti WHERE expires < %lld"},
 
+    /* --- users and groups (schema 3) ------------------------------------- */
+    /* login by user id or by email */
+    [APIAUTH_SQL_USER_LOGIN] = {
+        "apiauth_user_login",
+        APIAUTH_SQL_FOR_OAUTH,
+        "SELECT id, app_id, password FROM apiauth_users"
+        " WHERE (id = %s OR email = %s) AND deleted IS NULL"},
+    [APIAUTH_SQL_USER_FIND] = {
+        "apiauth_user_find",
+        APIAUTH_SQL_FOR_AUTHN | APIAUTH_SQL_FOR_ADMIN,
+        "SELECT id, app_id FROM apiauth_users"
+        " WHERE id = %s AND deleted IS NULL"},
+    [APIAUTH_SQL_USER_INSERT] = {
+        "apiauth_user_insert",
+        APIAUTH_SQL_FOR_ADMIN,
+        "INSERT INTO apiauth_users (id, email, app_id, password, created)"
+        " VALUES (%s, %s, %s, %s, %lld)"},
+    [APIAUTH_SQL_USER_PASSWD] = {
+        "apiauth_user_passwd",
+        APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_users SET password = %s"
+        " WHERE id = %s AND deleted IS NULL"},
+    [APIAUTH_SQL_USER_DELETE] = {
+        "apiauth_user_delete",
+        APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_users SET deleted = %lld"
+        " WHERE id = %s AND deleted IS NULL"},
+    [APIAUTH_SQL_USER_LIST] = {
+        "apiauth_user_list",
+        APIAUTH_SQL_FOR_ADMIN,
+        "SELECT id, email, app_id, created FROM apiauth_users"
+        " WHERE deleted IS NULL ORDER BY created, id"},
+    [APIAUTH_SQL_APP_IN_GROUP] = {
+        "apiauth_app_in_group",
+        APIAUTH_SQL_FOR_AUTHN,
+        "SELECT app_id FROM apiauth_app_groups"
+        " WHERE app_id = %s AND group_id = %s"},
+    [APIAUTH_SQL_APP_GROUP_INSERT] = {
+        "apiauth_app_group_insert",
+        APIAUTH_SQL_FOR_ADMIN,
+        "INSERT INTO apiauth_app_groups (app_id, group_id, created)"
+        " VALUES (%s, %s, %lld) ON CONFLICT (app_id, group_id) DO NOTHING"},
+    [APIAUTH_SQL_SESSION_LIST] = {
+        "apiauth_session_list",
+        APIAUTH_SQL_FOR_ADMIN,
+        "SELECT " CREDENTIAL_COLUMNS ", created FROM apiauth_credentials"
+        " WHERE kind = 'session' AND revoked IS NULL"
+        " AND (expires IS NULL OR expires > %lld) ORDER BY created, id"},
+    /* a deleted user's sessions and tokens end with them */
+    [APIAUTH_SQL_CREDENTIAL_REVOKE_USER] = {
+        "apiauth_credential_revoke_user",
+        APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_credentials SET revoked = %lld"
+        " WHERE user_id = %s AND revoked IS NULL"},
+
     /* these two are prepared by apiauth-admin init only, around the
      * migrations (the table they use is created by the first one) */
     [APIAUTH_SQL_SCHEMA_VERSION] = {

@@ -5,6 +5,7 @@
  * admin_store.c    the connection, init (migrations), purge
  * admin_keys.c     apps and keys
  * admin_clients.c  OAuth clients and grants
+ * admin_users.c    users, sessions, the groups apps act in
  *
  * Scriptable first: secrets and ids alone on stdout, messages on stderr,
  * --json for structured output; exit 0 done, 1 refused, 2 bad usage.
@@ -67,5 +68,10 @@ int admin_parse_expiry(const char *s, apr_int64_t now, apr_int64_t *when);
 /* admin_clients.c */
 int admin_cmd_client(admin_t *ad, const admin_args_t *a);
 int admin_cmd_grant(admin_t *ad, const admin_args_t *a);
+
+/* admin_users.c */
+int admin_cmd_user(admin_t *ad, const admin_args_t *a);
+int admin_cmd_session(admin_t *ad, const admin_args_t *a);
+int admin_app_install(admin_t *ad, const char *app, const char *group);
 
 #endif

@@ -153,8 +153,11 @@ int admin_cmd_app(admin_t *ad, const admin_args_t *a)
     if (strcmp(sub, "list") == 0 && a->argc == 2) {
         return app_list(ad);
     }
+    if (strcmp(sub, "install") == 0 && a->argc == 4) {
+        return admin_app_install(ad, a->argv[2], a->argv[3]);
+    }
     return admin_say(ADMIN_USAGE, "usage: apiauth-admin app create NAME | "
-                     "app list");
+                     "app list | app install APP GROUP");
 }
 
 /* ------------------------------------------------------------------ */
@@ -172,6 +175,27 @@ static int scope_of(admin_t *ad, const admin_args_t *a, const char **scope)
                          "space, quote or backslash");
     }
     *scope = joined;
+    return ADMIN_OK;
+}
+
+/* A key bound to a user: the user exists and is of this app or of none. */
+static int user_of_app(admin_t *ad, const char *user, const char *app)
+{
+    const char *user_app = NULL;
+    apiauth_status_t st = apiauth_store_user_find(ad->pool, &ad->db, user,
+                                                  &user_app);
+
+    if (st == APIAUTH_ERROR) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (st != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "no user %s (apiauth-admin user "
+                         "create)", user);
+    }
+    if (user_app && strcmp(user_app, app) != 0) {
+        return admin_say(ADMIN_REFUSED, "user %s belongs to another app",
+                         user);
+    }
     return ADMIN_OK;
 }
 
@@ -238,7 +262,8 @@ static int key_create(admin_t *ad, const admin_args_t *a)
     }
     else {
         if ((rc = admin_connect(ad, 1)) != ADMIN_OK
-            || (rc = admin_find_app(ad, app, &app)) != ADMIN_OK) {
+            || (rc = admin_find_app(ad, app, &app)) != ADMIN_OK
+            || (user && (rc = user_of_app(ad, user, app)) != ADMIN_OK)) {
             return rc;
         }
     }

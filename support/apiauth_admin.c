@@ -29,35 +29,66 @@ static const char usage_text[] =
 "                (default $APIAUTH_PEPPER_FILE)\n"
 "  --json        structured output on stdout\n"
 "\n"
-"commands:\n"
-"  init                           create or migrate the schema\n"
+"Secrets and ids go alone to stdout, messages to stderr.\n"
+"\n"
+"the store\n"
+"  init                       create or migrate the schema (keeps every row)\n"
 "      apiauth-admin -P /var/lib/apiauth/apiauth.db init\n"
-"  app create NAME                prints the app's public id (app_...)\n"
+"  purge                      delete expired and long-revoked rows\n"
+"      apiauth-admin purge\n"
+"\n"
+"apps and keys\n"
+"  app create NAME            prints the app's public id (app_...)\n"
 "      apiauth-admin app create shop\n"
-"  app list                       apps, ids and names\n"
+"  app list                   ids and names\n"
+"      apiauth-admin --json app list\n"
+"  app install APP GROUP      the app may act in GROUP (a Twake company)\n"
+"      apiauth-admin app install crm company-42\n"
 "  key create APP [--kind api_key|token|backend|app_token] [--user U]\n"
-"                 [--scope S]... [--expires 1h|2d|2027-01-31T00:00:00Z]\n"
-"                 [--file FILE]   prints the secret, once; with --file the\n"
-"                                 key goes to a credentials file instead\n"
+"             [--scope S]... [--expires 30s|15m|1h|2d|1w|2027-01-31]\n"
+"             [--file FILE]   prints the secret, once; --user binds a token\n"
+"                             key to a user; --file writes a line for\n"
+"                             ApiAuthProvider file instead of the store\n"
 "      apiauth-admin key create shop --scope integration.store --expires 30d\n"
-"  key list [APP]                 ids, kinds, scopes, expiry, last use;\n"
-"                                 never secrets\n"
+"      apiauth-admin key create shop --kind token --user alice\n"
+"      apiauth-admin key create shop --kind backend\n"
+"  key list [APP]             ids, kinds, scopes, expiry, last use; never a\n"
+"                             secret\n"
 "      apiauth-admin --json key list shop\n"
-"  key revoke ID                  the key stops working (at once on servers\n"
-"                                 without a cache, else within ApiAuthCacheTTL)\n"
+"  key revoke ID              stops the key (at once without a cache, else\n"
+"                             within ApiAuthCacheTTL)\n"
 "      apiauth-admin key revoke crd_4f8Qz1mW0aTz9LkP\n"
-"  client create NAME --redirect-uri URI... --grant GRANT... --scope S...\n"
-"                 [--app APP] [--public] [--first-party] [--resource-server]\n"
-"                                 prints client_id (and client_secret, once)\n"
+"\n"
+"users and sessions\n"
+"  user create NAME [--app APP] [--email E]\n"
+"                             a user who logs in (apiauth-login) or whom a\n"
+"                             backend token acts as; password on stdin\n"
+"      printf '%s\\n' \"$PW\" | apiauth-admin user create alice --app shop\n"
+"  user passwd NAME           a new password, on stdin\n"
+"      printf '%s\\n' \"$PW\" | apiauth-admin user passwd alice\n"
+"  user delete NAME           the user and every session and key of theirs\n"
+"      apiauth-admin user delete alice\n"
+"  user list                  ids, emails, apps; never a password\n"
+"      apiauth-admin user list\n"
+"  session list [USER]        live login sessions\n"
+"      apiauth-admin session list alice\n"
+"  session revoke ID          ends one session (ses_...)\n"
+"      apiauth-admin session revoke ses_9xQ2mW0aTz9LkPq1\n"
+"\n"
+"OAuth clients and grants\n"
+"  client create NAME --grant G... [--redirect-uri URI]... [--scope S]...\n"
+"             [--app APP] [--public] [--first-party] [--resource-server]\n"
+"                             prints client_id, then client_secret (once)\n"
 "      apiauth-admin client create shopify --grant authorization_code \\\n"
 "          --grant refresh_token --redirect-uri https://shop.example/cb \\\n"
 "          --scope integration.store\n"
-"  client list                    clients, grants, scopes, redirect URIs\n"
-"  client delete ID               the client and every grant of it end\n"
-"  grant revoke USER CLIENT       a user withdraws consent: the client's\n"
-"                                 tokens for that user stop working\n"
+"  client list                clients, grants, scopes, redirect URIs\n"
+"      apiauth-admin client list\n"
+"  client delete ID           the client and every grant of it end\n"
+"      apiauth-admin client delete cli_8Hq2kW0aTz9LkPq1\n"
+"  grant revoke USER CLIENT   a user withdraws consent: the client's tokens\n"
+"                             for that user stop working\n"
 "      apiauth-admin grant revoke alice shopify\n"
-"  purge                          delete expired and long-revoked rows\n"
 "\n"
 "exit status: 0 done, 1 refused (not found, exists, store error), 2 bad usage\n";
 
@@ -168,10 +199,13 @@ static int run(admin_t *ad, const admin_args_t *a)
 {
     const char *cmd = a->argc > 0 ? a->argv[0] : NULL;
 
-    if (apr_table_get(a->opts, "help") || cmd == NULL
-        || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, cmd ? stdout : stderr);
-        return cmd ? ADMIN_OK : ADMIN_USAGE;
+    if (apr_table_get(a->opts, "help") || (cmd && strcmp(cmd, "help") == 0)) {
+        fputs(usage_text, stdout);
+        return ADMIN_OK;
+    }
+    if (cmd == NULL) {
+        fputs(usage_text, stderr);
+        return ADMIN_USAGE;
     }
     ad->json = apr_table_get(a->opts, "json") != NULL;
     if (apr_table_get(a->opts, "pepper")) {
@@ -201,6 +235,12 @@ static int run(admin_t *ad, const admin_args_t *a)
     }
     if (strcmp(cmd, "grant") == 0) {
         return admin_cmd_grant(ad, a);
+    }
+    if (strcmp(cmd, "user") == 0) {
+        return admin_cmd_user(ad, a);
+    }
+    if (strcmp(cmd, "session") == 0) {
+        return admin_cmd_session(ad, a);
     }
     return admin_say(ADMIN_USAGE, "unknown command '%s' (see --help)", cmd);
 }

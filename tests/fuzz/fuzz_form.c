@@ -11,7 +11,12 @@
  *       $(apr-1-config --cppflags --includes) tests/fuzz/fuzz_form.c \
  *       lib/form.c lib/multipart.c lib/identity.c -o fuzz_form \
  *       $(apr-1-config --link-ld --libs)
- *   ./fuzz_form -dict=tests/fuzz/form.dict tests/fuzz/corpus/form
+ *   mkdir -p /tmp/form-corpus
+ *   ./fuzz_form -dict=tests/fuzz/form.dict -max_len=3000 \
+ *       -artifact_prefix=/tmp/ /tmp/form-corpus tests/fuzz/corpus/form
+ *
+ * (libFuzzer writes new inputs to the first directory: keep the seeds
+ * clean.)
  */
 #include <stdint.h>
 #include <string.h>

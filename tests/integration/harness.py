@@ -119,6 +119,10 @@ class Store:
     def app(self, name):
         return self.out("app", "create", name)
 
+    def user(self, name, *extra, password="correct horse battery"):
+        """Creates a user (apiauth-admin user create, password on stdin)."""
+        return self.out("user", "create", name, *extra, input=password + "\n")
+
     def key(self, app, *extra):
         """Mints a key; returns (secret, credential id)."""
         data = json.loads(self.out("key", "create", app, *extra, json=True))

@@ -1,18 +1,41 @@
-"""Every file in conf-examples/ is accepted by `apache2 -t` with the module
-loaded, as an operator would include it."""
+"""Every file in conf-examples/ is accepted by `apache2 -t` with the modules
+loaded as an operator would load them (apiauth.load, apiauth_oauth.load).
+The files an example names under /etc/apiauth and /var/lib/apiauth are made
+in a temporary directory first (a signing key, a users file, a pepper)."""
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from harness import APIAUTH_SO, HTTPD_BIN, MODULE_DIR, ROOT, make_workdir
+from harness import (APIAUTH_SO, HTTPD_BIN, MODULE_DIR, OAUTH_SO, ROOT,
+                     htpasswd, make_key, make_workdir)
 
 EXAMPLES = sorted((ROOT / "conf-examples").glob("*.conf"))
 
 
+def local_paths(text, workdir):
+    return (text.replace("/etc/apiauth/", f"{workdir}/etc/")
+                .replace("/var/lib/apiauth/", f"{workdir}/var/")
+                .replace("/usr/lib/apache2/modules/mod_apiauth.so",
+                         str(APIAUTH_SO))
+                .replace("/usr/lib/apache2/modules/mod_apiauth_oauth.so",
+                         str(OAUTH_SO)))
+
+
+def make_named_files(workdir):
+    etc = workdir / "etc"
+    etc.mkdir()
+    (workdir / "var").mkdir()
+    make_key(etc, "rsa", "signing-2026.pem")
+    htpasswd(etc / "users", "alice", "wonderland")
+    (etc / "pepper").write_text("0123456789abcdef0123456789abcdef\n")
+
+
 def base_config(workdir, example):
-    load = (ROOT / "conf-examples" / "apiauth.load").read_text().replace(
-        "/usr/lib/apache2/modules/mod_apiauth.so", str(APIAUTH_SO))
+    loads = "\n".join(local_paths((ROOT / "conf-examples" / name).read_text(),
+                                  workdir)
+                      for name in ("apiauth.load", "apiauth_oauth.load"))
+    body = local_paths(example.read_text(), workdir)
+    (workdir / "example.conf").write_text(body)
     return f"""
 ServerRoot "{workdir}"
 ServerName 127.0.0.1
@@ -30,19 +53,22 @@ LoadModule dbd_module {MODULE_DIR}/mod_dbd.so
 LoadModule socache_shmcb_module {MODULE_DIR}/mod_socache_shmcb.so
 LoadModule proxy_module {MODULE_DIR}/mod_proxy.so
 LoadModule proxy_http_module {MODULE_DIR}/mod_proxy_http.so
-{load}
-Include "{example}"
+{loads}
+Include "{workdir}/example.conf"
 """
 
 
 def test_there_are_examples():
     assert (ROOT / "conf-examples" / "apiauth.load").exists()
-    assert EXAMPLES
+    assert (ROOT / "conf-examples" / "apiauth_oauth.load").exists()
+    names = {p.name for p in EXAMPLES}
+    assert {"apiauth.conf", "taptouch.conf", "generic-api.conf"} <= names
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_apachectl_accepts_example(example):
     d = make_workdir("apiauth-conf-")
+    make_named_files(d)
     conf = d / "httpd.conf"
     conf.write_text(base_config(d, example))
     proc = subprocess.run([HTTPD_BIN, "-t", "-f", str(conf)],

@@ -1,6 +1,7 @@
 """ApiAuthProvider file: keys in a text file written by apiauth-admin
 (no database), re-read when it changes, failing closed when it is gone,
 and chained with dbd."""
+import shutil
 import time
 
 import pytest
@@ -57,7 +58,8 @@ def env(module_store, module_httpd):
     e.db_key, e.db_key_id = e.store.key("db-shop")
     e.httpd = module_httpd(store=e.store, body=BODY % {
         "creds": e.creds, "missing": e.dir / "no-such-file"})
-    return e
+    yield e
+    shutil.rmtree(e.dir, ignore_errors=True)
 
 
 def get(env, path, key):
@@ -111,8 +113,8 @@ def test_line_removed_from_the_file_stops_its_key(env):
     assert get(env, "/file/env", env.key).status_code == 200
 
 
-def test_expired_line_is_refused(env):
-    scratch = make_workdir("apiauth-scratch-") / "one"
+def test_expired_line_is_refused(env, tmp_path):
+    scratch = tmp_path / "one"
     key, key_id = file_key(scratch, env.app, "--expires", "1h")
     digest, cid, kind, app, user, _, scope = \
         scratch.read_text().strip().split(":", 6)
@@ -153,9 +155,8 @@ def test_chain_finds_keys_of_either_provider(env, which):
     assert env_of(r)["REMOTE_USER"] == app
 
 
-def test_chain_refuses_a_key_neither_knows(env):
-    other_store_key, _ = file_key(make_workdir("apiauth-scratch-") / "x",
-                                  env.app)
+def test_chain_refuses_a_key_neither_knows(env, tmp_path):
+    other_store_key, _ = file_key(tmp_path / "elsewhere", env.app)
     r = get(env, "/chain/env", other_store_key)
     assert r.status_code == 401
     assert r.json() == NOT_KNOWN

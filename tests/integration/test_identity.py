@@ -4,6 +4,7 @@ nor the Authorization header nor a query key (unless the operator keeps
 the credential); never an X-ApiAuth-* header a client made up; and with
 ApiAuthForwardHeaders the identity as X-ApiAuth-* headers at a proxied
 backend."""
+import base64
 import time
 
 import pytest
@@ -80,6 +81,7 @@ def env(module_store, module_httpd, echo):
     # ApiAuthKeepCredential on leaves a query key in the log: that key is
     # kept apart from the one whose absence from the log is checked
     e.kept, _ = store.key("shop")
+    store.user("alice", "--app", "shop")
     e.token, e.token_id = store.key("shop", "--kind", "token",
                                     "--user", "alice", "--scope", "me")
     e.httpd = module_httpd(store=store, body=BODY % {"echo": echo.url()},
@@ -137,7 +139,6 @@ def test_user_token_identity_is_its_user(env):
 
 
 def test_twake_basic_identity_is_the_app(env):
-    import base64
     pair = base64.b64encode(f"{env.app}:{env.forever}".encode()).decode()
     r = env.httpd.get("/id/env", headers={"Authorization": "Basic " + pair})
     seen = env_of(r)

@@ -86,6 +86,7 @@ def env(module_store, module_httpd):
         "shop", "--scope", "integration.store")
     e.other_key, e.other_key_id = store.key("other")
     e.other_scoped, _ = store.key("other", "--scope", "integration.store")
+    store.user("bob", "--app", "shop")
     e.user_token, _ = store.key("shop", "--kind", "token", "--user", "bob")
     e.httpd = module_httpd(store=store, body=BODY % {"shop": e.shop})
     return e

@@ -71,16 +71,18 @@ PRESENTED = {
                       "ApiKey", "apikey"),
     "apikey-query": (lambda key, app: {"params": {"api_key": key}},
                      "ApiKey", "apikey"),
-    "token": (lambda key, app: {"headers": {"Authorization": "Token " + key}},
-              "Token", "token"),
+    "token": (
+        lambda key, app: {"headers": {"Authorization": "Token " + key}},
+        "Token", "token"),
     "basic-key-empty-password": (
         lambda key, app: {"headers": {"Authorization": basic(key, "")}},
         "Basic", "basic"),
     "basic-app-id-and-key": (
         lambda key, app: {"headers": {"Authorization": basic(app, key)}},
         "Basic", "basic"),
-    "bearer": (lambda key, app: {"headers": {"Authorization": "Bearer " + key}},
-               "Bearer", "bearer"),
+    "bearer": (
+        lambda key, app: {"headers": {"Authorization": "Bearer " + key}},
+        "Bearer", "bearer"),
     "bearer-lower-case": (
         lambda key, app: {"headers": {"Authorization": "bearer " + key}},
         "Bearer", "bearer"),
@@ -118,6 +120,7 @@ def env(module_store, module_httpd, tmp_path_factory):
     k.expiring, k.expiring_id = store.key("shop", "--expires", "1s")
     k.expired_after = time.time() + 2.1
     k.other, _ = store.key("elsewhere")
+    store.user("alice", "--app", "shop")
     k.user_token, _ = store.key("shop", "--kind", "token", "--user", "alice")
     # a key of the right shape that this store has never seen
     scratch = tmp_path_factory.mktemp("scratch") / "credentials"

@@ -72,6 +72,7 @@ def run(module_store, module_httpd):
     r.revoked, r.revoked_id = store.key("shop")
     store.revoke(r.revoked_id)
     r.expiring, r.expiring_id = store.key("shop", "--expires", "1s")
+    store.user("carol", "--app", "shop")
     r.user_token, r.user_token_id = store.key("shop", "--kind", "token",
                                               "--user", "carol")
     r.secrets = [r.good, r.revoked, r.expiring, r.user_token]
@@ -116,7 +117,8 @@ def run(module_store, module_httpd):
 
 def encodings(secret, app):
     """A secret as it might appear in a log: as sent, base64 in a Basic
-    pair, percent-encoded."""
+    pair (with an empty password or after the app id), or the start of
+    its own base64."""
     return [secret, b64(secret + ":"), b64(f"{app}:{secret}"),
             b64(secret)[:20]]
 

@@ -63,9 +63,11 @@ def missing_dir_server(module_store, module_httpd):
     store = module_store()
     app = store.app("shop")
     key, _ = store.key("shop")
-    nowhere = make_workdir("apiauth-gone-") / "absent" / "apiauth.db"
-    httpd = module_httpd(store=DbdAt(nowhere), body=LOCATION)
-    return httpd, key, app
+    parent = make_workdir("apiauth-gone-")
+    httpd = module_httpd(store=DbdAt(parent / "absent" / "apiauth.db"),
+                         body=LOCATION)
+    yield httpd, key, app
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.mark.parametrize("how", ways_to_send("k", "a"))
@@ -115,7 +117,7 @@ def test_missing_schema_is_503(new_store, httpd_factory):
 def test_database_that_appears_later_is_used_without_restart(
         new_store, httpd_factory):
     store = new_store()
-    app = store.app("shop")
+    store.app("shop")
     key, _ = store.key("shop")
     later = make_workdir("apiauth-later-") / "db"
     httpd = httpd_factory(store=DbdAt(later / "apiauth.db"), body=LOCATION)

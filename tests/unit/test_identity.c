@@ -155,8 +155,8 @@ static void test_serialized_form_is_the_versioned_record(void **state)
     id.scope = "a b";
     id.expires = 7;
     assert_string_equal(apiauth_identity_serialize(unit_pool, &id),
-                        "1" US "oauth" US "jti" US "app" US US US "a b"
-                        US US US "7");
+                        "2" US "oauth" US "jti" US "app" US US US "a b"
+                        US US US US US US US US "7");
 }
 
 static void test_serialize_refuses_control_characters(void **state)
@@ -181,41 +181,46 @@ static void test_parse_reads_a_hand_written_entry(void **state)
 {
     apiauth_identity_t id;
 
-    assert_int_equal(parse("1" US "install" US "crd_9" US "app_9" US "u" US
-                           US "" US "dev-1" US US "0", &id), APIAUTH_OK);
+    assert_int_equal(parse("2" US "install" US "crd_9" US "app_9" US "u" US
+                           US "" US "dev-1" US US US US US "grt_1" US "dbd" US
+                           "0", &id), APIAUTH_OK);
     assert_int_equal(id.kind, APIAUTH_KIND_INSTALL);
     assert_string_equal(id.user, "u");
     assert_string_equal(id.install_id, "dev-1");
     assert_null(id.acting_app);
+    assert_string_equal(id.grant_id, "grt_1");
+    assert_string_equal(id.provider, "dbd");
+    assert_null(id.issuer);
 }
 
 static void test_parse_refuses_corrupt_entries(void **state)
 {
     const char *bad[] = {
         /* version */
-        "2" US "api_key" US "c" US "a" US US US US US US "0",
+        "1" US "api_key" US "c" US "a" US US US US US US US US US US US "0",
+        "3" US "api_key" US "c" US "a" US US US US US US US US US US US "0",
         "" US "api_key" US "c" US "a" US US US US US US "0",
         "01" US "api_key" US "c" US "a" US US US US US US "0",
         /* too few fields */
-        "1" US "api_key" US "c" US "a" US US US US US "0",
-        "1" US "api_key" US "c" US "a",
-        "1",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US "0",
+        "2" US "api_key" US "c" US "a",
+        "2",
         /* kind */
-        "1" US "none" US "c" US "a" US US US US US US "0",
-        "1" US "wizard" US "c" US "a" US US US US US US "0",
-        "1" US "" US "c" US "a" US US US US US US "0",
+        "2" US "none" US "c" US "a" US US US US US US US US US US US "0",
+        "2" US "wizard" US "c" US "a" US US US US US US US US US US US "0",
+        "2" US "" US "c" US "a" US US US US US US US US US US US "0",
         /* credential id and app are required */
-        "1" US "api_key" US "" US "a" US US US US US US "0",
-        "1" US "api_key" US "c" US "" US US US US US US "0",
+        "2" US "api_key" US "" US "a" US US US US US US US US US US US "0",
+        "2" US "api_key" US "c" US "" US US US US US US US US US US US "0",
         /* expires */
-        "1" US "api_key" US "c" US "a" US US US US US US "",
-        "1" US "api_key" US "c" US "a" US US US US US US "x",
-        "1" US "api_key" US "c" US "a" US US US US US US "12x",
-        "1" US "api_key" US "c" US "a" US US US US US US "12 ",
-        "1" US "api_key" US "c" US "a" US US US US US US "-1",
-        "1" US "api_key" US "c" US "a" US US US US US US
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US "",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US "x",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US "12x",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US "12 ",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US "-1",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US
             "99999999999999999999",
-        "1" US "api_key" US "c" US "a" US US US US US US "0x10",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US US "0x10",
     };
     apiauth_identity_t id;
     size_t i;
@@ -227,12 +232,15 @@ static void test_parse_refuses_corrupt_entries(void **state)
 
 static void test_parse_refuses_trailing_garbage(void **state)
 {
-    const char *good = "1" US "api_key" US "c" US "a" US US US US US US "5";
+    const char *good = "2" US "api_key" US "c" US "a" US US US US US US US US
+                       US US US "5";
+#define GOOD "2" US "api_key" US "c" US "a" US US US US US US US US US US US "5"
     const char *bad[] = {
-        "1" US "api_key" US "c" US "a" US US US US US US "5" US,
-        "1" US "api_key" US "c" US "a" US US US US US US "5" US "extra",
-        "1" US "api_key" US "c" US "a" US US US US US US "5" US "6" US "7",
+        GOOD US,
+        GOOD US "extra",
+        GOOD US "6" US "7",
     };
+#undef GOOD
     apiauth_identity_t id;
     size_t i;
 
@@ -246,13 +254,20 @@ static void test_parse_refuses_trailing_garbage(void **state)
 static void test_parse_refuses_control_characters_in_fields(void **state)
 {
     const char *bad[] = {
-        "1" US "api_key" US "c\n" US "a" US US US US US US "0",
-        "1" US "api_key" US "c" US "a\r" US US US US US US "0",
-        "1" US "api_key" US "c" US "a" US "u\nX-Evil: 1" US US US US US "0",
-        "1" US "api_key" US "c" US "a" US US "cli\t" US US US US "0",
-        "1" US "api_key" US "c" US "a" US US US "read\x7f" US US US "0",
-        "1" US "api_key" US "c" US "a" US US US US "dev\x01" US US "0",
-        "1" US "api_key" US "c" US "a" US US US US US "app\x1b" US "0",
+        "2" US "api_key" US "c\n" US "a" US US US US US US US US US US US "0",
+        "2" US "api_key" US "c" US "a\r" US US US US US US US US US US US "0",
+        "2" US "api_key" US "c" US "a" US "u\nX-Evil: 1"
+            US US US US US US US US US US "0",
+        "2" US "api_key" US "c" US "a" US US "cli\t"
+            US US US US US US US US US "0",
+        "2" US "api_key" US "c" US "a" US US US "read\x7f"
+            US US US US US US US US "0",
+        "2" US "api_key" US "c" US "a" US US US US "dev\x01"
+            US US US US US US US "0",
+        "2" US "api_key" US "c" US "a" US US US US US "app\x1b"
+            US US US US US US "0",
+        "2" US "api_key" US "c" US "a" US US US US US US US US US US
+            "dbd\n" US "0",
     };
     apiauth_identity_t id;
     size_t i;
@@ -264,7 +279,8 @@ static void test_parse_refuses_control_characters_in_fields(void **state)
 
 static void test_parse_honours_the_length_not_the_nul(void **state)
 {
-    const char *s = "1" US "api_key" US "c" US "a" US US US US US US "5";
+    const char *s = "2" US "api_key" US "c" US "a" US US US US US US US US US
+                    US US "5";
     char buf[64];
     apiauth_identity_t id;
     apr_size_t n = strlen(s);
@@ -287,8 +303,8 @@ static void test_parse_honours_the_length_not_the_nul(void **state)
 
 static const char *entry_of_length(apr_size_t len)
 {
-    const char *head = "1" US "api_key" US "c" US "a" US US US;
-    const char *tail = US US US "0";
+    const char *head = "2" US "api_key" US "c" US "a" US US US;
+    const char *tail = US US US US US US US US "0";
     apr_size_t hl = strlen(head), tl = strlen(tail);
     char *s = apr_palloc(unit_pool, len + 1);
 
@@ -305,7 +321,7 @@ static void test_parse_refuses_entries_over_8192_bytes(void **state)
     apiauth_identity_t id;
 
     assert_int_equal(parse(entry_of_length(8192), &id), APIAUTH_OK);
-    assert_int_equal(strlen(id.scope), 8192 - 20);
+    assert_int_equal(strlen(id.scope), 8192 - 25);
     assert_int_equal(parse(entry_of_length(8193), &id), APIAUTH_INVALID);
 }
 

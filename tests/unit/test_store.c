@@ -3,122 +3,14 @@
  *
  * Each store test gets a new database file in its own directory, with the
  * schema applied from the embedded migrations and every catalogue
- * statement prepared under its label, the way apiauth-admin does it.  A
- * statement that does not fit the schema fails here, not in production.
+ * statement prepared under its label, the way apiauth-admin does it
+ * (store_fixture.h).  A statement that does not fit the schema fails here,
+ * not in production.
  */
-#include <stdlib.h>
-
-#include <apr_dbd.h>
-#include <apr_file_io.h>
-#include <apr_hash.h>
-#include <apr_lib.h>
-#include <apr_strings.h>
-
 #include "unit.h"
 
 #include "digest.h"
-#include "store.h"
-
-typedef struct {
-    char *dir;
-    char *path;
-    apiauth_db_t db;
-} fixture_t;
-
-static fixture_t fx;
-
-static const char *sqlite_script(const char *text)
-{
-    apr_size_t len = strlen(text);
-
-    /* apr_dbd_sqlite3 fails on anything after the last statement, even a
-     * newline */
-    while (len > 0 && apr_isspace(text[len - 1])) {
-        len--;
-    }
-    return apr_pstrmemdup(unit_pool, text, len);
-}
-
-static int prepare_statement(apiauth_db_t *db, apiauth_sql_id_t id,
-                             const char **why)
-{
-    const apiauth_sql_t *sql = &apiauth_sql_catalogue[id];
-    apr_dbd_prepared_t *st = NULL;
-    int rc = apr_dbd_prepare(db->driver, unit_pool, db->handle, sql->text,
-                             sql->label, &st);
-
-    if (rc != 0) {
-        *why = apr_pstrcat(unit_pool, sql->label, ": ",
-                           apr_dbd_error(db->driver, db->handle, rc), NULL);
-        return -1;
-    }
-    apr_hash_set(db->prepared, sql->label, APR_HASH_KEY_STRING, st);
-    return 0;
-}
-
-static int store_setup(void **state)
-{
-    const char *base = getenv("TMPDIR"), *err = NULL;
-    const apiauth_sql_migration_t *m;
-    int count, i, nrows;
-
-    if (unit_setup(state) != 0) {
-        return -1;
-    }
-    memset(&fx, 0, sizeof(fx));
-    fx.dir = apr_pstrcat(unit_pool, base && *base ? base : "/tmp",
-                         "/apiauth-unit-store-XXXXXX", NULL);
-    if (mkdtemp(fx.dir) == NULL) {
-        return -1;
-    }
-    fx.path = apr_pstrcat(unit_pool, fx.dir, "/apiauth.db", NULL);
-    apr_dbd_init(unit_pool);
-    if (apr_dbd_get_driver(unit_pool, "sqlite3", &fx.db.driver) != APR_SUCCESS
-        || apr_dbd_open_ex(fx.db.driver, unit_pool, fx.path, &fx.db.handle,
-                           &err) != APR_SUCCESS) {
-        print_error("cannot open %s: %s\n", fx.path, err ? err : "no driver");
-        return -1;
-    }
-    m = apiauth_sql_migrations("sqlite3", &count);
-    for (i = 0; i < count; i++) {
-        if (apr_dbd_query(fx.db.driver, fx.db.handle, &nrows,
-                          sqlite_script(m[i].text)) != 0) {
-            print_error("schema %s failed\n", m[i].name);
-            return -1;
-        }
-    }
-    fx.db.prepared = apr_hash_make(unit_pool);
-    for (i = 0; i < APIAUTH_SQL_COUNT; i++) {
-        if (prepare_statement(&fx.db, (apiauth_sql_id_t)i, &err) != 0) {
-            print_error("%s\n", err);
-            return -1;
-        }
-    }
-    *state = &fx.db;
-    return 0;
-}
-
-static int store_teardown(void **state)
-{
-    const char *journal[] = {"", "-journal", "-wal", "-shm"};
-    size_t i;
-
-    if (fx.db.handle) {
-        apr_dbd_close(fx.db.driver, fx.db.handle);
-    }
-    for (i = 0; fx.path && i < sizeof(journal) / sizeof(journal[0]); i++) {
-        apr_file_remove(apr_pstrcat(unit_pool, fx.path, journal[i], NULL),
-                        unit_pool);
-    }
-    if (fx.dir) {
-        apr_dir_remove(fx.dir, unit_pool);
-    }
-    memset(&fx, 0, sizeof(fx));
-    return unit_teardown(state);
-}
-
-#define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, store_setup, \
-                                                       store_teardown)
+#include "store_fixture.h"
 
 static void insert_app(apiauth_db_t *db, const char *id, const char *name)
 {

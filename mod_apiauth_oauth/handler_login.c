@@ -1,0 +1,297 @@
+/*
+ * handler_login.c: the endpoints that mint credentials for people and
+ * devices -- apiauth-login (Tapglue's user/login: POST logs a user in
+ * within an app and returns a session token, DELETE ends that session) and
+ * apiauth-install-token (Contextual's GET .../users/token?installid=X: a
+ * dashboard user authenticated by mod_apiauth gets a token for one device
+ * install).  The logic is lib/sessions.c; this file reads and answers.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "credential.h"
+#include "form.h"
+#include "oauth_private.h"
+#include "response.h"
+#include "sessions.h"
+
+static const apiauth_error_t store_down = {
+    "temporarily_unavailable", "the credential store is unreachable"};
+
+/* A 401 naming the Basic scheme these endpoints take. */
+static int unauthorized(request_rec *r, const char *error,
+                        const char *description)
+{
+    apiauth_error_t err = {error, description};
+
+    apr_table_setn(r->headers_out, "WWW-Authenticate",
+                   apiauth_challenge(r->pool, "Basic",
+                                     ap_auth_name(r) ? ap_auth_name(r) : "api",
+                                     NULL, NULL, NULL, NULL));
+    return oauth_answer_error(r, HTTP_UNAUTHORIZED, &err);
+}
+
+/* The app token (and second part) of `Authorization: Basic` and the app
+ * it names: OK, or an answer already sent (DONE). */
+static int app_of_request(request_rec *r, apiauth_db_t *db,
+                          apiauth_credential_t *cred,
+                          apiauth_credential_row_t *app)
+{
+    apiauth_request_material_t m = {0};
+    apiauth_error_t err = {NULL, NULL};
+    const char *digest;
+    apiauth_status_t st;
+
+    m.accepted = APIAUTH_SCHEME_BASIC;
+    m.authorization = apr_table_get(r->headers_in, "Authorization");
+    st = apiauth_credential_parse(r->pool, &m, cred, &err);
+    if (st == APIAUTH_INVALID) {
+        return oauth_answer_error(r, HTTP_BAD_REQUEST, &err);
+    }
+    if (st != APIAUTH_OK) {
+        return unauthorized(r, "invalid_client", "the app token is required "
+                            "as the Basic user name");
+    }
+    digest = apiauth_digest_hex(r->pool, oauth_conf(r)->oauth.pepper,
+                                cred->secret);
+    st = digest ? apiauth_store_credential_find(r->pool, db, digest, app)
+                : APIAUTH_ERROR;
+    if (st == APIAUTH_ERROR) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    if (st != APIAUTH_OK || app->identity.kind != APIAUTH_KIND_APP_TOKEN
+        || apiauth_credential_row_check(app, apr_time_sec(r->request_time),
+                                        &err) != APIAUTH_OK) {
+        return unauthorized(r, "invalid_client", "unknown, expired or "
+                            "revoked app token");
+    }
+    return OK;
+}
+
+/* {"username"|"email": ..., "password": ...} as JSON, or the same fields
+ * of a form. */
+static int login_fields(request_rec *r, const char **login,
+                        const char **password)
+{
+    const char *type = apr_table_get(r->headers_in, "Content-Type");
+    apiauth_error_t bad = {"invalid_request", "send {\"username\" or "
+                           "\"email\", \"password\"} as JSON or a form"};
+    apr_table_t *params;
+    int rc;
+
+    if (type && strncasecmp(type, "application/json", 16) == 0) {
+        char *body;
+        apr_size_t len;
+        json_t *doc, *name, *pw;
+        if ((rc = oauth_read_body(r, &body, &len)) != OK) {
+            return rc;
+        }
+        doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        name = json_object_get(doc, "username");
+        if (name == NULL) {
+            name = json_object_get(doc, "email");
+        }
+        pw = json_object_get(doc, "password");
+        if (!json_is_object(doc) || !json_is_string(name)
+            || !json_is_string(pw)
+            || (json_object_get(doc, "username")
+                && json_object_get(doc, "email"))) {
+            json_decref(doc);
+            return oauth_answer_error(r, HTTP_BAD_REQUEST, &bad);
+        }
+        *login = apr_pstrdup(r->pool, json_string_value(name));
+        *password = apr_pstrdup(r->pool, json_string_value(pw));
+        json_decref(doc);
+    }
+    else {
+        if ((rc = oauth_read_params(r, 1, &params)) != OK) {
+            return rc;
+        }
+        *login = apr_table_get(params, "username");
+        if (*login == NULL) {
+            *login = apr_table_get(params, "email");
+        }
+        *password = apr_table_get(params, "password");
+        if (*login == NULL || *password == NULL
+            || (apr_table_get(params, "username")
+                && apr_table_get(params, "email"))) {
+            return oauth_answer_error(r, HTTP_BAD_REQUEST, &bad);
+        }
+    }
+    if (**login == '\0' || strlen(*login) > 256 || strlen(*password) > 1024) {
+        return oauth_answer_error(r, HTTP_BAD_REQUEST, &bad);
+    }
+    return OK;
+}
+
+static int login(request_rec *r, apiauth_db_t *db)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_credential_t cred;
+    apiauth_credential_row_t app;
+    apiauth_error_t err;
+    const char *login_name = NULL, *password = NULL, *user, *secret, *id;
+    apr_int64_t now = apr_time_sec(r->request_time);
+    apiauth_status_t st;
+    int rc;
+
+    if ((rc = app_of_request(r, db, &cred, &app)) != OK) {
+        return rc;
+    }
+    if (*cred.password != '\0') {
+        return unauthorized(r, "invalid_request", "log in with the app token "
+                            "and an empty password");
+    }
+    if ((rc = login_fields(r, &login_name, &password)) != OK) {
+        return rc;
+    }
+    st = apiauth_login_check(r->pool, db, app.identity.app, login_name,
+                             password, &user, &err);
+    if (st == APIAUTH_ERROR) {
+        return oauth_send_error(r, st, &err);
+    }
+    if (st != APIAUTH_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20050)
+                      "login to app %s refused (app token %s)",
+                      app.identity.app, app.identity.credential_id);
+        return unauthorized(r, err.error, err.description);
+    }
+    if (apiauth_mint_credential(r->pool, db, conf->oauth.pepper,
+                                APIAUTH_KIND_SESSION, app.identity.app, user,
+                                NULL, now, conf->session_lifetime, &secret,
+                                &id) != APIAUTH_OK) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20051)
+                  "user %s logged in to app %s: session %s", user,
+                  app.identity.app, id);
+    return oauth_send_json(r, HTTP_CREATED, json_pack(
+               "{s:s, s:s, s:I}", "user_id", user, "session_token", secret,
+               "expires_in", (json_int_t)conf->session_lifetime)) == OK
+               ? DONE
+               : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static int logout(request_rec *r, apiauth_db_t *db)
+{
+    apiauth_credential_t cred;
+    apiauth_credential_row_t app, session;
+    apiauth_error_t err;
+    const char *digest;
+    const char *parts[3];
+    apiauth_status_t st;
+    int rc;
+
+    if ((rc = app_of_request(r, db, &cred, &app)) != OK) {
+        return rc;
+    }
+    digest = apiauth_digest_hex(r->pool, oauth_conf(r)->oauth.pepper,
+                                cred.password);
+    st = digest ? apiauth_store_credential_find(r->pool, db, digest, &session)
+                : APIAUTH_ERROR;
+    if (st == APIAUTH_ERROR) {
+        return oauth_send_error(r, st, &store_down);
+    }
+    if (st != APIAUTH_OK || session.identity.kind != APIAUTH_KIND_SESSION
+        || strcmp(session.identity.app, app.identity.app) != 0
+        || apiauth_credential_row_check(&session,
+                                        apr_time_sec(r->request_time), &err)
+               != APIAUTH_OK) {
+        return unauthorized(r, "invalid_token", "no live session of this app "
+                            "has this token");
+    }
+    if (apiauth_credential_revoke(r->pool, db, session.identity.credential_id,
+                                  apr_time_sec(r->request_time))
+        != APIAUTH_OK) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    /* the cache key of APP_TOKEN:SESSION_TOKEN (mod_apiauth's) */
+    parts[0] = "basic";
+    parts[1] = cred.secret;
+    parts[2] = cred.password;
+    oauth_forget_parts(r, parts, 3);
+    /* and under the app's other app tokens, where it may be cached too */
+    oauth_note_revoked(r, "credential", session.identity.credential_id,
+                       session.identity.expires
+                           ? session.identity.expires
+                           : apr_time_sec(r->request_time) + 86400);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20052)
+                  "session %s of user %s ended", session.identity.credential_id,
+                  session.identity.user);
+    r->status = HTTP_NO_CONTENT;
+    return DONE;
+}
+
+int oauth_handle_login(request_rec *r)
+{
+    apiauth_db_t db;
+
+    if (r->method_number != M_POST && r->method_number != M_DELETE) {
+        apiauth_error_t err = {"invalid_request", "POST logs in, DELETE logs "
+                               "out"};
+        apr_table_setn(r->headers_out, "Allow", "POST, DELETE");
+        return oauth_answer_error(r, HTTP_METHOD_NOT_ALLOWED, &err);
+    }
+    if (oauth_store(r, &db) != 0) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    return r->method_number == M_POST ? login(r, &db) : logout(r, &db);
+}
+
+int oauth_handle_install_token(request_rec *r)
+{
+    APR_OPTIONAL_FN_TYPE(apiauth_request_identity) *identity_of =
+        APR_RETRIEVE_OPTIONAL_FN(apiauth_request_identity);
+    oauth_server_conf *conf = oauth_conf(r);
+    const apiauth_identity_t *caller = identity_of ? identity_of(r) : NULL;
+    const char *install_id = NULL, *app_key = NULL, *secret, *id;
+    apiauth_error_t err = {"invalid_request", NULL};
+    apiauth_db_t db;
+    int n, rc;
+
+    if ((rc = oauth_require_method(r, M_GET)) != OK) {
+        return rc;
+    }
+    if (caller == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20053)
+                      "apiauth-install-token needs AuthType apiauth on its "
+                      "location: the caller must be authenticated");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    n = apiauth_query_get(r->pool, r->args, "installid", &install_id);
+    if (n != 1 || !apiauth_name_is_valid(install_id)) {
+        err.description = n == 0 ? "installid is required"
+                                 : "installid is repeated or malformed";
+        return oauth_answer_error(r, HTTP_BAD_REQUEST, &err);
+    }
+    n = apiauth_query_get(r->pool, r->args, "app_key", &app_key);
+    if (n > 1 || n < 0) {
+        err.description = "app_key is repeated or malformed";
+        return oauth_answer_error(r, HTTP_BAD_REQUEST, &err);
+    }
+    if (oauth_store(r, &db) != 0) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    if (app_key && !oauth_app_matches(r, &db, app_key, caller->app)) {
+        apiauth_error_t denied = {"access_denied", "app_key is not the app "
+                                  "of your credential"};
+        return oauth_answer_error(r, HTTP_FORBIDDEN, &denied);
+    }
+    if (apiauth_mint_credential(r->pool, &db, conf->oauth.pepper,
+                                APIAUTH_KIND_INSTALL, caller->app,
+                                caller->user, install_id,
+                                apr_time_sec(r->request_time),
+                                conf->install_lifetime, &secret, &id)
+        != APIAUTH_OK) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20054)
+                  "install token %s for install %s of app %s, by %s", id,
+                  install_id, caller->app, apiauth_identity_subject(caller));
+    oauth_send_json(r, HTTP_OK, json_pack(
+        "{s:s, s:s, s:I}", "token", secret, "installid", install_id,
+        "expires_in", (json_int_t)conf->install_lifetime));
+    return DONE;
+}

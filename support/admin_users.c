@@ -1,0 +1,287 @@
+/*
+ * admin_users.c: users, sessions and the groups apps act in
+ * (apiauth-admin user ..., session ..., app install).
+ *
+ * A user's password is read from stdin (never from the command line, where
+ * ps and shell history would keep it) and stored as a bcrypt hash.  User
+ * ids may not look like app or client ids: r->user never leaves doubt
+ * about what a subject is.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <openssl/crypto.h>
+
+#include "admin.h"
+#include "sessions.h"
+
+/* The password from stdin: its first line, without the line end. */
+static int read_password(admin_t *ad, const char **password)
+{
+    char buf[1025];
+    size_t n;
+
+    if (fgets(buf, sizeof(buf), stdin) == NULL) {
+        return admin_say(ADMIN_USAGE, "give the password on stdin, e.g. "
+                         "printf '%%s\\n' \"$PW\" | apiauth-admin user ...");
+    }
+    n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    if (n < 8) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return admin_say(ADMIN_USAGE, "a password has at least 8 characters");
+    }
+    *password = apiauth_password_hash(ad->pool, buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return *password ? ADMIN_OK
+                     : admin_say(ADMIN_REFUSED, "cannot hash the password");
+}
+
+static int user_create(admin_t *ad, const admin_args_t *a)
+{
+    const char *name = a->argv[2], *email = apr_table_get(a->opts, "email");
+    const char *app_ref = apr_table_get(a->opts, "app");
+    const char *app = NULL, *hash = NULL, *args[5];
+    int rc;
+
+    if (!apiauth_name_is_valid(name) || strncmp(name, "app_", 4) == 0
+        || strncmp(name, "cli_", 4) == 0) {
+        return admin_say(ADMIN_USAGE, "a user id is printable, without space "
+                         "or separators, and does not start with app_ or "
+                         "cli_");
+    }
+    if (email && (!apiauth_name_is_valid(email) || !strchr(email, '@'))) {
+        return admin_say(ADMIN_USAGE, "--email takes an address");
+    }
+    if ((rc = read_password(ad, &hash)) != ADMIN_OK
+        || (rc = admin_connect(ad, 1)) != ADMIN_OK
+        || (app_ref && (rc = admin_find_app(ad, app_ref, &app)) != ADMIN_OK)) {
+        return rc;
+    }
+    args[0] = name;
+    args[1] = email;
+    args[2] = app;
+    args[3] = hash;
+    args[4] = apiauth_db_int(ad->pool, ad->now);
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_INSERT, 5, args,
+                        NULL) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "user '%s' not created (exists, or "
+                         "the email is taken?): %s", name, ad->db.last_error);
+    }
+    if (ad->json) {
+        admin_print_json(json_pack("{s:s, s:s?, s:s?}", "user_id", name,
+                                   "email", email, "app", app));
+    }
+    else {
+        puts(name);
+    }
+    admin_say(ADMIN_OK, "user %s created%s%s", name, app ? " in app " : "",
+              app ? app : " (any app may log them in)");
+    return ADMIN_OK;
+}
+
+static int user_passwd(admin_t *ad, const char *name)
+{
+    const char *hash = NULL, *args[2];
+    int rc, nrows = 0;
+
+    if ((rc = read_password(ad, &hash)) != ADMIN_OK
+        || (rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = hash;
+    args[1] = name;
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_PASSWD, 2, args,
+                        &nrows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (nrows != 1) {
+        return admin_say(ADMIN_REFUSED, "no user %s", name);
+    }
+    admin_say(ADMIN_OK, "password of %s changed (existing sessions go on; "
+              "end them with session revoke)", name);
+    return ADMIN_OK;
+}
+
+static int user_delete(admin_t *ad, const char *name)
+{
+    const char *args[2];
+    int rc, nrows = 0, revoked = 0;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = apiauth_db_int(ad->pool, ad->now);
+    args[1] = name;
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_DELETE, 2, args,
+                        &nrows) != APIAUTH_OK
+        || (nrows == 1
+            && apiauth_db_exec(ad->pool, &ad->db,
+                               APIAUTH_SQL_CREDENTIAL_REVOKE_USER, 2, args,
+                               &revoked) != APIAUTH_OK)) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    if (nrows != 1) {
+        return admin_say(ADMIN_REFUSED, "no user %s", name);
+    }
+    admin_say(ADMIN_OK, "user %s deleted; %d of their sessions and keys "
+              "revoked", name, revoked);
+    return ADMIN_OK;
+}
+
+static int user_list(admin_t *ad)
+{
+    apr_array_header_t *rows;
+    json_t *list = json_array();
+    int i, rc;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_USER_LIST, 0, NULL,
+                          &rows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        /* id, email, app_id, created -- never the password hash */
+        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+        if (ad->json) {
+            json_array_append_new(list, json_pack("{s:s, s:s?, s:s?}",
+                                                  "user_id", c[0], "email",
+                                                  c[1], "app", c[2]));
+        }
+        else {
+            printf("%s\t%s\t%s\n", c[0], c[1] ? c[1] : "-",
+                   c[2] ? c[2] : "-");
+        }
+    }
+    if (ad->json) {
+        admin_print_json(list);
+    }
+    else {
+        json_decref(list);
+    }
+    return ADMIN_OK;
+}
+
+int admin_cmd_user(admin_t *ad, const admin_args_t *a)
+{
+    const char *sub = a->argc > 1 ? a->argv[1] : "";
+
+    if (strcmp(sub, "create") == 0 && a->argc == 3) {
+        return user_create(ad, a);
+    }
+    if (strcmp(sub, "passwd") == 0 && a->argc == 3) {
+        return user_passwd(ad, a->argv[2]);
+    }
+    if (strcmp(sub, "delete") == 0 && a->argc == 3) {
+        return user_delete(ad, a->argv[2]);
+    }
+    if (strcmp(sub, "list") == 0 && a->argc == 2) {
+        return user_list(ad);
+    }
+    return admin_say(ADMIN_USAGE, "usage: apiauth-admin user create NAME "
+                     "[--app APP] [--email E] | user passwd NAME | user "
+                     "delete NAME | user list   (passwords on stdin)");
+}
+
+static int session_list(admin_t *ad, const char *user)
+{
+    apr_array_header_t *rows;
+    json_t *list = json_array();
+    const char *args[1];
+    int i, rc;
+
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = apiauth_db_int(ad->pool, ad->now);
+    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_SESSION_LIST, 1, args,
+                          &rows) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    for (i = 0; i < rows->nelts; i++) {
+        /* id, kind, app_id, user_id, scope, install_id, expires, revoked,
+         * last_used, digest, created */
+        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+        if (user && (c[3] == NULL || strcmp(c[3], user) != 0)) {
+            continue;
+        }
+        if (ad->json) {
+            json_array_append_new(list, json_pack(
+                "{s:s, s:s, s:s?, s:I, s:I}", "id", c[0], "app", c[2], "user",
+                c[3], "created", (json_int_t)apiauth_db_int_value(c[10]),
+                "expires", (json_int_t)apiauth_db_int_value(c[6])));
+        }
+        else {
+            printf("%s\t%s\t%s\n", c[0], c[2], c[3] ? c[3] : "-");
+        }
+    }
+    if (ad->json) {
+        admin_print_json(list);
+    }
+    else {
+        json_decref(list);
+    }
+    return ADMIN_OK;
+}
+
+int admin_cmd_session(admin_t *ad, const admin_args_t *a)
+{
+    const char *sub = a->argc > 1 ? a->argv[1] : "";
+    int rc;
+
+    if (strcmp(sub, "list") == 0 && a->argc <= 3) {
+        return session_list(ad, a->argc == 3 ? a->argv[2] : NULL);
+    }
+    if (strcmp(sub, "revoke") == 0 && a->argc == 3) {
+        const char *args[2];
+        int nrows = 0;
+        if (strncmp(a->argv[2], "ses_", 4) != 0) {
+            return admin_say(ADMIN_USAGE, "a session id starts with ses_ "
+                             "(see session list)");
+        }
+        if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
+            return rc;
+        }
+        args[0] = apiauth_db_int(ad->pool, ad->now);
+        args[1] = a->argv[2];
+        if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_REVOKE,
+                            2, args, &nrows) != APIAUTH_OK) {
+            return admin_say(ADMIN_REFUSED, "store error: %s",
+                             ad->db.last_error);
+        }
+        if (nrows != 1) {
+            return admin_say(ADMIN_REFUSED, "no live session %s", a->argv[2]);
+        }
+        admin_say(ADMIN_OK, "session %s revoked", a->argv[2]);
+        return ADMIN_OK;
+    }
+    return admin_say(ADMIN_USAGE, "usage: apiauth-admin session list [USER] | "
+                     "session revoke ID");
+}
+
+int admin_app_install(admin_t *ad, const char *app_ref, const char *group)
+{
+    const char *app = NULL, *args[3];
+    int rc;
+
+    if (!apiauth_name_is_valid(group)) {
+        return admin_say(ADMIN_USAGE, "a group id is printable, without space "
+                         "or separators");
+    }
+    if ((rc = admin_connect(ad, 1)) != ADMIN_OK
+        || (rc = admin_find_app(ad, app_ref, &app)) != ADMIN_OK) {
+        return rc;
+    }
+    args[0] = app;
+    args[1] = group;
+    args[2] = apiauth_db_int(ad->pool, ad->now);
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_APP_GROUP_INSERT, 3,
+                        args, NULL) != APIAUTH_OK) {
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
+    }
+    admin_say(ADMIN_OK, "app %s may act in group %s", app, group);
+    return ADMIN_OK;
+}

@@ -1,0 +1,891 @@
+/*
+ * test_oauth_authorize.c: the authorization endpoint (oauth_authorize.c):
+ * redirect URI matching, the decision table of an authorization request,
+ * codes, the redirect back, and the consent form's CSRF token.
+ */
+#include "unit.h"
+
+#include "oauth_fixture.h"
+
+#define CB "https://client.example/cb"
+
+static const unsigned char csrf_key[32] = "0123456789abcdef0123456789abcdef";
+
+/* conf: confidential, one redirect URI; pub: public, loopback; multi:
+ * several URIs; cc: no authorization_code grant */
+static void add_clients(void)
+{
+    client_add("cli_conf", "aacs_secret", "authorization_code refresh_token",
+               "read write profile", CB, 0);
+    client_add("cli_pub", NULL, "authorization_code", "read write",
+               "http://127.0.0.1/cb", 0);
+    client_add("cli_multi", "aacs_multi", "authorization_code", "read",
+               "https://a.example/cb https://b.example/cb", 0);
+    client_add("cli_cc", "aacs_cc", "client_credentials", "read admin", CB,
+               0);
+}
+
+typedef struct {
+    apiauth_status_t st;
+    int redirectable;
+    apiauth_oauth_authz_t a;
+    apiauth_error_t err;
+} check_result_t;
+
+static check_result_t check(apr_table_t *params)
+{
+    check_result_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.redirectable = -1;
+    r.st = apiauth_oauth_authorize_check(unit_pool, &fx.cfg, fx.db, params,
+                                         &r.a, &r.redirectable, &r.err);
+    return r;
+}
+
+/* A request of cli_conf with everything right, one parameter changed
+ * (`name` NULL changes nothing; `value` NULL leaves it out). */
+static apr_table_t *request(const char *name, const char *value)
+{
+    apr_table_t *t = params_of("response_type", "code", "client_id",
+                               "cli_conf", "redirect_uri", CB, "scope",
+                               "read", "state", "xyz", "code_challenge",
+                               CHALLENGE, "code_challenge_method", "S256",
+                               NULL);
+
+    if (name) {
+        if (value) {
+            apr_table_set(t, name, value);
+        }
+        else {
+            apr_table_unset(t, name);
+        }
+    }
+    return t;
+}
+
+static void assert_page_only(check_result_t r, const char *error)
+{
+    assert_int_equal(r.st, APIAUTH_INVALID);
+    assert_int_equal(r.redirectable, 0);
+    assert_string_equal(r.err.error, error);
+    assert_non_null(r.err.description);
+}
+
+static void assert_redirected_error(check_result_t r, const char *error)
+{
+    assert_int_equal(r.st, APIAUTH_INVALID);
+    assert_int_equal(r.redirectable, 1);
+    assert_string_equal(r.err.error, error);
+    assert_non_null(r.err.description);
+    assert_non_null(r.a.redirect_to);
+}
+
+/* --- redirect URIs ----------------------------------------------------- */
+
+static void test_redirect_uri_matches_exactly(void **state)
+{
+    assert_true(apiauth_oauth_redirect_allowed(CB, CB));
+    assert_true(apiauth_oauth_redirect_allowed("https://c.example/cb?x=1",
+                                               "https://c.example/cb?x=1"));
+    assert_false(apiauth_oauth_redirect_allowed(CB, "https://client.example"
+                                                    "/cb?x=1"));
+    assert_false(apiauth_oauth_redirect_allowed(CB, "HTTPS://client.example"
+                                                    "/cb"));
+    assert_false(apiauth_oauth_redirect_allowed(CB, "https://Client.example"
+                                                    "/cb"));
+    assert_false(apiauth_oauth_redirect_allowed(CB, "http://client.example"
+                                                    "/cb"));
+    assert_false(apiauth_oauth_redirect_allowed(CB, "https://client.example"
+                                                    ":443/cb"));
+}
+
+static void test_redirect_uri_prefix_and_path_tricks_are_refused(void **state)
+{
+    const char *tricks[] = {
+        "https://client.example/cb.evil",
+        "https://client.example/cb/../x",
+        "https://client.example/cb/",
+        "https://client.example/cb/x",
+        "https://client.example/c",
+        "https://client.example/cb%2F..%2Fx",
+        "https://client.example.evil/cb",
+        "https://client.example@evil.example/cb",
+        "https://evil.example/https://client.example/cb",
+        "https://client.example/cb ",
+        " https://client.example/cb",
+        "https://client.example/cb\n",
+        "https://client.example/CB",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(tricks) / sizeof(tricks[0]); i++) {
+        if (apiauth_oauth_redirect_allowed(CB, tricks[i])) {
+            fail_msg("\"%s\" allowed", tricks[i]);
+        }
+    }
+}
+
+static void test_redirect_uri_with_a_fragment_is_refused(void **state)
+{
+    assert_false(apiauth_oauth_redirect_allowed(CB, CB "#"));
+    assert_false(apiauth_oauth_redirect_allowed(CB, CB "#x"));
+    /* even when registered so */
+    assert_false(apiauth_oauth_redirect_allowed(CB "#x", CB "#x"));
+    assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                                "http://127.0.0.1:8/cb#x"));
+}
+
+static void test_redirect_uri_may_be_any_of_several_registered(void **state)
+{
+    const char *several = "https://a.example/cb https://b.example/cb "
+                          "https://c.example/cb";
+
+    assert_true(apiauth_oauth_redirect_allowed(several,
+                                               "https://a.example/cb"));
+    assert_true(apiauth_oauth_redirect_allowed(several,
+                                               "https://b.example/cb"));
+    assert_true(apiauth_oauth_redirect_allowed(several,
+                                               "https://c.example/cb"));
+    assert_false(apiauth_oauth_redirect_allowed(several,
+                                                "https://d.example/cb"));
+    /* not two of them glued together, nor the whole list */
+    assert_false(apiauth_oauth_redirect_allowed(
+        several, "https://a.example/cb https://b.example/cb"));
+    assert_false(apiauth_oauth_redirect_allowed(several, several));
+    assert_false(apiauth_oauth_redirect_allowed(several, "https://a.example"
+                                                         "/cbhttps://b"));
+}
+
+static void test_redirect_uri_nothing_registered_allows_nothing(void **state)
+{
+    assert_false(apiauth_oauth_redirect_allowed("", CB));
+    assert_false(apiauth_oauth_redirect_allowed(NULL, CB));
+    assert_false(apiauth_oauth_redirect_allowed(CB, ""));
+    assert_false(apiauth_oauth_redirect_allowed(CB, NULL));
+}
+
+static void test_loopback_redirect_may_use_any_port(void **state)
+{
+    /* RFC 8252 §7.3: a native app's listener gets its port at run time */
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                               "http://127.0.0.1:54321/cb"));
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                               "http://127.0.0.1/cb"));
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1:8080/cb",
+                                               "http://127.0.0.1:9/cb"));
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1:8080/cb",
+                                               "http://127.0.0.1/cb"));
+    assert_true(apiauth_oauth_redirect_allowed("http://[::1]/cb",
+                                               "http://[::1]:61000/cb"));
+    assert_true(apiauth_oauth_redirect_allowed(
+        "https://client.example/cb http://[::1]:1/cb",
+        "http://[::1]:2/cb"));
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1",
+                                               "http://127.0.0.1:5000"));
+}
+
+static void test_loopback_redirect_path_must_still_match(void **state)
+{
+    assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                                "http://127.0.0.1:5000/cb2"));
+    assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                                "http://127.0.0.1:5000/"));
+    assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                                "http://127.0.0.1:5000/cb?x"));
+    assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                                "http://127.0.0.1:5000"));
+}
+
+static void test_loopback_redirect_host_tricks_are_refused(void **state)
+{
+    const char *tricks[] = {
+        "http://127.0.0.1.evil.example/cb",
+        "http://127.0.0.1@evil.example/cb",
+        "http://127.0.0.1:80@evil.example/cb",
+        "http://127.0.0.1:80.evil.example/cb",
+        "http://127.0.0.10/cb",
+        "http://127.0.0.2/cb",
+        "http://[::1]:80/cb",            /* the other loopback address */
+        "http://0x7f000001/cb",
+        "http://127.1/cb",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(tricks) / sizeof(tricks[0]); i++) {
+        if (apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                           tricks[i])) {
+            fail_msg("\"%s\" allowed", tricks[i]);
+        }
+    }
+    assert_false(apiauth_oauth_redirect_allowed("http://[::1]/cb",
+                                                "http://127.0.0.1:80/cb"));
+}
+
+static void test_localhost_and_https_loopback_match_exactly(void **state)
+{
+    /* only the literal loopback addresses over http get any port */
+    assert_true(apiauth_oauth_redirect_allowed("http://localhost/cb",
+                                               "http://localhost/cb"));
+    assert_false(apiauth_oauth_redirect_allowed("http://localhost/cb",
+                                                "http://localhost:8080/cb"));
+    assert_false(apiauth_oauth_redirect_allowed("https://127.0.0.1/cb",
+                                                "https://127.0.0.1:8443/cb"));
+    assert_false(apiauth_oauth_redirect_allowed("https://[::1]/cb",
+                                                "https://[::1]:8443/cb"));
+    /* nor does a registered http loopback URI allow https */
+    assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                                "https://127.0.0.1:8443/cb"));
+}
+
+/* --- the authorization request: errors shown on a page ------------------ */
+
+static void test_missing_client_id_is_a_page_error(void **state)
+{
+    add_clients();
+    assert_page_only(check(request("client_id", NULL)), "invalid_request");
+}
+
+static void test_unknown_client_is_a_page_error(void **state)
+{
+    add_clients();
+    assert_page_only(check(request("client_id", "cli_nobody")),
+                     "invalid_request");
+}
+
+static void test_deleted_client_is_a_page_error(void **state)
+{
+    add_clients();
+    client_delete("cli_conf");
+    assert_page_only(check(request(NULL, NULL)), "invalid_request");
+}
+
+static void test_unregistered_redirect_uri_is_a_page_error(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(request("redirect_uri", "https://evil.example/cb"));
+    assert_page_only(r, "invalid_request");
+    assert_null(r.a.redirect_to);
+    /* even with another error that would otherwise go back */
+    r = check(params_of("client_id", "cli_conf", "redirect_uri",
+                        CB ".evil", "response_type", "token", NULL));
+    assert_page_only(r, "invalid_request");
+}
+
+static void test_redirect_uri_is_required_when_several_are_registered(
+    void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(params_of("response_type", "code", "client_id", "cli_multi",
+                        "state", "s", NULL));
+    assert_page_only(r, "invalid_request");
+    r = check(params_of("response_type", "code", "client_id", "cli_multi",
+                        "redirect_uri", "https://b.example/cb", NULL));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_string_equal(r.a.redirect_to, "https://b.example/cb");
+}
+
+static void test_redirect_uri_defaults_to_the_only_one_registered(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(request("redirect_uri", NULL));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_string_equal(r.a.redirect_to, CB);
+    /* as sent: the token request then need not repeat it */
+    assert_null(r.a.redirect_uri);
+}
+
+static void test_store_failure_is_an_error(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    assert_int_equal(schema_change("DROP TABLE apiauth_clients"), 0);
+    r = check(request(NULL, NULL));
+    assert_int_equal(r.st, APIAUTH_ERROR);
+    assert_int_equal(r.redirectable, 0);
+    assert_string_equal(r.err.error, "temporarily_unavailable");
+}
+
+/* --- errors sent back to the client -------------------------------------- */
+
+static void test_missing_response_type_goes_back(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(request("response_type", NULL));
+    assert_redirected_error(r, "invalid_request");
+    assert_string_equal(r.a.redirect_to, CB);
+    assert_string_equal(r.a.state, "xyz");
+}
+
+static void test_other_response_types_are_unsupported(void **state)
+{
+    const char *types[] = {"token", "code id_token", "Code", "id_token",
+                           "code "};
+    size_t i;
+
+    add_clients();
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        assert_redirected_error(check(request("response_type", types[i])),
+                                "unsupported_response_type");
+    }
+}
+
+static void test_client_without_the_code_grant_is_unauthorized(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(params_of("response_type", "code", "client_id", "cli_cc",
+                        "scope", "read", "code_challenge", CHALLENGE,
+                        "code_challenge_method", "S256", NULL));
+    assert_redirected_error(r, "unauthorized_client");
+}
+
+static void test_scope_outside_what_is_allowed_is_invalid_scope(void **state)
+{
+    /* unknown; registered for client_credentials only; not the client's;
+     * malformed */
+    const char *bad[] = {"read delete", "admin", "metrics read", "read  write",
+                         " read", "read\""};
+    size_t i;
+
+    add_clients();
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        check_result_t r = check(request("scope", bad[i]));
+        if (r.st != APIAUTH_INVALID || r.redirectable != 1
+            || strcmp(r.err.error, "invalid_scope") != 0) {
+            fail_msg("scope \"%s\": status %d", bad[i], r.st);
+        }
+    }
+    /* profile is the server's and cli_conf's, but not cli_pub's */
+    assert_redirected_error(
+        check(params_of("response_type", "code", "client_id", "cli_pub",
+                        "scope", "profile", "code_challenge", CHALLENGE,
+                        "code_challenge_method", "S256", NULL)),
+        "invalid_scope");
+}
+
+static void test_scope_defaults_to_all_the_client_may_have(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(request("scope", NULL));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_null(r.a.scope);
+    assert_string_equal(r.a.granted_scope, "read write profile");
+}
+
+static void test_no_scope_available_is_invalid_scope(void **state)
+{
+    add_clients();
+    client_add("cli_none", "aacs_none", "authorization_code", "admin", CB, 0);
+    assert_redirected_error(
+        check(params_of("response_type", "code", "client_id", "cli_none",
+                        "code_challenge", CHALLENGE,
+                        "code_challenge_method", "S256", NULL)),
+        "invalid_scope");
+}
+
+static void test_state_is_kept_up_to_2048_bytes(void **state)
+{
+    char *s = apr_palloc(unit_pool, 2050);
+    check_result_t r;
+
+    add_clients();
+    memset(s, 'x', 2049);
+    s[2048] = '\0';
+    r = check(request("state", s));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_string_equal(r.a.state, s);
+    s[2048] = 'x';
+    s[2049] = '\0';
+    r = check(request("state", s));
+    assert_redirected_error(r, "invalid_request");
+    /* not echoed back */
+    assert_null(r.a.state);
+}
+
+/* --- PKCE --------------------------------------------------------------- */
+
+static void test_pkce_s256_is_accepted(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(request(NULL, NULL));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_string_equal(r.a.code_challenge, CHALLENGE);
+    assert_string_equal(r.a.code_challenge_method, "S256");
+}
+
+static void test_pkce_other_methods_are_invalid_request(void **state)
+{
+    const char *methods[] = {"plain", "s256", "S384", "S256 "};
+    size_t i;
+
+    add_clients();
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        assert_redirected_error(
+            check(request("code_challenge_method", methods[i])),
+            "invalid_request");
+    }
+}
+
+static void test_pkce_challenge_without_method_is_invalid_request(
+    void **state)
+{
+    /* RFC 7636 would read it as plain, which is not offered */
+    add_clients();
+    assert_redirected_error(check(request("code_challenge_method", NULL)),
+                            "invalid_request");
+}
+
+static void test_pkce_method_without_challenge_is_invalid_request(
+    void **state)
+{
+    add_clients();
+    assert_redirected_error(check(request("code_challenge", NULL)),
+                            "invalid_request");
+}
+
+static void test_pkce_malformed_challenge_is_invalid_request(void **state)
+{
+    const char *bad[] = {"short", CHALLENGE "A", CHALLENGE "=",
+                         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"};
+    size_t i;
+
+    add_clients();
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_redirected_error(check(request("code_challenge", bad[i])),
+                                "invalid_request");
+    }
+}
+
+static void test_pkce_is_required_of_public_clients(void **state)
+{
+    apr_table_t *t;
+
+    add_clients();
+    t = params_of("response_type", "code", "client_id", "cli_pub", NULL);
+    assert_redirected_error(check(t), "invalid_request");
+    apr_table_set(t, "code_challenge", CHALLENGE);
+    apr_table_set(t, "code_challenge_method", "S256");
+    assert_int_equal(check(t).st, APIAUTH_OK);
+}
+
+static void test_pkce_is_optional_for_confidential_clients_by_default(
+    void **state)
+{
+    apr_table_t *t;
+
+    add_clients();
+    t = request("code_challenge", NULL);
+    apr_table_unset(t, "code_challenge_method");
+    assert_int_equal(check(t).st, APIAUTH_OK);
+}
+
+static void test_require_pkce_all_requires_it_of_confidential_clients(
+    void **state)
+{
+    apr_table_t *t;
+
+    add_clients();
+    fx.cfg.require_pkce_all = 1;
+    t = request("code_challenge", NULL);
+    apr_table_unset(t, "code_challenge_method");
+    assert_redirected_error(check(t), "invalid_request");
+    assert_int_equal(check(request(NULL, NULL)).st, APIAUTH_OK);
+}
+
+/* --- a request that passes ----------------------------------------------- */
+
+static void test_good_request_fills_the_decision(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(request("scope", "write read"));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_int_equal(r.redirectable, 1);
+    assert_string_equal(r.a.response_type, "code");
+    assert_string_equal(r.a.client_id, "cli_conf");
+    assert_string_equal(r.a.client.id, "cli_conf");
+    assert_string_equal(r.a.client.app, APP_ID);
+    assert_string_equal(r.a.redirect_uri, CB);
+    assert_string_equal(r.a.redirect_to, CB);
+    assert_string_equal(r.a.scope, "write read");
+    assert_string_equal(r.a.granted_scope, "write read");
+    assert_string_equal(r.a.state, "xyz");
+}
+
+static void test_loopback_client_is_sent_back_to_its_port(void **state)
+{
+    check_result_t r;
+
+    add_clients();
+    r = check(params_of("response_type", "code", "client_id", "cli_pub",
+                        "redirect_uri", "http://127.0.0.1:49152/cb",
+                        "code_challenge", CHALLENGE,
+                        "code_challenge_method", "S256", NULL));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_string_equal(r.a.redirect_to, "http://127.0.0.1:49152/cb");
+}
+
+/* --- codes --------------------------------------------------------------- */
+
+static void test_issue_records_the_grant_and_a_code_by_digest(void **state)
+{
+    apiauth_error_t err;
+    check_result_t r;
+    const char *code = NULL, *digest;
+
+    add_clients();
+    r = check(request("scope", "read write"));
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, NOW, &code,
+                                                   &err), APIAUTH_OK);
+    assert_non_null(code);
+    assert_int_equal(strncmp(code, "aac_", 4), 0);
+    assert_int_equal(apiauth_secret_shape(code), APIAUTH_SECRET_VALID);
+    digest = apiauth_digest_hex(unit_pool, NULL, code);
+    /* the code itself is nowhere in the store */
+    assert_true(sql_int(apr_psprintf(unit_pool, "SELECT COUNT(*) FROM "
+                                     "apiauth_codes WHERE digest = '%s'",
+                                     code)) == 0);
+    assert_true(sql_int(apr_psprintf(
+                    unit_pool, "SELECT expires FROM apiauth_codes WHERE "
+                    "digest = '%s' AND client_id = 'cli_conf' AND user_id = "
+                    "'alice' AND redirect_uri = '" CB "' AND code_challenge "
+                    "= '" CHALLENGE "' AND scope = 'read write' AND used IS "
+                    "NULL", digest)) == NOW + CODE_LIFETIME);
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_grants WHERE "
+                        "client_id = 'cli_conf' AND user_id = 'alice' AND "
+                        "scope = 'read write' AND revoked IS NULL AND "
+                        "id = (SELECT grant_id FROM apiauth_codes)") == 1);
+}
+
+static void test_issue_keeps_a_left_out_redirect_uri_null(void **state)
+{
+    apiauth_error_t err;
+    check_result_t r;
+    const char *code = NULL;
+
+    add_clients();
+    r = check(request("redirect_uri", NULL));
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, NOW, &code,
+                                                   &err), APIAUTH_OK);
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_codes WHERE "
+                        "redirect_uri IS NULL") == 1);
+}
+
+static void test_issue_gives_a_new_code_each_time(void **state)
+{
+    apiauth_error_t err;
+    check_result_t r;
+    const char *a = NULL, *b = NULL;
+
+    add_clients();
+    r = check(request(NULL, NULL));
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, NOW, &a, &err),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, NOW, &b, &err),
+                     APIAUTH_OK);
+    assert_string_not_equal(a, b);
+    assert_true(sql_int("SELECT COUNT(DISTINCT grant_id) FROM apiauth_codes")
+                == 2);
+}
+
+static void test_issue_records_nothing_when_the_store_fails(void **state)
+{
+    apiauth_error_t err = {NULL, NULL};
+    check_result_t r;
+    const char *code = NULL;
+
+    add_clients();
+    r = check(request(NULL, NULL));
+    /* the code insert fails after the grant insert succeeded */
+    assert_int_equal(schema_change("CREATE TRIGGER fail_code BEFORE INSERT "
+                                   "ON apiauth_codes BEGIN SELECT RAISE("
+                                   "ABORT, 'test'); END"), 0);
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, NOW, &code,
+                                                   &err), APIAUTH_ERROR);
+    assert_null(code);
+    assert_string_equal(err.error, "temporarily_unavailable");
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_grants") == 0);
+    /* and works again once the store does */
+    assert_int_equal(schema_change("DROP TRIGGER fail_code"), 0);
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, NOW, &code,
+                                                   &err), APIAUTH_OK);
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_grants") == 1);
+}
+
+/* --- the redirect back --------------------------------------------------- */
+
+static void test_redirect_starts_a_query(void **state)
+{
+    const char *const params[] = {"code", "aac_x", "state", "s", "iss",
+                                  ISSUER, NULL};
+
+    assert_string_equal(apiauth_oauth_redirect(unit_pool, CB, params),
+                        CB "?code=aac_x&state=s"
+                           "&iss=https%3A%2F%2Fas.example");
+}
+
+static void test_redirect_adds_to_an_existing_query(void **state)
+{
+    const char *const params[] = {"code", "c", "iss", ISSUER, NULL};
+
+    assert_string_equal(
+        apiauth_oauth_redirect(unit_pool, CB "?tenant=7", params),
+        CB "?tenant=7&code=c&iss=https%3A%2F%2Fas.example");
+}
+
+static void test_redirect_encodes_every_reserved_character(void **state)
+{
+    const char *const params[] = {
+        "state", "a&b=c#d\r\n e+f%g/h?i\xc3\xa9-._~", "iss", ISSUER, NULL};
+
+    assert_string_equal(apiauth_oauth_redirect(unit_pool, CB, params),
+                        CB "?state=a%26b%3Dc%23d%0D%0A%20e%2Bf%25g%2Fh%3Fi"
+                           "%C3%A9-._~&iss=https%3A%2F%2Fas.example");
+}
+
+static void test_redirect_skips_null_values(void **state)
+{
+    const char *const error[] = {"error", "access_denied",
+                                 "error_description", NULL, "state", NULL,
+                                 "iss", ISSUER, NULL};
+    const char *const none[] = {"state", NULL, NULL};
+
+    assert_string_equal(apiauth_oauth_redirect(unit_pool, CB, error),
+                        CB "?error=access_denied"
+                           "&iss=https%3A%2F%2Fas.example");
+    assert_string_equal(apiauth_oauth_redirect(unit_pool, CB, none), CB);
+    assert_string_equal(apiauth_oauth_redirect(unit_pool, CB "?a=1", none),
+                        CB "?a=1");
+}
+
+static void test_redirect_keeps_empty_values(void **state)
+{
+    const char *const params[] = {"state", "", "iss", ISSUER, NULL};
+
+    assert_string_equal(apiauth_oauth_redirect(unit_pool, CB, params),
+                        CB "?state=&iss=https%3A%2F%2Fas.example");
+}
+
+/* --- CSRF tokens of the consent form ------------------------------------- */
+
+static char *csrf(const char *user, const char *client, apr_int64_t when)
+{
+    char *t = apiauth_oauth_csrf_token(unit_pool, csrf_key, sizeof(csrf_key),
+                                       user, client, when);
+
+    assert_non_null(t);
+    return t;
+}
+
+static int csrf_ok(const char *token, const char *user, const char *client,
+                   apr_int64_t now)
+{
+    return apiauth_oauth_csrf_valid(unit_pool, csrf_key, sizeof(csrf_key),
+                                    token, user, client, now);
+}
+
+static void test_csrf_token_is_valid_for_ten_minutes(void **state)
+{
+    char *t = csrf(USER, "cli_conf", NOW);
+
+    assert_true(csrf_ok(t, USER, "cli_conf", NOW));
+    assert_true(csrf_ok(t, USER, "cli_conf", NOW + 1));
+    assert_true(csrf_ok(t, USER, "cli_conf", NOW + 600));
+    assert_false(csrf_ok(t, USER, "cli_conf", NOW + 601));
+    assert_false(csrf_ok(t, USER, "cli_conf", NOW + 86400));
+}
+
+static void test_csrf_token_from_the_future_is_refused(void **state)
+{
+    /* a minute of clock skew between servers sharing the key, no more */
+    assert_true(csrf_ok(csrf(USER, "cli_conf", NOW + 60), USER, "cli_conf",
+                        NOW));
+    assert_false(csrf_ok(csrf(USER, "cli_conf", NOW + 61), USER, "cli_conf",
+                         NOW));
+    assert_false(csrf_ok(csrf(USER, "cli_conf", NOW + 3600), USER,
+                         "cli_conf", NOW));
+}
+
+static void test_csrf_token_is_bound_to_the_user(void **state)
+{
+    char *t = csrf(USER, "cli_conf", NOW);
+
+    assert_false(csrf_ok(t, "bob", "cli_conf", NOW));
+    assert_false(csrf_ok(t, "Alice", "cli_conf", NOW));
+    assert_false(csrf_ok(t, "alice2", "cli_conf", NOW));
+}
+
+static void test_csrf_token_is_bound_to_the_client(void **state)
+{
+    char *t = csrf(USER, "cli_conf", NOW);
+
+    assert_false(csrf_ok(t, USER, "cli_pub", NOW));
+    assert_false(csrf_ok(t, USER, "cli_conf2", NOW));
+}
+
+static void test_csrf_token_binds_user_and_client_unambiguously(void **state)
+{
+    /* the same bytes split differently are another user and client */
+    char *t = csrf("alice\ncli_x", "y", NOW);
+
+    assert_true(csrf_ok(t, "alice\ncli_x", "y", NOW));
+    assert_false(csrf_ok(t, "alice", "cli_x\ny", NOW));
+}
+
+static void test_csrf_token_with_an_altered_mac_is_refused(void **state)
+{
+    char *t = csrf(USER, "cli_conf", NOW);
+    char *dot = strchr(t, '.');
+    size_t n = strlen(t);
+
+    assert_non_null(dot);
+    t[n - 1] = t[n - 1] == 'A' ? 'B' : 'A';
+    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
+    t = csrf(USER, "cli_conf", NOW);
+    t[strlen(t) - 1] = '\0';
+    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
+    t = csrf(USER, "cli_conf", NOW);
+    strchr(t, '.')[1] = '\0';
+    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
+}
+
+static void test_csrf_token_with_an_altered_time_is_refused(void **state)
+{
+    char *t = csrf(USER, "cli_conf", NOW - 3600);
+    const char *mac = strchr(t, '.') + 1;
+
+    /* an old token moved to now */
+    assert_false(csrf_ok(apr_psprintf(unit_pool, "%" APR_INT64_T_FMT ".%s",
+                                      NOW, mac), USER, "cli_conf", NOW));
+    /* the same time written another way */
+    t = csrf(USER, "cli_conf", NOW);
+    mac = strchr(t, '.') + 1;
+    assert_false(csrf_ok(apr_pstrcat(unit_pool, "0", t, NULL), USER,
+                         "cli_conf", NOW));
+    assert_false(csrf_ok(apr_pstrcat(unit_pool, "+", t, NULL), USER,
+                         "cli_conf", NOW));
+    assert_false(csrf_ok(apr_pstrcat(unit_pool, ".", mac, NULL), USER,
+                         "cli_conf", NOW));
+}
+
+static void test_csrf_token_of_another_key_is_refused(void **state)
+{
+    static const unsigned char other[32] = "fedcba9876543210fedcba9876543210";
+    char *t = apiauth_oauth_csrf_token(unit_pool, other, sizeof(other), USER,
+                                       "cli_conf", NOW);
+
+    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
+}
+
+static void test_csrf_garbage_is_refused(void **state)
+{
+    const char *garbage[] = {"", ".", "x", "1700000000", "1700000000.",
+                             "-1.abc", "99999999999999999999999.x",
+                             "1700000000.!!!!"};
+    size_t i;
+
+    for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        assert_false(csrf_ok(garbage[i], USER, "cli_conf", NOW));
+    }
+    assert_false(csrf_ok(NULL, USER, "cli_conf", NOW));
+}
+
+static void test_csrf_token_needs_a_user_and_a_client(void **state)
+{
+    char *t = csrf(USER, "cli_conf", NOW);
+
+    assert_null(apiauth_oauth_csrf_token(unit_pool, csrf_key,
+                                         sizeof(csrf_key), NULL, "cli_conf",
+                                         NOW));
+    assert_null(apiauth_oauth_csrf_token(unit_pool, csrf_key,
+                                         sizeof(csrf_key), USER, NULL, NOW));
+    assert_false(csrf_ok(t, NULL, "cli_conf", NOW));
+    assert_false(csrf_ok(t, USER, NULL, NOW));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_redirect_uri_matches_exactly),
+        UNIT_TEST(test_redirect_uri_prefix_and_path_tricks_are_refused),
+        UNIT_TEST(test_redirect_uri_with_a_fragment_is_refused),
+        UNIT_TEST(test_redirect_uri_may_be_any_of_several_registered),
+        UNIT_TEST(test_redirect_uri_nothing_registered_allows_nothing),
+        UNIT_TEST(test_loopback_redirect_may_use_any_port),
+        UNIT_TEST(test_loopback_redirect_path_must_still_match),
+        UNIT_TEST(test_loopback_redirect_host_tricks_are_refused),
+        UNIT_TEST(test_localhost_and_https_loopback_match_exactly),
+        OAUTH_TEST(test_missing_client_id_is_a_page_error),
+        OAUTH_TEST(test_unknown_client_is_a_page_error),
+        OAUTH_TEST(test_deleted_client_is_a_page_error),
+        OAUTH_TEST(test_unregistered_redirect_uri_is_a_page_error),
+        OAUTH_TEST(test_redirect_uri_is_required_when_several_are_registered),
+        OAUTH_TEST(test_redirect_uri_defaults_to_the_only_one_registered),
+        OAUTH_TEST(test_store_failure_is_an_error),
+        OAUTH_TEST(test_missing_response_type_goes_back),
+        OAUTH_TEST(test_other_response_types_are_unsupported),
+        OAUTH_TEST(test_client_without_the_code_grant_is_unauthorized),
+        OAUTH_TEST(test_scope_outside_what_is_allowed_is_invalid_scope),
+        OAUTH_TEST(test_scope_defaults_to_all_the_client_may_have),
+        OAUTH_TEST(test_no_scope_available_is_invalid_scope),
+        OAUTH_TEST(test_state_is_kept_up_to_2048_bytes),
+        OAUTH_TEST(test_pkce_s256_is_accepted),
+        OAUTH_TEST(test_pkce_other_methods_are_invalid_request),
+        OAUTH_TEST(test_pkce_challenge_without_method_is_invalid_request),
+        OAUTH_TEST(test_pkce_method_without_challenge_is_invalid_request),
+        OAUTH_TEST(test_pkce_malformed_challenge_is_invalid_request),
+        OAUTH_TEST(test_pkce_is_required_of_public_clients),
+        OAUTH_TEST(test_pkce_is_optional_for_confidential_clients_by_default),
+        OAUTH_TEST(test_require_pkce_all_requires_it_of_confidential_clients),
+        OAUTH_TEST(test_good_request_fills_the_decision),
+        OAUTH_TEST(test_loopback_client_is_sent_back_to_its_port),
+        OAUTH_TEST(test_issue_records_the_grant_and_a_code_by_digest),
+        OAUTH_TEST(test_issue_keeps_a_left_out_redirect_uri_null),
+        OAUTH_TEST(test_issue_gives_a_new_code_each_time),
+        OAUTH_TEST(test_issue_records_nothing_when_the_store_fails),
+        UNIT_TEST(test_redirect_starts_a_query),
+        UNIT_TEST(test_redirect_adds_to_an_existing_query),
+        UNIT_TEST(test_redirect_encodes_every_reserved_character),
+        UNIT_TEST(test_redirect_skips_null_values),
+        UNIT_TEST(test_redirect_keeps_empty_values),
+        UNIT_TEST(test_csrf_token_is_valid_for_ten_minutes),
+        UNIT_TEST(test_csrf_token_from_the_future_is_refused),
+        UNIT_TEST(test_csrf_token_is_bound_to_the_user),
+        UNIT_TEST(test_csrf_token_is_bound_to_the_client),
+        UNIT_TEST(test_csrf_token_binds_user_and_client_unambiguously),
+        UNIT_TEST(test_csrf_token_with_an_altered_mac_is_refused),
+        UNIT_TEST(test_csrf_token_with_an_altered_time_is_refused),
+        UNIT_TEST(test_csrf_token_of_another_key_is_refused),
+        UNIT_TEST(test_csrf_garbage_is_refused),
+        UNIT_TEST(test_csrf_token_needs_a_user_and_a_client),
+    };
+    int rc;
+
+    apr_initialize();
+    rc = cmocka_run_group_tests_name("oauth_authorize", tests, NULL, NULL);
+    apr_terminate();
+    return rc;
+}
