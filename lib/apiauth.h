@@ -99,6 +99,10 @@ apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
                                         apr_size_t len,
                                         apiauth_identity_t *id);
 
+/* A non-negative decimal number (digits only, canonical, < 10^18) into
+ * *out; 0 on success, -1 otherwise.  For the cache's own fields. */
+int apiauth_parse_seconds(const char *s, apr_int64_t *out);
+
 /* Names the store accepts for users, apps, groups and install ids:
  * printable ASCII without separators, 1..128 bytes. */
 int apiauth_name_is_valid(const char *s);

@@ -52,12 +52,8 @@ apiauth_scheme_t apiauth_scheme_from_name(const char *name)
  * 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
 static int is_token68(const char *s, apr_size_t len)
 {
-    apr_size_t i = 0;
+    apr_size_t i = apiauth_chars_span(s, len, APIAUTH_CHARS_TOKEN68);
 
-    while (i < len && (apr_isalnum(s[i]) || strchr("-._~+/", s[i]))
-           && s[i] != '\0') {
-        i++;
-    }
     if (i == 0) {
         return 0;
     }

@@ -17,8 +17,11 @@
 #define APIAUTH_DIGEST_LEN 32
 #define APIAUTH_DIGEST_HEX_LEN (2 * APIAUTH_DIGEST_LEN)
 
-/* Fetches the SHA-256 implementation once; call before threads start. */
-int apiauth_digest_init(void);
+/* Fetches the SHA-256 implementation once; call before threads start.
+ * It is released when `p` is destroyed (NULL: never).  httpd passes
+ * pconf: a restart clears it and then unloads the module, whose static
+ * pointer would otherwise be the last reference to what was fetched. */
+int apiauth_digest_init(apr_pool_t *p);
 
 /* An HMAC key read from a file; opaque. */
 typedef struct apiauth_pepper apiauth_pepper_t;
@@ -35,11 +38,18 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
 int apiauth_digest(const apiauth_pepper_t *pepper, const void *secret,
                    apr_size_t len, unsigned char out[APIAUTH_DIGEST_LEN]);
 
-/* The digest of several parts, each length-prefixed so that ("ab","c") and
- * ("a","bc") differ: the key of a cached two-part credential (Basic). */
+/* The digest of several parts (at most 8, each under 64 KiB), each framed
+ * by its length in two bytes so that ("ab","c") and ("a","bc") differ:
+ * the key of a cached credential. */
 int apiauth_digest_parts(const apiauth_pepper_t *pepper,
                          const char *const *parts, int nparts,
                          unsigned char out[APIAUTH_DIGEST_LEN]);
+
+/* The framing of apiauth_digest_parts written into `buf`: its length, or 0
+ * when the parts do not fit in `cap` bytes (or are not 1 to 8 parts of
+ * under 64 KiB each).  apiauth_digest() of the result is the same digest. */
+apr_size_t apiauth_digest_frame(const char *const *parts, int nparts,
+                                unsigned char *buf, apr_size_t cap);
 
 /* The digest as lower-case hex, as the SQL store holds it; NULL on error. */
 char *apiauth_digest_hex(apr_pool_t *p, const apiauth_pepper_t *pepper,

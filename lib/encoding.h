@@ -37,4 +37,18 @@ char *apiauth_hex_encode(apr_pool_t *p, const unsigned char *data,
 /* Exactly 2*outlen hex digits into `out`; 0 on success. */
 int apiauth_hex_decode(const char *hex, unsigned char *out, apr_size_t outlen);
 
+/* The alphabets the parsers check, one bit each in a table indexed by the
+ * byte: a credential of a few hundred characters is scanned with one load
+ * and one test per character. */
+#define APIAUTH_CHARS_B64 0x01      /* A-Z a-z 0-9 + / (RFC 4648 §4) */
+#define APIAUTH_CHARS_B64URL 0x02   /* A-Z a-z 0-9 - _ (RFC 4648 §5) */
+#define APIAUTH_CHARS_TOKEN68 0x04  /* A-Z a-z 0-9 - . _ ~ + / (RFC 7235) */
+#define APIAUTH_CHARS_TEXT 0x08     /* anything but a control character */
+extern const unsigned char apiauth_chars[256];
+#define apiauth_char_is(c, set) (apiauth_chars[(unsigned char)(c)] & (set))
+
+/* How many of the first `len` bytes of s are all in `set`: len when all
+ * are.  Eight at a time, for the long ones (a JWT). */
+apr_size_t apiauth_chars_span(const char *s, apr_size_t len, unsigned set);
+
 #endif

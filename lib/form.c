@@ -191,6 +191,21 @@ char *apiauth_query_rewrite(apr_pool_t *p, const char *args,
     return c.used ? c.out : NULL;
 }
 
+const char *apiauth_request_line_with_query(apr_pool_t *p, const char *line,
+                                            const char *args,
+                                            const char *with)
+{
+    const char *q = line ? strchr(line, '?') : NULL;
+    apr_size_t len = args ? strlen(args) : 0;
+
+    if (q == NULL || len == 0 || strncmp(q + 1, args, len) != 0
+        || (q[1 + len] != ' ' && q[1 + len] != '\0')) {
+        return line;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, line, q - line),
+                       with ? "?" : "", with ? with : "", q + 1 + len, NULL);
+}
+
 /* The parameters of one body, as apiauth_form_parse builds them. */
 typedef struct {
     apr_pool_t *p;

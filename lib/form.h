@@ -30,6 +30,14 @@ int apiauth_query_get(apr_pool_t *p, const char *args, const char *name,
 char *apiauth_query_rewrite(apr_pool_t *p, const char *args,
                             const char *const *names, const char *mask);
 
+/* The request line `line` with the query string `args` that follows its
+ * first '?' replaced by `with`; `line` itself when no such query is there.
+ * How a secret taken out of (or masked in) r->args leaves the_request,
+ * which the access log's %r shows. */
+const char *apiauth_request_line_with_query(apr_pool_t *p, const char *line,
+                                            const char *args,
+                                            const char *with);
+
 /* What a request body may hold.  The defaults are DESIGN's: 64 KiB and
  * 32 parameters (ApiAuthOAuthMaxBody). */
 typedef struct apiauth_form_limits {

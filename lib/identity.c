@@ -15,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "apiauth.h"
+#include "encoding.h"
 
 static const char *const kind_names[APIAUTH_KIND_COUNT] = {
     [APIAUTH_KIND_NONE] = "none",
@@ -134,8 +135,15 @@ const char *apiauth_identity_serialize(apr_pool_t *p,
     struct iovec v[2 * FIELD_COUNT];
     static const char sep[1] = {FIELD_SEP};
     const char *kind = apiauth_kind_name(id->kind);
-    const char *expires = apr_psprintf(p, "%" APR_INT64_T_FMT, id->expires);
+    const char *expires;
     size_t i, n = 0;
+
+    /* only what apiauth_parse_seconds reads back: an identity that could
+     * not be read from the cache is not written to it */
+    if (id->expires < 0 || id->expires >= APR_INT64_C(1000000000000000000)) {
+        return NULL;
+    }
+    expires = apr_psprintf(p, "%" APR_INT64_T_FMT, id->expires);
 
 #define ADD(str)                                                          \
     do {                                                                  \
@@ -159,38 +167,33 @@ const char *apiauth_identity_serialize(apr_pool_t *p,
     return apr_pstrcatv(p, v, n - 1, NULL);
 }
 
+/* One pass over a copy, text span by text span: separators become NULs,
+ * and any other control character (or a NUL inside the given length)
+ * refuses the entry.  This runs on every cache hit. */
 apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
                                         apr_size_t len, apiauth_identity_t *id)
 {
     const char *field[FIELD_COUNT];
-    char *copy, *cur, *end = NULL;
+    char *copy;
     size_t n = 0, i;
 
     if (s == NULL || len == 0 || len > 8192) {
         return APIAUTH_INVALID;
     }
     copy = apr_pstrmemdup(p, s, len);
-    if (strlen(copy) != len) {
-        return APIAUTH_INVALID;
-    }
-    for (cur = copy; n < FIELD_COUNT; n++) {
-        field[n] = cur;
-        end = strchr(cur, FIELD_SEP);
-        if (end == NULL) {
-            n++;
-            break;
+    field[n++] = copy;
+    for (i = apiauth_chars_span(copy, len, APIAUTH_CHARS_TEXT); i < len;
+         i += 1 + apiauth_chars_span(copy + i + 1, len - i - 1,
+                                     APIAUTH_CHARS_TEXT)) {
+        if (copy[i] != FIELD_SEP || n == FIELD_COUNT) {
+            return APIAUTH_INVALID;   /* a control character, a field
+                                         too many */
         }
-        *end = '\0';
-        cur = end + 1;
+        copy[i] = '\0';
+        field[n++] = copy + i + 1;
     }
-    /* end is set when the last field was followed by yet another one */
-    if (n != FIELD_COUNT || end != NULL || strcmp(field[0], FORM_VERSION) != 0) {
+    if (n != FIELD_COUNT || strcmp(field[0], FORM_VERSION) != 0) {
         return APIAUTH_INVALID;
-    }
-    for (n = 0; n < FIELD_COUNT; n++) {
-        if (!field_is_clean(field[n])) {
-            return APIAUTH_INVALID;
-        }
     }
     memset(id, 0, sizeof(*id));
     id->kind = apiauth_kind_from_name(field[1]);
@@ -204,13 +207,29 @@ apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
     if (id->scope == NULL) {
         id->scope = "";
     }
-    errno = 0;
-    id->expires = apr_strtoi64(field[FIELD_COUNT - 1], &end, 10);
-    if (errno != 0 || end == field[FIELD_COUNT - 1] || *end != '\0'
-        || id->expires < 0) {
-        return APIAUTH_INVALID;
+    return apiauth_parse_seconds(field[FIELD_COUNT - 1], &id->expires) == 0
+               ? APIAUTH_OK
+               : APIAUTH_INVALID;
+}
+
+int apiauth_parse_seconds(const char *s, apr_int64_t *out)
+{
+    apr_int64_t v = 0;
+    const char *c = s;
+
+    /* digits only, no sign, no leading zero, at most 18 digits (no
+     * overflow): one spelling per value */
+    if (*c == '\0' || (*c == '0' && c[1] != '\0')) {
+        return -1;
     }
-    return APIAUTH_OK;
+    for (; *c; c++) {
+        if (*c < '0' || *c > '9' || c - s >= 18) {
+            return -1;
+        }
+        v = v * 10 + (*c - '0');
+    }
+    *out = v;
+    return 0;
 }
 
 apiauth_status_t apiauth_credential_row_check(

@@ -23,10 +23,21 @@
 
 static EVP_MD *sha256;
 
-int apiauth_jose_init(void)
+static apr_status_t sha256_release(void *data)
+{
+    EVP_MD_free(sha256);
+    sha256 = NULL;
+    return APR_SUCCESS;
+}
+
+int apiauth_jose_init(apr_pool_t *p)
 {
     if (sha256 == NULL) {
         sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (sha256 && p) {
+            apr_pool_cleanup_register(p, NULL, sha256_release,
+                                      apr_pool_cleanup_null);
+        }
     }
     return sha256 ? 0 : -1;
 }

@@ -33,8 +33,9 @@ typedef enum {
 typedef struct apiauth_jwk apiauth_jwk_t;
 
 /* Fetches the SHA-256 implementation once; call before threads start.
- * Without it signing and verifying still work, a little slower. */
-int apiauth_jose_init(void);
+ * Without it signing and verifying still work, a little slower.  Released
+ * when `p` is destroyed (NULL: never), as apiauth_digest_init's is. */
+int apiauth_jose_init(apr_pool_t *p);
 
 /* "RS256", "ES256", "EdDSA" ("none" for APIAUTH_ALG_NONE). */
 const char *apiauth_alg_name(apiauth_alg_t alg);

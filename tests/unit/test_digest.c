@@ -16,6 +16,8 @@
 #include "unit.h"
 
 #include "digest.h"
+
+#define LONG_PARTS_SHA256 "91ca198c7f86778f7d44a5e9bb0ca0ee26424a0714c6f79fe0073067bd4990b5"
 #include "encoding.h"
 
 #define SHA256_ABC \
@@ -128,8 +130,8 @@ static void test_digest_init_changes_nothing(void **state)
     unsigned char before[APIAUTH_DIGEST_LEN], after[APIAUTH_DIGEST_LEN];
 
     assert_int_equal(apiauth_digest(NULL, "abc", 3, before), 0);
-    assert_int_equal(apiauth_digest_init(), 0);
-    assert_int_equal(apiauth_digest_init(), 0);
+    assert_int_equal(apiauth_digest_init(NULL), 0);
+    assert_int_equal(apiauth_digest_init(NULL), 0);
     assert_int_equal(apiauth_digest(NULL, "abc", 3, after), 0);
     assert_memory_equal(before, after, APIAUTH_DIGEST_LEN);
 }
@@ -291,9 +293,9 @@ static void test_digest_parts_are_length_prefixed(void **state)
     assert_int_equal(apiauth_digest_parts(NULL, abc, 1, d3), 0);
     assert_memory_not_equal(d1, d2, APIAUTH_DIGEST_LEN);
     assert_memory_not_equal(d1, d3, APIAUTH_DIGEST_LEN);
-    /* SHA-256(00000002 "ab" 00000001 "c") */
-    assert_string_equal(hex(d1), "f2939f903016e5bb29b1e4a61cdbd376"
-                                 "220ca03a24180b39995f2d50f2e0a647");
+    /* SHA-256(0002 "ab" 0001 "c") */
+    assert_string_equal(hex(d1), "2fd9ed9427a9ce1308ac7d3631dead79"
+                                 "a87d5e1ac34ee69b67cf3bf9f5524da6");
 }
 
 static void test_digest_parts_of_an_empty_part_is_its_length(void **state)
@@ -301,10 +303,10 @@ static void test_digest_parts_of_an_empty_part_is_its_length(void **state)
     const char *empty[] = {""};
     unsigned char d[APIAUTH_DIGEST_LEN];
 
-    /* SHA-256(00000000) */
+    /* SHA-256(0000) */
     assert_int_equal(apiauth_digest_parts(NULL, empty, 1, d), 0);
-    assert_string_equal(hex(d), "df3f619804a92fdb4057192dc43dd748"
-                                "ea778adc52bc498ce80524c014b81119");
+    assert_string_equal(hex(d), "96a296d224f285c67bee93c30f8a3091"
+                                "57f0daa35dc5b87e410b78630a09cfc7");
 }
 
 static void test_digest_parts_with_pepper_is_hmac_of_the_framing(void **state)
@@ -313,10 +315,25 @@ static void test_digest_parts_with_pepper_is_hmac_of_the_framing(void **state)
     const char *ab_c[] = {"ab", "c"};
     unsigned char d[APIAUTH_DIGEST_LEN];
 
-    /* HMAC-SHA-256(0xaa * 131, 00000002 "ab" 00000001 "c") */
+    /* HMAC-SHA-256(0xaa * 131, 0002 "ab" 0001 "c") */
     assert_int_equal(apiauth_digest_parts(pepper, ab_c, 2, d), 0);
-    assert_string_equal(hex(d), "1dacd82b7581961b390b4d646ad2534f"
-                                "594a89f186a8805240c445da683ab3a1");
+    assert_string_equal(hex(d), "324d9ce7de5cc82903ae49d409941d2d"
+                                "44516c79e8fff0ae54c3405854ce2c1e");
+}
+
+static void test_digest_parts_of_long_parts_are_framed_alike(void **state)
+{
+    /* parts too long for the one-buffer path take the streamed one, with
+     * the same framing: SHA-256(0001 "x" 07d0 "y" * 2000) */
+    char *long_part = apr_palloc(unit_pool, 2001);
+    const char *parts[2] = {"x", NULL};
+    unsigned char d[APIAUTH_DIGEST_LEN];
+
+    memset(long_part, 'y', 2000);
+    long_part[2000] = '\0';
+    parts[1] = long_part;
+    assert_int_equal(apiauth_digest_parts(NULL, parts, 2, d), 0);
+    assert_string_equal(hex(d), LONG_PARTS_SHA256);
 }
 
 static void test_digest_parts_refuses_zero_or_too_many_parts(void **state)
@@ -364,6 +381,37 @@ static void test_ct_equal_compares_every_byte(void **state)
     assert_int_equal(apiauth_ct_equal(a, b, 63), 1);
 }
 
+/* It reads eight bytes at a time: every length around those steps, from
+ * unaligned addresses, with a difference in any byte and any bit. */
+static void test_ct_equal_at_every_length_and_alignment(void **state)
+{
+    unsigned char a[48], b[48];
+    size_t len, i, off, bit;
+
+    for (i = 0; i < sizeof(a); i++) {
+        a[i] = (unsigned char)(i * 37 + 11);
+    }
+    for (off = 0; off < 8; off++) {
+        for (len = 0; len + off <= sizeof(a); len++) {
+            memcpy(b, a, sizeof(b));
+            assert_int_equal(apiauth_ct_equal(a + off, b + off, len), 1);
+            for (i = 0; i < len; i++) {
+                for (bit = 0; bit < 8; bit++) {
+                    b[off + i] ^= (unsigned char)(1u << bit);
+                    assert_int_equal(
+                        apiauth_ct_equal(a + off, b + off, len), 0);
+                    b[off + i] ^= (unsigned char)(1u << bit);
+                }
+            }
+            /* a difference just past the end does not count */
+            if (off + len < sizeof(b)) {
+                b[off + len] ^= 0xff;
+                assert_int_equal(apiauth_ct_equal(a + off, b + off, len), 1);
+            }
+        }
+    }
+}
+
 static void test_ct_streq_needs_same_length_and_bytes(void **state)
 {
     assert_int_equal(apiauth_ct_streq("abc", "abc"), 1);
@@ -401,9 +449,11 @@ int main(void)
         UNIT_TEST(test_digest_parts_are_length_prefixed),
         UNIT_TEST(test_digest_parts_of_an_empty_part_is_its_length),
         PEPPER_TEST(test_digest_parts_with_pepper_is_hmac_of_the_framing),
+        UNIT_TEST(test_digest_parts_of_long_parts_are_framed_alike),
         UNIT_TEST(test_digest_parts_refuses_zero_or_too_many_parts),
         UNIT_TEST(test_digest_hex_is_64_lower_case_hex),
         UNIT_TEST(test_ct_equal_compares_every_byte),
+        UNIT_TEST(test_ct_equal_at_every_length_and_alignment),
         UNIT_TEST(test_ct_streq_needs_same_length_and_bytes),
         UNIT_TEST(test_ct_streq_is_false_for_null),
     };

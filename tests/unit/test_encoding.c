@@ -294,6 +294,48 @@ static void test_decoders_stop_at_the_given_length(void **state)
     assert_string_equal((char *)out, "f");
 }
 
+/* The alphabets, checked against their definitions character by
+ * character, and the span at every length and every place of a stray
+ * character (it goes eight at a time). */
+static void test_character_classes_are_the_rfc_alphabets(void **state)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                              "qrstuvwxyz0123456789";
+    int c;
+
+    for (c = 0; c < 256; c++) {
+        int alnum = c != 0 && strchr(b64, c) != NULL;
+        assert_int_equal(!!apiauth_char_is(c, APIAUTH_CHARS_B64),
+                         alnum || c == '+' || c == '/');
+        assert_int_equal(!!apiauth_char_is(c, APIAUTH_CHARS_B64URL),
+                         alnum || c == '-' || c == '_');
+        assert_int_equal(!!apiauth_char_is(c, APIAUTH_CHARS_TOKEN68),
+                         alnum || (c != 0 && strchr("-._~+/", c) != NULL));
+    }
+}
+
+static void test_chars_span_stops_at_the_first_stranger(void **state)
+{
+    char s[40];
+    size_t len, at;
+    static const char strangers[] = {' ', '=', '\x80', '\xff', '\0', '.'};
+    size_t k;
+
+    for (len = 0; len < sizeof(s); len++) {
+        memset(s, 'a', sizeof(s));
+        assert_int_equal(apiauth_chars_span(s, len, APIAUTH_CHARS_B64URL),
+                         len);
+        for (at = 0; at < len; at++) {
+            for (k = 0; k < sizeof(strangers); k++) {
+                s[at] = strangers[k];
+                assert_int_equal(
+                    apiauth_chars_span(s, len, APIAUTH_CHARS_B64URL), at);
+            }
+            s[at] = 'a';
+        }
+    }
+}
+
 static void test_hex_encodes_lower_case(void **state)
 {
     const unsigned char data[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef,
@@ -361,6 +403,8 @@ int main(void)
         UNIT_TEST(test_non_canonical_trailing_bits_are_refused),
         UNIT_TEST(test_decoders_refuse_space_controls_and_non_ascii),
         UNIT_TEST(test_decoders_stop_at_the_given_length),
+        UNIT_TEST(test_character_classes_are_the_rfc_alphabets),
+        UNIT_TEST(test_chars_span_stops_at_the_first_stranger),
         UNIT_TEST(test_hex_encodes_lower_case),
         UNIT_TEST(test_hex_decode_reads_either_case),
         UNIT_TEST(test_hex_decode_refuses_wrong_length_and_odd_characters),

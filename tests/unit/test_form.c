@@ -188,6 +188,42 @@ static void test_query_rewrite_masks_values(void **state)
                         "api_key=***&x=1&api_key=***");
 }
 
+/* --- apiauth_request_line_with_query --------------------------------------- */
+
+static void test_request_line_gets_the_new_query(void **state)
+{
+    const char *line = "GET /v1/x?api_key=s&page=2 HTTP/1.1";
+
+    assert_string_equal(apiauth_request_line_with_query(
+                            unit_pool, line, "api_key=s&page=2",
+                            "api_key=***&page=2"),
+                        "GET /v1/x?api_key=***&page=2 HTTP/1.1");
+    assert_string_equal(apiauth_request_line_with_query(
+                            unit_pool, line, "api_key=s&page=2", NULL),
+                        "GET /v1/x HTTP/1.1");
+    /* HTTP/0.9 has no protocol after the target */
+    assert_string_equal(apiauth_request_line_with_query(
+                            unit_pool, "GET /x?a=1", "a=1", "a=***"),
+                        "GET /x?a=***");
+}
+
+static void test_request_line_without_that_query_is_left_alone(void **state)
+{
+    const char *line = "GET /v1/x?a=1 HTTP/1.1";
+
+    /* a prefix of the query is not the query */
+    assert_ptr_equal(apiauth_request_line_with_query(unit_pool, line, "a=",
+                                                     "z"), line);
+    assert_ptr_equal(apiauth_request_line_with_query(unit_pool, line, "b=1",
+                                                     "z"), line);
+    assert_ptr_equal(apiauth_request_line_with_query(
+                         unit_pool, "GET /x HTTP/1.1", "a=1", "z"),
+                     (const char *)"GET /x HTTP/1.1");
+    assert_null(apiauth_request_line_with_query(unit_pool, NULL, "a", "z"));
+    assert_ptr_equal(apiauth_request_line_with_query(unit_pool, line, NULL,
+                                                     "z"), line);
+}
+
 /* --- apiauth_form_parse: urlencoded --------------------------------------- */
 
 static void test_urlencoded_body_is_read(void **state)
@@ -656,6 +692,8 @@ int main(void)
         UNIT_TEST(test_query_get_reports_a_malformed_first_value),
         UNIT_TEST(test_query_rewrite_removes_named_parameters),
         UNIT_TEST(test_query_rewrite_masks_values),
+        UNIT_TEST(test_request_line_gets_the_new_query),
+        UNIT_TEST(test_request_line_without_that_query_is_left_alone),
         UNIT_TEST(test_urlencoded_body_is_read),
         UNIT_TEST(test_body_need_not_be_nul_terminated),
         UNIT_TEST(test_multipart_from_curl_F_is_read),

@@ -277,6 +277,31 @@ static void test_parse_refuses_control_characters_in_fields(void **state)
     }
 }
 
+/* The parser goes eight characters at a time: a control character at any
+ * place of a long field is still found, and without one the entry reads. */
+static void test_parse_finds_a_control_character_anywhere_in_a_long_field(
+    void **state)
+{
+    char scope[41], entry[160];
+    apiauth_identity_t id;
+    size_t at;
+
+    for (at = 0; at <= sizeof(scope) - 1; at++) {
+        memset(scope, 'r', sizeof(scope) - 1);
+        scope[sizeof(scope) - 1] = '\0';
+        if (at < sizeof(scope) - 1) {
+            scope[at] = '\x02';
+        }
+        apr_snprintf(entry, sizeof(entry),
+                     "2" US "api_key" US "c" US "a" US US US "%s"
+                     US US US US US US US US "0", scope);
+        assert_int_equal(parse(entry, &id), at < sizeof(scope) - 1
+                                                ? APIAUTH_INVALID
+                                                : APIAUTH_OK);
+    }
+    assert_string_equal(id.scope, scope);
+}
+
 static void test_parse_honours_the_length_not_the_nul(void **state)
 {
     const char *s = "2" US "api_key" US "c" US "a" US US US US US US US US US
@@ -423,6 +448,7 @@ int main(void)
         UNIT_TEST(test_parse_refuses_corrupt_entries),
         UNIT_TEST(test_parse_refuses_trailing_garbage),
         UNIT_TEST(test_parse_refuses_control_characters_in_fields),
+        UNIT_TEST(test_parse_finds_a_control_character_anywhere_in_a_long_field),
         UNIT_TEST(test_parse_honours_the_length_not_the_nul),
         UNIT_TEST(test_parse_refuses_entries_over_8192_bytes),
         UNIT_TEST(test_name_validity),

@@ -742,7 +742,7 @@ int main(void)
     int rc;
 
     apr_initialize();
-    apiauth_jose_init();
+    apiauth_jose_init(NULL);
     rc = cmocka_run_group_tests_name("jose", tests, make_keys, remove_keys);
     apr_terminate();
     return rc;

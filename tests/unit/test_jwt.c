@@ -368,7 +368,7 @@ int main(void)
     int rc;
 
     apr_initialize();
-    apiauth_jose_init();
+    apiauth_jose_init(NULL);
     rc = cmocka_run_group_tests_name("jwt", tests, make_key, remove_key);
     apr_terminate();
     return rc;
