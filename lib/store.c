@@ -1,5 +1,17 @@
 /*
  * store.c: statements of the catalogue run over apr_dbd (see store.h).
+ *
+ * PostgreSQL needs two things apr_dbd_pgsql leaves to its caller:
+ * - Prepared statements live in the server's session.  When mod_dbd finds
+ *   a pooled connection the server has cut (a restart, a failover), the
+ *   driver reconnects it in place (PQreset) and every statement mod_dbd
+ *   prepared on it is gone: it would fail each request until httpd
+ *   restarts.  So after a failure outside a transaction the session is
+ *   checked, its statements prepared again if they are missing, and the
+ *   statement run once more.
+ * - apr_dbd_transaction_start dereferences a NULL transaction when BEGIN
+ *   fails (on a connection the server dropped: a crashed child), so our
+ *   PostgreSQL transactions are plain BEGIN, COMMIT and ROLLBACK.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +41,48 @@ static apiauth_status_t db_failed(apiauth_db_t *db, int rc, const char *what)
     return APIAUTH_ERROR;
 }
 
+static int is_pgsql(const apiauth_db_t *db)
+{
+    return strcmp(apr_dbd_name(db->driver), "pgsql") == 0;
+}
+
+/* 1 when the session had lost its prepared statements (see the top of the
+ * file) and has them again: the statement that failed did not run in it
+ * and may be tried once more.  A session holds all of them or none, so
+ * the first one tells: a refused PREPARE means it is there (or the
+ * connection is still down). */
+static int session_repaired(apr_pool_t *p, apiauth_db_t *db)
+{
+    int i, repaired = 0;
+
+    if (!is_pgsql(db) || db->in_transaction) {
+        return 0;
+    }
+    /* the driver's message lives in the connection, which the repair
+     * overwrites: keep the failure's */
+    if (db->last_error) {
+        db->last_error = apr_pstrdup(p, db->last_error);
+    }
+    if (apr_dbd_check_conn(db->driver, p, db->handle) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < APIAUTH_SQL_COUNT; i++) {
+        const apiauth_sql_t *sql = &apiauth_sql_catalogue[i];
+        apr_dbd_prepared_t *again = NULL;
+
+        if (apr_hash_get(db->prepared, sql->label, APR_HASH_KEY_STRING)
+            == NULL) {
+            continue;
+        }
+        if (apr_dbd_prepare(db->driver, p, db->handle, sql->text, sql->label,
+                            &again) != 0 && !repaired) {
+            return 0;
+        }
+        repaired = 1;
+    }
+    return repaired;
+}
+
 apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
                                  apiauth_sql_id_t id, int nargs,
                                  const char **args, int *nrows)
@@ -41,7 +95,15 @@ apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
     }
     rc = apr_dbd_pquery(db->driver, p, db->handle, &rows, st, nargs, args);
     if (rc != 0) {
-        return db_failed(db, rc, "query failed");
+        db_failed(db, rc, "query failed");
+        if (!session_repaired(p, db)) {
+            return APIAUTH_ERROR;
+        }
+        rc = apr_dbd_pquery(db->driver, p, db->handle, &rows, st, nargs,
+                            args);
+        if (rc != 0) {
+            return db_failed(db, rc, "query failed");
+        }
     }
     if (nrows) {
         *nrows = rows;
@@ -62,9 +124,22 @@ apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
     if (st == NULL) {
         return db_failed(db, 0, "statement not prepared");
     }
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, st, 0, nargs, args);
+    /* random access (seek 1): apr_dbd_pgsql's sequential mode knows the
+     * number of columns only after the first row, reads a statement that
+     * failed as an empty result, and sleeps 100 ms on every empty result;
+     * ours are a few rows, and sqlite3 reads them all either way */
+    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, st, 1, nargs, args);
     if (rc != 0) {
-        return db_failed(db, rc, "select failed");
+        db_failed(db, rc, "select failed");
+        if (!session_repaired(p, db)) {
+            return APIAUTH_ERROR;
+        }
+        res = NULL;
+        rc = apr_dbd_pselect(db->driver, p, db->handle, &res, st, 1, nargs,
+                             args);
+        if (rc != 0) {
+            return db_failed(db, rc, "select failed");
+        }
     }
     ncols = apr_dbd_num_cols(db->driver, res);
     *rows = apr_array_make(p, 2, sizeof(apiauth_db_row_t));
@@ -75,10 +150,12 @@ apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
         out->cols = apr_pcalloc(p, sizeof(char *) * (ncols ? ncols : 1));
         for (i = 0; i < ncols; i++) {
             char *v = NULL;
-            /* datum_get tells NULL from "" (get_entry does not, on pgsql) */
+            /* datum_get tells NULL from "" (get_entry does not, on pgsql);
+             * the copy because apr_dbd_pgsql hands out pointers into its
+             * result, which it frees once the last row has been read */
             if (apr_dbd_datum_get(db->driver, row, i, APR_DBD_TYPE_STRING,
                                   &v) == APR_SUCCESS) {
-                out->cols[i] = v;
+                out->cols[i] = apr_pstrdup(p, v);
             }
         }
     }
@@ -97,6 +174,15 @@ apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
      * all: a variable used for a rolled back transaction would silently
      * roll back the next one too */
     *txn = NULL;
+    if (is_pgsql(db)) {
+        int nrows = 0;
+        rc = apr_dbd_query(db->driver, db->handle, &nrows, "BEGIN");
+        if (rc != 0) {
+            return db_failed(db, rc, "cannot start a transaction");
+        }
+        db->in_transaction = 1;
+        return APIAUTH_OK;
+    }
     rc = apr_dbd_transaction_start(db->driver, p, db->handle, txn);
     return rc == 0 ? APIAUTH_OK : db_failed(db, rc, "cannot start a transaction");
 }
@@ -106,6 +192,22 @@ apiauth_status_t apiauth_db_end(apr_pool_t *p, apiauth_db_t *db,
 {
     int rc;
 
+    if (is_pgsql(db)) {
+        int nrows = 0;
+        /* after an error PostgreSQL answers COMMIT with a rollback */
+        rc = apr_dbd_query(db->driver, db->handle, &nrows,
+                           commit ? "COMMIT" : "ROLLBACK");
+        db->in_transaction = 0;
+        if (rc != 0) {
+            return db_failed(db, rc, "cannot end a transaction");
+        }
+        if (!commit) {
+            /* the failure may have been a session that lost its
+             * statements: the next request on it finds them again */
+            session_repaired(p, db);
+        }
+        return APIAUTH_OK;
+    }
     if (!commit) {
         apr_dbd_transaction_mode_set(db->driver, txn,
                                      APR_DBD_TRANSACTION_ROLLBACK);

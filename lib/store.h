@@ -22,6 +22,7 @@ typedef struct apiauth_db {
     apr_dbd_t *handle;
     apr_hash_t *prepared;   /* label -> apr_dbd_prepared_t *, as mod_dbd */
     const char *last_error; /* the driver's message after APIAUTH_ERROR */
+    int in_transaction;     /* between apiauth_db_begin and _end (pgsql) */
 } apiauth_db_t;
 
 /* One row of a SELECT: cols[i] is NULL for SQL NULL. */

@@ -251,6 +251,11 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_ADMIN,
         "UPDATE apiauth_credentials SET revoked = %lld"
         " WHERE user_id = %s AND revoked IS NULL"},
+    [APIAUTH_SQL_GRANT_REVOKE_USER] = {
+        "apiauth_grant_revoke_user",
+        APIAUTH_SQL_FOR_ADMIN,
+        "UPDATE apiauth_grants SET revoked = %lld"
+        " WHERE user_id = %s AND revoked IS NULL"},
 
     /* these two are prepared by apiauth-admin init only, around the
      * migrations (the table they use is created by the first one) */

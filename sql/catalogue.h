@@ -60,6 +60,7 @@ typedef enum {
     APIAUTH_SQL_APP_GROUP_INSERT,
     APIAUTH_SQL_SESSION_LIST,
     APIAUTH_SQL_CREDENTIAL_REVOKE_USER,
+    APIAUTH_SQL_GRANT_REVOKE_USER,
     APIAUTH_SQL_SCHEMA_VERSION,      /* apiauth-admin init: where we are */
     APIAUTH_SQL_SCHEMA_RECORD,       /* ... and what it applied */
     APIAUTH_SQL_COUNT

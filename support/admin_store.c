@@ -17,13 +17,20 @@
 #include "admin.h"
 #include "oauth.h"
 
+/* Once per connection: PostgreSQL keeps a prepared statement for the
+ * session and refuses to prepare its name again (init records every
+ * migration with the same statement). */
 static int prepare(admin_t *ad, apiauth_sql_id_t id)
 {
     apr_dbd_prepared_t *st = NULL;
     const apiauth_sql_t *sql = &apiauth_sql_catalogue[id];
-    int rc = apr_dbd_prepare(ad->db.driver, ad->pool, ad->db.handle, sql->text,
-                             sql->label, &st);
+    int rc;
 
+    if (apr_hash_get(ad->db.prepared, sql->label, APR_HASH_KEY_STRING)) {
+        return 0;
+    }
+    rc = apr_dbd_prepare(ad->db.driver, ad->pool, ad->db.handle, sql->text,
+                         sql->label, &st);
     if (rc != 0) {
         ad->db.last_error = apr_dbd_error(ad->db.driver, ad->db.handle, rc);
         return -1;
@@ -55,6 +62,23 @@ int admin_connect(admin_t *ad, int prepare_all)
     if (rv != APR_SUCCESS) {
         return admin_say(ADMIN_REFUSED, "cannot open the %s database: %s",
                          ad->driver_name, err ? err : "unknown error");
+    }
+    if (strcmp(ad->driver_name, "sqlite3") == 0) {
+        /* httpd's children write to the same file: wait for their locks
+         * instead of failing with "database is locked" (apr_dbd's own
+         * retries do not cover a prepare, and were seen to run out under
+         * tests/integration/test_faults.py's writers).  SQLite's busy
+         * handler is safe here, unlike in the threaded modules: this
+         * process has one connection and one thread.  Set before the
+         * statements are prepared, since preparing reads the schema. */
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+        if (apr_dbd_select(ad->db.driver, ad->pool, ad->db.handle, &res,
+                           "PRAGMA busy_timeout = 5000", 0) == 0) {
+            while (apr_dbd_get_row(ad->db.driver, ad->pool, res, &row, -1)
+                   == 0) {
+            }
+        }
     }
     ad->db.prepared = apr_hash_make(ad->pool);
     for (i = 0; prepare_all && i < APIAUTH_SQL_COUNT; i++) {
@@ -113,6 +137,14 @@ static int apply(admin_t *ad, const apiauth_sql_migration_t *m)
     }
     rc = apr_dbd_query(ad->db.driver, ad->db.handle, &nrows,
                        without_trailing_space(ad->pool, m->text));
+    /* SQLite compiles a statement against the schema it saw, so the record
+     * is prepared again after each migration's DDL; PostgreSQL re-plans by
+     * itself (and would refuse the name twice) */
+    if (strcmp(ad->driver_name, "pgsql") != 0) {
+        apr_hash_set(ad->db.prepared,
+                     apiauth_sql_catalogue[APIAUTH_SQL_SCHEMA_RECORD].label,
+                     APR_HASH_KEY_STRING, NULL);
+    }
     if (rc == 0 && prepare(ad, APIAUTH_SQL_SCHEMA_RECORD) == 0) {
         args[0] = apiauth_db_int(ad->pool, m->version);
         args[1] = apiauth_db_int(ad->pool, ad->now);

@@ -45,10 +45,12 @@ static int user_create(admin_t *ad, const admin_args_t *a)
     const char *app = NULL, *hash = NULL, *args[5];
     int rc;
 
+    /* no '@': logins match ids and emails alike, so an id may never be
+     * someone's email */
     if (!apiauth_name_is_valid(name) || strncmp(name, "app_", 4) == 0
-        || strncmp(name, "cli_", 4) == 0) {
-        return admin_say(ADMIN_USAGE, "a user id is printable, without space "
-                         "or separators, and does not start with app_ or "
+        || strncmp(name, "cli_", 4) == 0 || strchr(name, '@')) {
+        return admin_say(ADMIN_USAGE, "a user id is printable, without space, "
+                         "@ or separators, and does not start with app_ or "
                          "cli_");
     }
     if (email && (!apiauth_name_is_valid(email) || !strchr(email, '@'))) {
@@ -107,7 +109,7 @@ static int user_passwd(admin_t *ad, const char *name)
 static int user_delete(admin_t *ad, const char *name)
 {
     const char *args[2];
-    int rc, nrows = 0, revoked = 0;
+    int rc, nrows = 0, revoked = 0, grants = 0;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
@@ -117,16 +119,19 @@ static int user_delete(admin_t *ad, const char *name)
     if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_DELETE, 2, args,
                         &nrows) != APIAUTH_OK
         || (nrows == 1
-            && apiauth_db_exec(ad->pool, &ad->db,
-                               APIAUTH_SQL_CREDENTIAL_REVOKE_USER, 2, args,
-                               &revoked) != APIAUTH_OK)) {
+            && (apiauth_db_exec(ad->pool, &ad->db,
+                                APIAUTH_SQL_CREDENTIAL_REVOKE_USER, 2, args,
+                                &revoked) != APIAUTH_OK
+                || apiauth_db_exec(ad->pool, &ad->db,
+                                   APIAUTH_SQL_GRANT_REVOKE_USER, 2, args,
+                                   &grants) != APIAUTH_OK))) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     if (nrows != 1) {
         return admin_say(ADMIN_REFUSED, "no user %s", name);
     }
-    admin_say(ADMIN_OK, "user %s deleted; %d of their sessions and keys "
-              "revoked", name, revoked);
+    admin_say(ADMIN_OK, "user %s deleted; %d of their sessions and keys and "
+              "%d OAuth grants revoked", name, revoked, grants);
     return ADMIN_OK;
 }
 
