@@ -17,6 +17,7 @@
 
 #include "apiauth_private.h"
 #include "form.h"
+#include "keys.h"
 
 #define INSTALL_ID_HEADER "X-Install-Id"
 #define INSTALL_TOKEN_HEADER "X-Install-Token"
@@ -99,13 +100,12 @@ static void strip_query_param(request_rec *r, const char *name)
 {
     const char *names[2] = {name, NULL};
     const char *old_args = r->args;
-    char *args, *masked, *at, *q;
+    char *args, *q;
 
     if (old_args == NULL) {
         return;
     }
     args = apiauth_query_rewrite(r->pool, old_args, names, NULL);
-    masked = apiauth_query_rewrite(r->pool, old_args, names, "***");
     r->args = args;
     r->parsed_uri.query = args;
     q = ap_strchr(r->unparsed_uri, '?');
@@ -115,13 +115,44 @@ static void strip_query_param(request_rec *r, const char *name)
                                                      q - r->unparsed_uri),
                                       args ? "?" : "", args, NULL);
     }
-    at = r->the_request ? strstr(r->the_request, old_args) : NULL;
-    if (at && masked) {
-        r->the_request = apr_pstrcat(
-            r->pool,
-            apr_pstrmemdup(r->pool, r->the_request, at - r->the_request),
-            masked, at + strlen(old_args), NULL);
+    r->the_request = (char *)apiauth_request_line_with_query(
+        r->pool, r->the_request, old_args,
+        apiauth_query_rewrite(r->pool, old_args, names, "***"));
+}
+
+/* ApiAuthKeepCredential on with a query credential: the backend gets the
+ * query as it came, the log may not.  The request line is masked now;
+ * r->args, which %q logs, once the request is over
+ * (apiauth_mask_kept_query). */
+static void keep_query_param(request_rec *r, apiauth_request_state *st,
+                             const char *name)
+{
+    const char *names[2] = {name, NULL};
+
+    st->kept_query = name;
+    r->the_request = (char *)apiauth_request_line_with_query(
+        r->pool, r->the_request, r->args,
+        apiauth_query_rewrite(r->pool, r->args, names, "***"));
+}
+
+int apiauth_mask_kept_query(request_rec *r)
+{
+    const apiauth_request_state *st;
+    const char *names[2] = {NULL, NULL};
+    request_rec *each;
+
+    /* the identity may be on any request of an internal redirect chain */
+    for (each = r; each && names[0] == NULL; each = each->next) {
+        st = ap_get_module_config(each->request_config, &apiauth_module);
+        names[0] = st ? st->kept_query : NULL;
     }
+    for (each = r; names[0] && each; each = each->next) {
+        if (each->args) {
+            each->args = apiauth_query_rewrite(each->pool, each->args, names,
+                                               "***");
+        }
+    }
+    return DECLINED;
 }
 
 static void strip_credential(request_rec *r, const apiauth_dir_conf *conf,
@@ -183,17 +214,63 @@ const apiauth_identity_t *apiauth_identity_of(request_rec *r)
     return NULL;
 }
 
-static void set_identity_var(request_rec *r, int forward, const char *name,
+/* What the application sees, as environment variables and, with
+ * ApiAuthForwardHeaders, as headers to a backend: names written out, so
+ * that publishing costs no string building on the hot path (and the
+ * header names have no underscore, which proxies tend to drop). */
+enum {
+    VAR_APP, VAR_KIND, VAR_SCHEME, VAR_SCOPE, VAR_CREDENTIAL_ID, VAR_EXPIRES,
+    VAR_USER, VAR_CLIENT_ID, VAR_INSTALL_ID, VAR_ACTING_APP, VAR_COUNT
+};
+
+static const char *const var_names[VAR_COUNT][2] = {
+    {"APIAUTH_APP", FORWARD_PREFIX "App"},
+    {"APIAUTH_KIND", FORWARD_PREFIX "Kind"},
+    {"APIAUTH_SCHEME", FORWARD_PREFIX "Scheme"},
+    {"APIAUTH_SCOPE", FORWARD_PREFIX "Scope"},
+    {"APIAUTH_CREDENTIAL_ID", FORWARD_PREFIX "Credential-Id"},
+    {"APIAUTH_EXPIRES", FORWARD_PREFIX "Expires"},
+    {"APIAUTH_USER", FORWARD_PREFIX "User"},
+    {"APIAUTH_CLIENT_ID", FORWARD_PREFIX "Client-Id"},
+    {"APIAUTH_INSTALL_ID", FORWARD_PREFIX "Install-Id"},
+    {"APIAUTH_ACTING_APP", FORWARD_PREFIX "Acting-App"},
+};
+
+static void set_identity_var(request_rec *r, int forward, int var,
                              const char *value)
 {
     if (value == NULL) {
         return;
     }
-    apr_table_setn(r->subprocess_env, apr_pstrcat(r->pool, "APIAUTH_", name,
-                                                  NULL), value);
+    /* addn: nothing else sets these names in a main request (X-ApiAuth-*
+     * from clients are gone already) and setn would scan the table each
+     * time; a subrequest starts from a copy of its main's, so it sets */
+    if (r->main == NULL) {
+        apr_table_addn(r->subprocess_env, var_names[var][0], value);
+        if (forward) {
+            apr_table_addn(r->headers_in, var_names[var][1], value);
+        }
+        return;
+    }
+    apr_table_setn(r->subprocess_env, var_names[var][0], value);
     if (forward) {
-        apr_table_setn(r->headers_in, apr_pstrcat(r->pool, FORWARD_PREFIX,
-                                                  name, NULL), value);
+        apr_table_setn(r->headers_in, var_names[var][1], value);
+    }
+}
+
+/* An install token (aai_...) in the query of a location that does not take
+ * install tokens is not a credential here, but it is still a secret: it
+ * leaves the query like the credentials do. */
+static void strip_stray_install_token(request_rec *r, unsigned accepted)
+{
+    const char *token = NULL;
+
+    if (!(accepted & APIAUTH_SCHEME_INSTALL) && r->args
+        && ap_strstr_c(r->args, INSTALL_TOKEN_PARAM "=")
+        && apiauth_query_get(r->pool, r->args, INSTALL_TOKEN_PARAM, &token) > 0
+        && token && strncmp(token, APIAUTH_PREFIX_INSTALL "_", 4) == 0
+        && apiauth_secret_shape(token) != APIAUTH_SECRET_FOREIGN) {
+        strip_query_param(r, INSTALL_TOKEN_PARAM);
     }
 }
 
@@ -210,20 +287,28 @@ apiauth_request_state *apiauth_publish(request_rec *r,
     ap_set_module_config(r->request_config, &apiauth_module, st);
     r->user = (char *)apiauth_identity_subject(id);
 
-    set_identity_var(r, fwd, "APP", id->app);
-    set_identity_var(r, fwd, "KIND", apiauth_kind_name(id->kind));
-    set_identity_var(r, fwd, "SCHEME", apiauth_scheme_name(cred->scheme));
-    set_identity_var(r, fwd, "SCOPE", id->scope ? id->scope : "");
-    set_identity_var(r, fwd, "CREDENTIAL_ID", id->credential_id);
-    set_identity_var(r, fwd, "EXPIRES",
-                     apr_psprintf(r->pool, "%" APR_INT64_T_FMT, id->expires));
-    set_identity_var(r, fwd, "USER", id->user);
-    set_identity_var(r, fwd, "CLIENT_ID", id->client_id);
-    set_identity_var(r, fwd, "INSTALL_ID", id->install_id);
-    set_identity_var(r, fwd, "ACTING_APP", id->acting_app);
+    set_identity_var(r, fwd, VAR_APP, id->app);
+    set_identity_var(r, fwd, VAR_KIND, apiauth_kind_name(id->kind));
+    set_identity_var(r, fwd, VAR_SCHEME, apiauth_scheme_name(cred->scheme));
+    set_identity_var(r, fwd, VAR_SCOPE, id->scope ? id->scope : "");
+    set_identity_var(r, fwd, VAR_CREDENTIAL_ID, id->credential_id);
+    set_identity_var(r, fwd, VAR_EXPIRES,
+                     apr_off_t_toa(r->pool, (apr_off_t)id->expires));
+    set_identity_var(r, fwd, VAR_USER, id->user);
+    set_identity_var(r, fwd, VAR_CLIENT_ID, id->client_id);
+    set_identity_var(r, fwd, VAR_INSTALL_ID, id->install_id);
+    set_identity_var(r, fwd, VAR_ACTING_APP, id->acting_app);
     if (conf->keep_credential != 1) {
         strip_credential(r, conf, cred);
     }
+    else if (cred->source == APIAUTH_FROM_KEY_QUERY) {
+        keep_query_param(r, st, conf->key_query);
+    }
+    else if (cred->source == APIAUTH_FROM_INSTALL_QUERY) {
+        keep_query_param(r, st, INSTALL_TOKEN_PARAM);
+    }
+    strip_stray_install_token(r, conf->schemes ? conf->scheme_mask
+                                               : APIAUTH_DEFAULT_SCHEMES);
     return st;
 }
 
@@ -265,7 +350,26 @@ static int refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
     if (accepted & APIAUTH_SCHEME_INSTALL) {
         strip_query_param(r, INSTALL_TOKEN_PARAM);
     }
+    strip_stray_install_token(r, accepted);
+    /* what a guesser gets wrong counts against its address; a request
+     * with no credential at all (err NULL) is a client learning the
+     * challenge, not a guess */
+    if (err != NULL
+        && (status == HTTP_UNAUTHORIZED || status == HTTP_BAD_REQUEST)) {
+        apiauth_limit_failed(r);
+    }
     return apiauth_refuse(r, conf, status, err, presented, NULL);
+}
+
+static int too_many_failures(request_rec *r, const apiauth_dir_conf *conf,
+                             int wait)
+{
+    apiauth_error_t err = {"too_many_requests", "too many refused attempts "
+                           "from this address: retry later"};
+
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_itoa(r->pool, wait > 0 ? wait : 1));
+    return apiauth_refuse(r, conf, HTTP_TOO_MANY_REQUESTS, &err, 0, NULL);
 }
 
 int apiauth_check_authn(request_rec *r)
@@ -279,6 +383,7 @@ int apiauth_check_authn(request_rec *r)
     apiauth_error_t err = {NULL, NULL};
     apiauth_status_t st;
     const char *group = NULL;
+    int wait;
 
     if (type == NULL || strcasecmp(type, APIAUTH_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -293,6 +398,9 @@ int apiauth_check_authn(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10010)
                       "refused: plain HTTP where TLS is required");
         return refuse(r, conf, HTTP_FORBIDDEN, &tls, 0);
+    }
+    if ((wait = apiauth_limit_blocked(r)) > 0) {
+        return too_many_failures(r, conf, wait);
     }
 
     if (gather_material(r, conf, &material) != 0) {
@@ -360,7 +468,11 @@ static authn_status basic_check_password(request_rec *r, const char *user,
     apiauth_error_t err = {NULL, NULL};
     const char *group = NULL;
 
+    if (apiauth_limit_blocked(r) > 0) {
+        return AUTH_DENIED;   /* a provider cannot say 429: 401, logged */
+    }
     if (strncmp(user, "app_", 4) != 0 || !apiauth_name_is_valid(user)) {
+        apiauth_limit_failed(r);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10013)
                       "AuthBasicProvider apiauth takes only an app id as "
                       "the user; use AuthType apiauth for other forms");
@@ -391,6 +503,7 @@ static authn_status basic_check_password(request_rec *r, const char *user,
     case APIAUTH_ERROR:
         return AUTH_GENERAL_ERROR;
     default:
+        apiauth_limit_failed(r);
         return AUTH_DENIED;
     }
 }

@@ -16,11 +16,14 @@
  * The socache is shmcb unless ApiAuthCacheSOCache names another (memcache
  * or redis to share it between nodes).  Without any, caching is off.
  */
+#include <stdlib.h>
+
 #include <apr_strings.h>
 #include <ap_socache.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <util_mutex.h>
+#include <openssl/crypto.h>
 
 #include "apiauth_private.h"
 
@@ -74,11 +77,22 @@ void apiauth_cache_register_chain(apr_pool_t *p, const char *chain)
     APR_ARRAY_PUSH(chains, const char *) = apr_pstrdup(p, chain);
 }
 
+/* The cache is read under this mutex on every authenticated request: a
+ * process-shared pthread mutex takes no system call when uncontended,
+ * where APR's default here (fcntl) takes two per lookup.  "Mutex
+ * <mechanism> apiauth-cache" (or a server-wide "Mutex ... default")
+ * chooses another. */
+#if APR_HAS_PROC_PTHREAD_SERIALIZE
+#define CACHE_MUTEX_TYPE APR_LOCK_PROC_PTHREAD
+#else
+#define CACHE_MUTEX_TYPE APR_LOCK_DEFAULT
+#endif
+
 int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp)
 {
     apr_status_t rv = ap_mutex_register(pconf, cache_mutex_id, NULL,
-                                        APR_LOCK_DEFAULT, 0);
+                                        CACHE_MUTEX_TYPE, 0);
 
     if (rv != APR_SUCCESS) {
         ap_log_perror(APLOG_MARK, APLOG_CRIT, rv, plog, AALOGNO(10040)
@@ -178,11 +192,100 @@ void apiauth_cache_child_init(apr_pool_t *p, server_rec *s)
 /* Request time                                                        */
 /* ------------------------------------------------------------------ */
 
+/* The last key computed on a connection, with what it was computed from:
+ * a keep-alive client sends the same credential request after request, and
+ * re-hashing it is the largest cost of a cache hit (for an 800-byte JWT,
+ * 25k instructions).  Reuse is decided by a constant-time comparison of
+ * everything hashed, so it is the same digest by construction; the cache
+ * lookup, its TTL and revocation markers are checked as always.  The copy
+ * holds a secret: it is wiped when the connection ends or a new credential
+ * replaces it.  Its buffer grows to the longest credential the connection
+ * sent (at most what the parser admits, a few KiB). */
+typedef struct key_memo {
+    unsigned char *framed;     /* the parts as apiauth_digest_frame lays
+                                  them out */
+    apr_size_t len, cap;
+    unsigned char key[APIAUTH_DIGEST_LEN];
+} key_memo;
+
+#define MEMO_FIRST_CAP 512
+
+static apr_status_t wipe_memo(void *data)
+{
+    key_memo *memo = data;
+
+    OPENSSL_cleanse(memo->framed, memo->cap);
+    OPENSSL_cleanse(memo->key, sizeof(memo->key));
+    return APR_SUCCESS;
+}
+
+static key_memo *memo_of(conn_rec *c)
+{
+    static const char memo_key[] = "apiauth-cache-key-memo";
+    void *data = NULL;
+    key_memo *memo;
+
+    apr_pool_userdata_get(&data, memo_key, c->pool);
+    if (data == NULL) {
+        memo = apr_pcalloc(c->pool, sizeof(key_memo));
+        memo->cap = MEMO_FIRST_CAP;
+        memo->framed = apr_palloc(c->pool, memo->cap);
+        apr_pool_cleanup_register(c->pool, memo, wipe_memo,
+                                  apr_pool_cleanup_null);
+        apr_pool_userdata_setn(memo, memo_key, NULL, c->pool);
+        return memo;
+    }
+    return data;
+}
+
+/* Whether the memo holds exactly these parts.  Lengths are compared in
+ * the clear (they say nothing a client could not time anyway), bytes in
+ * constant time. */
+static int memo_holds(const key_memo *memo, const char *const *parts,
+                      int nparts)
+{
+    const unsigned char *at = memo->framed, *end = at + memo->len;
+    int i, same = 1;
+
+    for (i = 0; i < nparts; i++) {
+        apr_size_t len = strlen(parts[i]);
+        if ((apr_size_t)(end - at) < len + 2
+            || at[0] != (unsigned char)(len >> 8)
+            || at[1] != (unsigned char)len) {
+            return 0;
+        }
+        same &= apiauth_ct_equal(at + 2, parts[i], len);
+        at += len + 2;
+    }
+    return at == end && same;
+}
+
+static void memo_keep(conn_rec *c, key_memo *memo, const char *const *parts,
+                      int nparts, const unsigned char *key)
+{
+    apr_size_t need = 0;
+    int i;
+
+    for (i = 0; i < nparts; i++) {
+        need += strlen(parts[i]) + 2;
+    }
+    OPENSSL_cleanse(memo->framed, memo->len);
+    memo->len = 0;
+    if (need > memo->cap) {
+        /* the old buffer stays in the connection's pool, wiped */
+        memo->cap = need > 2 * memo->cap ? need : 2 * memo->cap;
+        memo->framed = apr_palloc(c->pool, memo->cap);
+    }
+    memo->len = apiauth_digest_frame(parts, nparts, memo->framed, memo->cap);
+    memcpy(memo->key, key, APIAUTH_DIGEST_LEN);
+}
+
 int apiauth_cache_key(request_rec *r, const char *chain,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN])
 {
     const char *all[4];
+    key_memo *memo;
     int i;
 
     if (socache_instance == NULL || nparts > 3) {
@@ -192,7 +295,17 @@ int apiauth_cache_key(request_rec *r, const char *chain,
     for (i = 0; i < nparts; i++) {
         all[i + 1] = parts[i];
     }
-    return apiauth_digest_parts(apiauth_pepper_of(r), all, nparts + 1, key);
+    memo = memo_of(r->connection);
+    if (memo->len && memo_holds(memo, all, nparts + 1)) {
+        memcpy(key, memo->key, APIAUTH_DIGEST_LEN);
+        return 0;
+    }
+    if (apiauth_digest_parts(apiauth_pepper_of(r), all, nparts + 1, key)
+        != 0) {
+        return -1;
+    }
+    memo_keep(r->connection, memo, all, nparts + 1, key);
+    return 0;
 }
 
 static int lock(request_rec *r)
@@ -218,13 +331,116 @@ static void unlock(void)
     }
 }
 
+/* The three things done with the socache, each under its mutex (shmcb
+ * needs one; memcache and redis do not).  A key is a credential's digest
+ * (APIAUTH_DIGEST_LEN bytes) or the text naming a revocation marker or a
+ * failure counter, which are no secrets and need no hashing (a digest is
+ * never equal to one of them but by a SHA-256 preimage). */
+
+/* 1 and *len set when found; 0 when not (or no cache). */
+static int socache_get(request_rec *r, const unsigned char *key,
+                       unsigned int keylen, unsigned char *value,
+                       unsigned int *len)
+{
+    apr_status_t rv;
+
+    if (socache_instance == NULL || lock(r) != 0) {
+        return 0;
+    }
+    rv = socache_provider->retrieve(socache_instance, r->server, key,
+                                    keylen, value, len, r->pool);
+    unlock();
+    return rv == APR_SUCCESS;
+}
+
+static void socache_put(request_rec *r, const unsigned char *key,
+                        unsigned int keylen, apr_time_t expiry,
+                        const void *value, unsigned int len)
+{
+    apr_status_t rv;
+
+    if (socache_instance == NULL || lock(r) != 0) {
+        return;
+    }
+    rv = socache_provider->store(socache_instance, r->server, key,
+                                 keylen, expiry,
+                                 (unsigned char *)value, len, r->pool);
+    unlock();
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, AALOGNO(10047)
+                      "socache store failed");
+    }
+}
+
+static void socache_drop(request_rec *r, const unsigned char *key,
+                         unsigned int keylen)
+{
+    if (socache_instance == NULL || lock(r) != 0) {
+        return;
+    }
+    socache_provider->remove(socache_instance, r->server, key, keylen,
+                             r->pool);
+    unlock();
+}
+
+int apiauth_socache_available(void)
+{
+    return socache_instance != NULL;
+}
+
+/* A counter in the socache under the text `name`: the value after adding
+ * one.  Under shmcb the mutex makes it exact; over memcache two nodes may
+ * both read n and write n + 1, which a failure limit can live with. */
+int apiauth_socache_increment(request_rec *r, const char *name,
+                              apr_time_t expiry)
+{
+    const unsigned char *key = (const unsigned char *)name;
+    unsigned int keylen = (unsigned int)strlen(name);
+    unsigned char value[24];
+    unsigned int len = sizeof(value) - 1;
+    char out[24];
+    int n = 0;
+    apr_status_t rv;
+
+    if (socache_instance == NULL || lock(r) != 0) {
+        return 0;
+    }
+    rv = socache_provider->retrieve(socache_instance, r->server, key, keylen,
+                                    value, &len, r->pool);
+    if (rv == APR_SUCCESS) {
+        value[len] = '\0';
+        n = atoi((const char *)value);
+    }
+    n = n < 0 ? 1 : n + 1;
+    apr_snprintf(out, sizeof(out), "%d", n);
+    socache_provider->store(socache_instance, r->server, key, keylen,
+                            expiry, (unsigned char *)out,
+                            (unsigned int)strlen(out), r->pool);
+    unlock();
+    return n;
+}
+
+/* The counter's value, 0 when absent. */
+int apiauth_socache_count(request_rec *r, const char *name)
+{
+    unsigned char value[24];
+    unsigned int len = sizeof(value) - 1;
+
+    if (!socache_get(r, (const unsigned char *)name,
+                     (unsigned int)strlen(name), value, &len)) {
+        return 0;
+    }
+    value[len] = '\0';
+    return atoi((const char *)value);
+}
+
 static int ttl_of(const apiauth_dir_conf *conf)
 {
     return conf->cache_ttl > 0 ? conf->cache_ttl : APIAUTH_DEFAULT_CACHE_TTL;
 }
 
 /* An entry is "MADE IDENTITY": MADE is the request time (microseconds)
- * at which it was stored. */
+ * at which it was stored, so that each location honours its own TTL. */
 int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
                       const unsigned char *key, apiauth_identity_t *id)
 {
@@ -232,24 +448,20 @@ int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
     unsigned int len = sizeof(value) - 1;
     apr_int64_t made;
     char *rest;
-    apr_status_t rv;
 
-    if (socache_instance == NULL || lock(r) != 0) {
-        return 0;
-    }
-    rv = socache_provider->retrieve(socache_instance, r->server, key,
-                                    APIAUTH_DIGEST_LEN, value, &len, r->pool);
-    unlock();
-    if (rv != APR_SUCCESS) {
+    if (!socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len)) {
         return 0;
     }
     value[len] = '\0';
-    made = apr_strtoi64((const char *)value, &rest, 10);
-    if (rest == (char *)value || *rest != ' '
+    rest = memchr(value, ' ', len);
+    if (rest == NULL) {
+        return 0;
+    }
+    *rest++ = '\0';
+    if (apiauth_parse_seconds((const char *)value, &made) != 0
         || r->request_time - made >= apr_time_from_sec(ttl_of(conf))) {
         return 0;
     }
-    rest++;
     return apiauth_identity_parse(r->pool, rest,
                                   len - (apr_size_t)(rest - (char *)value), id)
            == APIAUTH_OK;
@@ -261,32 +473,25 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
     apr_time_t now = r->request_time;
     apr_time_t expiry;
     const char *value;
-    apr_status_t rv;
 
     if (socache_instance == NULL) {
         return;
     }
     expiry = now + apr_time_from_sec(ttl_of(conf));
-    if (id->expires && apr_time_from_sec(id->expires) < expiry) {
+    /* compared in seconds: a JWT's exp may be any integer, and in
+     * microseconds a large one overflows */
+    if (id->expires && id->expires <= apr_time_sec(expiry)) {
         expiry = apr_time_from_sec(id->expires);
     }
     value = apiauth_identity_serialize(r->pool, id);
     if (value) {
         value = apr_psprintf(r->pool, "%" APR_TIME_T_FMT " %s", now, value);
     }
-    if (value == NULL || expiry <= now || strlen(value) >= 2048
-        || lock(r) != 0) {
+    if (value == NULL || expiry <= now || strlen(value) >= 2048) {
         return;
     }
-    rv = socache_provider->store(socache_instance, r->server, key,
-                                 APIAUTH_DIGEST_LEN, expiry,
-                                 (unsigned char *)value,
-                                 (unsigned int)strlen(value), r->pool);
-    unlock();
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, AALOGNO(10047)
-                      "credential %s not cached", id->credential_id);
-    }
+    socache_put(r, key, APIAUTH_DIGEST_LEN, expiry, value,
+                (unsigned int)strlen(value));
 }
 
 void apiauth_cache_forget(request_rec *r, const char *const *parts,
@@ -297,13 +502,9 @@ void apiauth_cache_forget(request_rec *r, const char *const *parts,
 
     for (i = 0; chains && i < chains->nelts; i++) {
         if (apiauth_cache_key(r, APR_ARRAY_IDX(chains, i, const char *),
-                              parts, nparts, key) != 0
-            || lock(r) != 0) {
-            continue;
+                              parts, nparts, key) == 0) {
+            socache_drop(r, key, APIAUTH_DIGEST_LEN);
         }
-        socache_provider->remove(socache_instance, r->server, key,
-                                 APIAUTH_DIGEST_LEN, r->pool);
-        unlock();
     }
 }
 
@@ -313,41 +514,31 @@ void apiauth_cache_forget(request_rec *r, const char *const *parts,
  * presented, so a revocation cannot delete every entry it covers -- the
  * access tokens of a grant, a session cached under each of its app's
  * tokens -- but it can leave this note for them.  Shared like the cache. */
-static int marker_key(const char *what, const char *id,
-                      unsigned char key[APIAUTH_DIGEST_LEN])
+static const char *marker_name(request_rec *r, const char *what,
+                               const char *id)
 {
-    const char *parts[3] = {"revoked", what, id};
-
-    return socache_instance == NULL
-               ? -1
-               : apiauth_digest_parts(NULL, parts, 3, key);
+    return apr_pstrcat(r->pool, "revoked ", what, " ", id, NULL);
 }
 
 void apiauth_cache_note_revoked(request_rec *r, const char *what,
                                 const char *id, apr_int64_t until)
 {
-    unsigned char key[APIAUTH_DIGEST_LEN];
+    const char *name = marker_name(r, what, id);
 
-    if (marker_key(what, id, key) != 0 || lock(r) != 0) {
-        return;
-    }
-    socache_provider->store(socache_instance, r->server, key,
-                            APIAUTH_DIGEST_LEN, apr_time_from_sec(until),
-                            (unsigned char *)"1", 1, r->pool);
-    unlock();
+    socache_put(r, (const unsigned char *)name, (unsigned int)strlen(name),
+                apr_time_from_sec(until), "1", 1);
 }
 
 int apiauth_cache_is_revoked(request_rec *r, const char *what, const char *id)
 {
-    unsigned char key[APIAUTH_DIGEST_LEN], value[4];
+    const char *name;
+    unsigned char value[4];
     unsigned int len = sizeof(value);
-    apr_status_t rv;
 
-    if (marker_key(what, id, key) != 0 || lock(r) != 0) {
+    if (socache_instance == NULL) {
         return 0;
     }
-    rv = socache_provider->retrieve(socache_instance, r->server, key,
-                                    APIAUTH_DIGEST_LEN, value, &len, r->pool);
-    unlock();
-    return rv == APR_SUCCESS;
+    name = marker_name(r, what, id);
+    return socache_get(r, (const unsigned char *)name,
+                       (unsigned int)strlen(name), value, &len);
 }

@@ -14,10 +14,10 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
-#include <jansson.h>
 
 #include "apiauth_private.h"
 #include "form.h"
+#include "jsonreq.h"
 
 #define KEPT_BODY_FILTER "APIAUTH_KEPT_BODY"
 #define DEFAULT_GROUP_PARAM "group_id"
@@ -117,16 +117,20 @@ void apiauth_group_register_filter(void)
                              AP_FTYPE_RESOURCE);
 }
 
-/* Reads the whole body (at most `limit` bytes) and puts it back. */
+/* Reads the whole body (at most `limit` bytes) and puts it back.  The
+ * buckets are kept as they come and flattened once at the end, so memory
+ * follows the body's size, not the limit.  0, 1 (too large) or -1. */
 static int read_and_keep(request_rec *r, apr_int64_t limit, const char **body,
                          apr_size_t *len)
 {
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool,
-                                                r->connection->bucket_alloc);
-    char *buf = apr_palloc(r->pool, (apr_size_t)limit + 1);
-    apr_size_t used = 0;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, ba);
+    apr_bucket_brigade *all = apr_brigade_create(r->pool, ba);
+    apr_off_t total = 0;
     int seen_eos = 0;
     kept_body *kept;
+    char *flat;
+    apr_size_t n;
 
     do {
         apr_bucket *b;
@@ -134,32 +138,40 @@ static int read_and_keep(request_rec *r, apr_int64_t limit, const char **body,
                            APR_BLOCK_READ, 8192) != APR_SUCCESS) {
             return -1;
         }
-        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t n;
+        while (!APR_BRIGADE_EMPTY(bb)) {
+            b = APR_BRIGADE_FIRST(bb);
             if (APR_BUCKET_IS_EOS(b)) {
                 seen_eos = 1;
-                break;
+                apr_bucket_delete(b);
+                continue;
             }
-            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+            if (APR_BUCKET_IS_METADATA(b)) {
+                apr_bucket_delete(b);
+                continue;
+            }
+            if (apr_bucket_setaside(b, r->pool) != APR_SUCCESS) {
                 return -1;
             }
-            if (used + n > (apr_size_t)limit) {
-                return 1;
-            }
-            memcpy(buf + used, data, n);
-            used += n;
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(all, b);
         }
-        apr_brigade_cleanup(bb);
+        if (apr_brigade_length(all, 1, &total) != APR_SUCCESS) {
+            return -1;
+        }
+        if (total > limit) {
+            return 1;
+        }
     } while (!seen_eos);
-    buf[used] = '\0';
+    if (apr_brigade_pflatten(all, &flat, &n, r->pool) != APR_SUCCESS) {
+        return -1;
+    }
+    apr_brigade_cleanup(all);
     kept = apr_pcalloc(r->pool, sizeof(*kept));
-    kept->data = buf;
-    kept->len = used;
+    kept->data = flat;
+    kept->len = n;
     ap_add_input_filter(KEPT_BODY_FILTER, kept, r, r->connection);
-    *body = buf;
-    *len = used;
+    *body = flat;
+    *len = n;
     return 0;
 }
 
@@ -194,16 +206,11 @@ static apiauth_status_t group_from_body(request_rec *r,
         *group = apr_table_get(params, name);
     }
     else {
-        json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-        json_t *v = json_object_get(doc, name);
-        if (json_is_string(v)) {
-            *group = apr_pstrdup(r->pool, json_string_value(v));
-        }
-        else if (json_is_integer(v)) {
-            *group = apr_psprintf(r->pool, "%" JSON_INTEGER_FORMAT,
-                                  json_integer_value(v));
-        }
-        json_decref(doc);
+        /* A body that is no JSON object, or whose member is of another
+         * type, names no group: the caller's 400 says so. */
+        const char *names[2] = {name, NULL};
+        apiauth_json_fields(r->pool, body, len, names, APIAUTH_JSON_INTEGERS,
+                            group, NULL);
     }
     return APIAUTH_OK;
 }

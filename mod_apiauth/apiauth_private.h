@@ -8,6 +8,7 @@
  * apiauth_response.c challenges, JSON error bodies, the error filter
  * apiauth_group.c    where a request names its group (Require apiauth-group)
  * apiauth_cache.c    validated credentials in mod_socache
+ * apiauth_limit.c    refused attempts per client address (429)
  * provider_dbd.c     the SQL store through mod_dbd
  * provider_file.c    a credentials file, re-read when it changes
  */
@@ -78,6 +79,8 @@ enum {
 typedef struct apiauth_server_conf {
     apiauth_pepper_t *pepper;
     apr_array_header_t *trusted_proxies;  /* apr_ipsubnet_t * */
+    int fail_limit;                       /* ApiAuthFailureLimit; 0 = off */
+    int fail_window;                      /* seconds */
 } apiauth_server_conf;
 
 /* Defaults, applied where nothing was set (see mod_apiauth.c). */
@@ -95,10 +98,13 @@ typedef struct apiauth_request_state {
     apiauth_scheme_t scheme;
     const char *group;               /* the group the request names */
     int in_group;                    /* the app may act in it */
+    const char *kept_query;          /* a query credential kept for the
+                                        backend: masked in the log */
 } apiauth_request_state;
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);
+int apiauth_mask_kept_query(request_rec *r);
 int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
 const apiauth_identity_t *apiauth_identity_of(request_rec *r);
 apiauth_request_state *apiauth_publish(request_rec *r,
@@ -130,6 +136,13 @@ void apiauth_group_register_filter(void);
 apiauth_status_t apiauth_group_read(request_rec *r,
                                     const apiauth_dir_conf *conf,
                                     const char **group, apiauth_error_t *err);
+
+/* apiauth_limit.c */
+const char *apiauth_limit_set(cmd_parms *cmd, void *dummy, const char *count,
+                              const char *seconds);
+/* Seconds until this address may try again; 0 when it may now. */
+int apiauth_limit_blocked(request_rec *r);
+void apiauth_limit_failed(request_rec *r);
 
 /* apiauth_response.c */
 int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
@@ -166,6 +179,10 @@ void apiauth_cache_note_revoked(request_rec *r, const char *what,
                                 const char *id, apr_int64_t until);
 int apiauth_cache_is_revoked(request_rec *r, const char *what,
                              const char *id);
+int apiauth_socache_available(void);
+int apiauth_socache_increment(request_rec *r, const char *name,
+                              apr_time_t expiry);
+int apiauth_socache_count(request_rec *r, const char *name);
 int apiauth_cache_key(request_rec *r, const char *chain,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN]);

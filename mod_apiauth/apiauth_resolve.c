@@ -437,17 +437,17 @@ static int credential_parts(const apiauth_credential_t *cred,
 {
     switch (cred->scheme) {
     case APIAUTH_SCHEME_BASIC:
-        parts[0] = "basic";
+        parts[0] = APIAUTH_CACHE_BASIC;
         parts[1] = cred->secret;
         parts[2] = cred->password;
         return 3;
     case APIAUTH_SCHEME_INSTALL:
-        parts[0] = "install";
+        parts[0] = APIAUTH_CACHE_INSTALL;
         parts[1] = cred->secret;
         parts[2] = cred->install_id;
         return 3;
     default:
-        parts[0] = "secret";
+        parts[0] = APIAUTH_CACHE_SECRET;
         parts[1] = cred->secret;
         return 2;
     }

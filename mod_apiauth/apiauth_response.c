@@ -120,7 +120,7 @@ int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
                    const char *scope)
 {
     static const apiauth_error_t missing = {
-        "invalid_request", "authentication is required"};
+        "unauthorized", "authentication is required"};
     static const apiauth_error_t unavailable = {
         "temporarily_unavailable", "the credential store is unreachable"};
     const apiauth_error_t *body = err;

@@ -9,6 +9,7 @@
  *   apiauth_group.c     where a request names its group (Twake)
  *   apiauth_response.c  challenges and JSON error bodies
  *   apiauth_cache.c     validated credentials in mod_socache
+ *   apiauth_limit.c     refused attempts per address (ApiAuthFailureLimit)
  *   provider_dbd.c, provider_file.c, provider_jwt.c
  *                       where credentials are looked up
  * The contract is DESIGN.md ("mod_apiauth"); README documents each
@@ -92,6 +93,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     MERGE_PTR(pepper);
     MERGE_PTR(trusted_proxies);
+    conf->fail_limit = add->fail_limit ? add->fail_limit : base->fail_limit;
+    conf->fail_window = add->fail_limit ? add->fail_window : base->fail_window;
     return conf;
 }
 
@@ -296,6 +299,9 @@ static const command_rec apiauth_cmds[] = {
                   "cache (default shmcb)"),
     AP_INIT_TAKE1("ApiAuthSecretPepper", set_pepper, NULL, RSRC_CONF,
                   "file whose content keys HMAC-SHA-256 secret digests"),
+    AP_INIT_TAKE2("ApiAuthFailureLimit", apiauth_limit_set, NULL, RSRC_CONF,
+                  "refused attempts per client address and window (COUNT "
+                  "SECONDS) before answering 429"),
     AP_INIT_ITERATE("ApiAuthTrustedProxy", add_trusted_proxy, NULL,
                     RSRC_CONF, "addresses (CIDR) whose X-Forwarded-Proto "
                     "is believed"),
@@ -322,6 +328,17 @@ static const apiauth_pepper_t *apiauth_server_pepper(server_rec *s)
                                                       &apiauth_module);
 
     return sconf->pepper;
+}
+
+/* For mod_apiauth_oauth: its refusals count, and it answers 429 too. */
+static int apiauth_failure_blocked(request_rec *r)
+{
+    return apiauth_limit_blocked(r);
+}
+
+static void apiauth_failure_note(request_rec *r)
+{
+    apiauth_limit_failed(r);
 }
 
 static int apiauth_tls_satisfied(request_rec *r)
@@ -356,7 +373,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
-    if (apiauth_digest_init() != 0 || apiauth_jose_init() != 0) {
+    if (apiauth_digest_init(pconf) != 0 || apiauth_jose_init(pconf) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10001)
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -375,6 +392,7 @@ static void register_hooks(apr_pool_t *p)
     /* our post_config adds SQL statements that mod_dbd's post_config
      * then prepares on every connection */
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+    static const char *const before_log[] = {"mod_log_config.c", NULL};
 
     ap_hook_pre_config(apiauth_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(apiauth_post_config, NULL, before_dbd,
@@ -390,6 +408,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(apiauth_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(apiauth_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(apiauth_mask_kept_query, NULL, before_log,
+                            APR_HOOK_FIRST);
     ap_register_output_filter(APIAUTH_ERROR_FILTER, apiauth_error_filter,
                               NULL, AP_FTYPE_CONTENT_SET);
     apiauth_group_register_filter();
@@ -411,6 +431,8 @@ static void register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(apiauth_secret_digest);
     APR_REGISTER_OPTIONAL_FN(apiauth_tls_satisfied);
     APR_REGISTER_OPTIONAL_FN(apiauth_server_pepper);
+    APR_REGISTER_OPTIONAL_FN(apiauth_failure_blocked);
+    APR_REGISTER_OPTIONAL_FN(apiauth_failure_note);
 }
 
 /* not AP_DECLARE_MODULE: the private header already says APLOG_USE_MODULE */

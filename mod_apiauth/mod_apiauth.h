@@ -52,8 +52,17 @@ typedef struct apiauth_provider {
 APR_DECLARE_OPTIONAL_FN(const apiauth_identity_t *, apiauth_request_identity,
                         (request_rec *r));
 
+/* How a presented credential is named in the cache: a label, then its
+ * parts -- APIAUTH_CACHE_SECRET and the secret (a key, a Token, a Bearer
+ * token), APIAUTH_CACHE_BASIC with the user and password parts, or
+ * APIAUTH_CACHE_INSTALL with the token and its install id.  One letter
+ * each: the key of a cached API key then fits one SHA-256 block. */
+#define APIAUTH_CACHE_SECRET  "k"
+#define APIAUTH_CACHE_BASIC   "b"
+#define APIAUTH_CACHE_INSTALL "i"
+
 /* Forgets a cached credential at once (logout, revocation endpoint):
- * `parts` are the credential's parts as presented (see apiauth_cache.c). */
+ * `parts` are the label and the credential's parts as presented. */
 APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_forget,
                         (request_rec *r, const char *const *parts,
                          int nparts));
@@ -70,6 +79,12 @@ APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_note_revoked,
  * pepper when ApiAuthSecretPepper is set. NULL on failure. */
 APR_DECLARE_OPTIONAL_FN(const char *, apiauth_secret_digest,
                         (request_rec *r, const char *secret));
+
+/* ApiAuthFailureLimit: seconds until this client address may try again
+ * (answer 429 with Retry-After), 0 when it may now; and counting one more
+ * refused attempt of it. */
+APR_DECLARE_OPTIONAL_FN(int, apiauth_failure_blocked, (request_rec *r));
+APR_DECLARE_OPTIONAL_FN(void, apiauth_failure_note, (request_rec *r));
 
 /* The server's ApiAuthSecretPepper (NULL when none), so that digests made
  * by another module match those in the store. */

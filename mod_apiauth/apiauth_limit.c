@@ -1,0 +1,92 @@
+/*
+ * apiauth_limit.c: ApiAuthFailureLimit COUNT SECONDS -- refused attempts
+ * per client address, counted in the socache, and a 429 with Retry-After
+ * once an address has had COUNT refusals in the current window of
+ * SECONDS.
+ *
+ * It slows the guessing of keys, passwords, codes and client secrets: a
+ * refusal by mod_apiauth (a credential that is malformed or unknown) or by
+ * mod_apiauth_oauth (wrong client secret, wrong password, an invalid code
+ * or refresh token) counts against the address; every other address is
+ * unaffected.  Fixed windows: cheap, and at worst 2 x COUNT attempts
+ * straddle a boundary.  The address is r->useragent_ip, so behind a load
+ * balancer mod_remoteip makes it the client's.  Counting needs a socache
+ * (shmcb per node, memcache or redis across nodes); without one the limit
+ * is off, which the server says at startup.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include "apiauth_private.h"
+
+const char *apiauth_limit_set(cmd_parms *cmd, void *dummy, const char *count,
+                              const char *seconds)
+{
+    apiauth_server_conf *sconf =
+        ap_get_module_config(cmd->server->module_config, &apiauth_module);
+    char *end1, *end2;
+    apr_int64_t c = apr_strtoi64(count, &end1, 10);
+    apr_int64_t s = apr_strtoi64(seconds, &end2, 10);
+
+    if (*count == '\0' || *end1 != '\0' || *seconds == '\0' || *end2 != '\0'
+        || c < 1 || c > 1000000 || s < 1 || s > 86400) {
+        return "ApiAuthFailureLimit COUNT SECONDS (e.g. 20 60), or leave it "
+               "out for no limit";
+    }
+    sconf->fail_limit = (int)c;
+    sconf->fail_window = (int)s;
+    return NULL;
+}
+
+/* The name of this address's counter for the current window, and when
+ * that window ends. */
+static const char *window_key(request_rec *r,
+                              const apiauth_server_conf *sconf,
+                              apr_int64_t *window_end)
+{
+    apr_int64_t window = apr_time_sec(r->request_time) / sconf->fail_window;
+
+    *window_end = (window + 1) * sconf->fail_window;
+    return apr_psprintf(r->pool, "failures %s %" APR_INT64_T_FMT,
+                        r->useragent_ip, window);
+}
+
+static const apiauth_server_conf *limited(request_rec *r)
+{
+    const apiauth_server_conf *sconf =
+        ap_get_module_config(r->server->module_config, &apiauth_module);
+
+    return sconf->fail_limit > 0 && apiauth_socache_available()
+                   && r->useragent_ip
+               ? sconf
+               : NULL;
+}
+
+int apiauth_limit_blocked(request_rec *r)
+{
+    const apiauth_server_conf *sconf = limited(r);
+    apr_int64_t end;
+
+    if (sconf == NULL
+        || apiauth_socache_count(r, window_key(r, sconf, &end))
+               < sconf->fail_limit) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(10080)
+                  "%s is over ApiAuthFailureLimit: refused for %" 
+                  APR_INT64_T_FMT " s", r->useragent_ip,
+                  end - apr_time_sec(r->request_time));
+    return (int)(end - apr_time_sec(r->request_time));
+}
+
+void apiauth_limit_failed(request_rec *r)
+{
+    const apiauth_server_conf *sconf = limited(r);
+    apr_int64_t end;
+
+    if (sconf) {
+        const char *name = window_key(r, sconf, &end);
+        apiauth_socache_increment(r, name, apr_time_from_sec(end));
+    }
+}
