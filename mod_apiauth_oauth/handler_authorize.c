@@ -185,6 +185,13 @@ int oauth_handle_authorize(request_rec *r)
     if (!posted && (rc = oauth_require_method(r, M_GET)) != OK) {
         return rc;
     }
+    if (r->header_only) {
+        /* HEAD must not issue a first-party client's code */
+        apiauth_error_t get_only = {"invalid_request",
+                                    "this endpoint takes GET"};
+        apr_table_setn(r->headers_out, "Allow", "GET, POST");
+        return oauth_answer_error(r, HTTP_METHOD_NOT_ALLOWED, &get_only);
+    }
     if (r->user == NULL || conf->oauth.issuer == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20034)
                       "apiauth-authorize needs the resource owner "

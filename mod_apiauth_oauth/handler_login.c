@@ -13,6 +13,7 @@
 
 #include "credential.h"
 #include "form.h"
+#include "jsonreq.h"
 #include "oauth_private.h"
 #include "response.h"
 #include "sessions.h"
@@ -64,6 +65,7 @@ static int app_of_request(request_rec *r, apiauth_db_t *db,
     if (st != APIAUTH_OK || app->identity.kind != APIAUTH_KIND_APP_TOKEN
         || apiauth_credential_row_check(app, apr_time_sec(r->request_time),
                                         &err) != APIAUTH_OK) {
+        oauth_failed_attempt(r);
         return unauthorized(r, "invalid_client", "unknown, expired or "
                             "revoked app token");
     }
@@ -71,7 +73,10 @@ static int app_of_request(request_rec *r, apiauth_db_t *db,
 }
 
 /* {"username"|"email": ..., "password": ...} as JSON, or the same fields
- * of a form. */
+ * of a form.  The body and the copies read from it are wiped when the
+ * request ends (oauth_http.c); jansson's own copies of a JSON body go
+ * back to malloc unwiped: its allocator is the process's, shared with
+ * every other module, and not ours to replace. */
 static int login_fields(request_rec *r, const char **login,
                         const char **password)
 {
@@ -82,28 +87,23 @@ static int login_fields(request_rec *r, const char **login,
     int rc;
 
     if (type && strncasecmp(type, "application/json", 16) == 0) {
+        static const char *const names[] = {"username", "email", "password",
+                                            NULL};
+        const char *v[3];
         char *body;
         apr_size_t len;
-        json_t *doc, *name, *pw;
         if ((rc = oauth_read_body(r, &body, &len)) != OK) {
             return rc;
         }
-        doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-        name = json_object_get(doc, "username");
-        if (name == NULL) {
-            name = json_object_get(doc, "email");
-        }
-        pw = json_object_get(doc, "password");
-        if (!json_is_object(doc) || !json_is_string(name)
-            || !json_is_string(pw)
-            || (json_object_get(doc, "username")
-                && json_object_get(doc, "email"))) {
-            json_decref(doc);
+        /* exactly one of username and email */
+        if (apiauth_json_fields(r->pool, body, len, names, 0, v, NULL)
+                != APIAUTH_OK
+            || (v[0] != NULL) == (v[1] != NULL) || v[2] == NULL) {
             return oauth_answer_error(r, HTTP_BAD_REQUEST, &bad);
         }
-        *login = apr_pstrdup(r->pool, json_string_value(name));
-        *password = apr_pstrdup(r->pool, json_string_value(pw));
-        json_decref(doc);
+        *login = v[0] ? v[0] : v[1];
+        *password = v[2];
+        oauth_wipe_later(r, (char *)v[2], strlen(v[2]));
     }
     else {
         if ((rc = oauth_read_params(r, 1, &params)) != OK) {
@@ -153,6 +153,7 @@ static int login(request_rec *r, apiauth_db_t *db)
         return oauth_send_error(r, st, &err);
     }
     if (st != APIAUTH_OK) {
+        oauth_failed_attempt(r);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20050)
                       "login to app %s refused (app token %s)",
                       app.identity.app, app.identity.credential_id);
@@ -199,6 +200,7 @@ static int logout(request_rec *r, apiauth_db_t *db)
         || apiauth_credential_row_check(&session,
                                         apr_time_sec(r->request_time), &err)
                != APIAUTH_OK) {
+        oauth_failed_attempt(r);
         return unauthorized(r, "invalid_token", "no live session of this app "
                             "has this token");
     }
@@ -208,7 +210,7 @@ static int logout(request_rec *r, apiauth_db_t *db)
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);
     }
     /* the cache key of APP_TOKEN:SESSION_TOKEN (mod_apiauth's) */
-    parts[0] = "basic";
+    parts[0] = APIAUTH_CACHE_BASIC;
     parts[1] = cred.secret;
     parts[2] = cred.password;
     oauth_forget_parts(r, parts, 3);
@@ -227,12 +229,16 @@ static int logout(request_rec *r, apiauth_db_t *db)
 int oauth_handle_login(request_rec *r)
 {
     apiauth_db_t db;
+    int rc;
 
     if (r->method_number != M_POST && r->method_number != M_DELETE) {
         apiauth_error_t err = {"invalid_request", "POST logs in, DELETE logs "
                                "out"};
         apr_table_setn(r->headers_out, "Allow", "POST, DELETE");
         return oauth_answer_error(r, HTTP_METHOD_NOT_ALLOWED, &err);
+    }
+    if ((rc = oauth_too_many_failures(r)) != OK) {
+        return rc;
     }
     if (oauth_store(r, &db) != 0) {
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);

@@ -49,7 +49,8 @@ static int authenticated_client(request_rec *r, int public_allowed,
     apiauth_status_t st;
     int rc;
 
-    if ((rc = oauth_require_method(r, M_POST)) != OK) {
+    if ((rc = oauth_require_method(r, M_POST)) != OK
+        || (rc = oauth_too_many_failures(r)) != OK) {
         return rc;
     }
     if (conf->oauth.issuer == NULL) {
@@ -72,6 +73,9 @@ static int authenticated_client(request_rec *r, int public_allowed,
         if (st == APIAUTH_ERROR) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20021)
                           "client lookup failed: %s", db->last_error);
+        }
+        else if (st == APIAUTH_DENIED) {
+            oauth_failed_attempt(r);
         }
         return oauth_send_error(r, st, &err);
     }
@@ -116,6 +120,9 @@ int oauth_handle_token(request_rec *r)
         if (st == APIAUTH_ERROR && db.last_error) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20023)
                           "token store: %s", db.last_error);
+        }
+        else if (st != APIAUTH_ERROR && strcmp(err.error, "invalid_grant") == 0) {
+            oauth_failed_attempt(r);   /* a guessed code or refresh token */
         }
         return oauth_send_error(r, st, &err);
     }

@@ -15,6 +15,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "form.h"
 #include "keys.h"
 #include "oauth_private.h"
 #include "scope.h"
@@ -367,7 +368,7 @@ static int oauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *sp;
     int rc;
 
-    if (apiauth_digest_init() != 0 || apiauth_jose_init() != 0) {
+    if (apiauth_digest_init(pconf) != 0 || apiauth_jose_init(pconf) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(20003)
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -405,6 +406,28 @@ static const struct {
     {"apiauth-install-token", oauth_handle_install_token},
 };
 
+/* Secrets travel in bodies and headers; one a client puts in the query
+ * of an endpoint is refused (or ignored) there, but the access log would
+ * still show it: %r and %q get it masked before anything reads it. */
+static void mask_query_secrets(request_rec *r)
+{
+    static const char *const secrets[] = {
+        "client_secret", "client_assertion", "assertion", "code",
+        "code_verifier", "refresh_token", "access_token", "token",
+        "password", NULL};
+    const char *masked;
+
+    if (r->args == NULL) {
+        return;
+    }
+    masked = apiauth_query_rewrite(r->pool, r->args, secrets, "***");
+    if (masked && strcmp(masked, r->args) != 0) {
+        r->the_request = (char *)apiauth_request_line_with_query(
+            r->pool, r->the_request, r->args, masked);
+        r->args = (char *)masked;
+    }
+}
+
 static int oauth_handler(request_rec *r)
 {
     size_t i;
@@ -415,6 +438,7 @@ static int oauth_handler(request_rec *r)
     }
     for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
         if (strcmp(handlers[i].name, r->handler) == 0) {
+            mask_query_secrets(r);
             if ((rc = oauth_require_tls(r)) != OK) {
                 return rc;
             }

@@ -12,6 +12,7 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <openssl/crypto.h>
 
 #include "apiauth_dbd.h"
 #include "form.h"
@@ -20,11 +21,15 @@
 
 static APR_OPTIONAL_FN_TYPE(apiauth_tls_satisfied) *tls_satisfied;
 static APR_OPTIONAL_FN_TYPE(apiauth_cache_forget) *cache_forget;
+static APR_OPTIONAL_FN_TYPE(apiauth_failure_blocked) *failure_blocked;
+static APR_OPTIONAL_FN_TYPE(apiauth_failure_note) *failure_note;
 
 void oauth_retrieve_functions(void)
 {
     tls_satisfied = APR_RETRIEVE_OPTIONAL_FN(apiauth_tls_satisfied);
     cache_forget = APR_RETRIEVE_OPTIONAL_FN(apiauth_cache_forget);
+    failure_blocked = APR_RETRIEVE_OPTIONAL_FN(apiauth_failure_blocked);
+    failure_note = APR_RETRIEVE_OPTIONAL_FN(apiauth_failure_note);
 }
 
 int oauth_mod_apiauth_loaded(void)
@@ -103,6 +108,26 @@ int oauth_send_error(request_rec *r, apiauth_status_t st,
     return oauth_answer_error(r, HTTP_BAD_REQUEST, err);
 }
 
+int oauth_too_many_failures(request_rec *r)
+{
+    apiauth_error_t err = {"too_many_requests", "too many refused attempts "
+                           "from this address: retry later"};
+    int wait = failure_blocked ? failure_blocked(r) : 0;
+
+    if (wait <= 0) {
+        return OK;
+    }
+    apr_table_setn(r->headers_out, "Retry-After", apr_itoa(r->pool, wait));
+    return oauth_answer_error(r, HTTP_TOO_MANY_REQUESTS, &err);
+}
+
+void oauth_failed_attempt(request_rec *r)
+{
+    if (failure_note) {
+        failure_note(r);
+    }
+}
+
 int oauth_require_tls(request_rec *r)
 {
     apiauth_error_t err = {"invalid_request",
@@ -128,14 +153,52 @@ int oauth_require_method(request_rec *r, int method)
     return oauth_answer_error(r, HTTP_METHOD_NOT_ALLOWED, &err);
 }
 
-/* The request body, at most `max` bytes: OK, or a status answered. */
+typedef struct {
+    char *at;
+    apr_size_t len;
+} wipe_span;
+
+static apr_status_t wipe_span_now(void *data)
+{
+    wipe_span *w = data;
+
+    OPENSSL_cleanse(w->at, w->len);
+    return APR_SUCCESS;
+}
+
+void oauth_wipe_later(request_rec *r, char *at, apr_size_t len)
+{
+    wipe_span *w = apr_palloc(r->pool, sizeof(*w));
+
+    w->at = at;
+    w->len = len;
+    apr_pool_cleanup_register(r->pool, w, wipe_span_now,
+                              apr_pool_cleanup_null);
+}
+
+static int wipe_value(void *unused, const char *key, const char *value)
+{
+    OPENSSL_cleanse((char *)value, strlen(value));
+    return 1;
+}
+
+static apr_status_t wipe_params(void *params)
+{
+    apr_table_do(wipe_value, NULL, params, NULL);
+    return APR_SUCCESS;
+}
+
+/* The request body, at most `max` bytes: OK, or a status answered.  The
+ * buffer is sized from Content-Length, or grown for a chunked body; it
+ * holds secrets (client secrets, codes, passwords), so the request's end
+ * wipes it. */
 static int read_body_max(request_rec *r, apr_int64_t max, char **body,
                          apr_size_t *len)
 {
     apiauth_error_t too_big = {"invalid_request", "the request body is too "
                                "large"};
-    apr_size_t used = 0, cap = (apr_size_t)max + 1;
-    char *buf;
+    apr_size_t used = 0, cap;
+    char *buf, *bigger;
     long n;
     int rc;
 
@@ -145,20 +208,33 @@ static int read_body_max(request_rec *r, apr_int64_t max, char **body,
     if (r->remaining > max) {
         return oauth_answer_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, &too_big);
     }
+    /* one byte more than announced: a body longer than its length is
+     * seen, not cut */
+    cap = r->remaining > 0 ? (apr_size_t)r->remaining + 1 : 4096;
     buf = apr_palloc(r->pool, cap + 1);
     if (ap_should_client_block(r)) {
         while ((n = ap_get_client_block(r, buf + used, cap - used)) > 0) {
             used += (apr_size_t)n;
             if (used > (apr_size_t)max) {
+                OPENSSL_cleanse(buf, used);
                 return oauth_answer_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
                                           &too_big);
             }
+            if (used == cap) {
+                bigger = apr_palloc(r->pool, 2 * cap + 1);
+                memcpy(bigger, buf, used);
+                OPENSSL_cleanse(buf, used);
+                buf = bigger;
+                cap *= 2;
+            }
         }
         if (n < 0) {
+            OPENSSL_cleanse(buf, used);
             return HTTP_BAD_REQUEST;
         }
     }
     buf[used] = '\0';
+    oauth_wipe_later(r, buf, used);
     *body = buf;
     *len = used;
     return OK;
@@ -194,6 +270,10 @@ int oauth_read_params(request_rec *r, int from_body, apr_table_t **params)
                            params, &err) != APIAUTH_OK) {
         return oauth_send_error(r, APIAUTH_INVALID, &err);
     }
+    if (from_body) {
+        apr_pool_cleanup_register(r->pool, *params, wipe_params,
+                                  apr_pool_cleanup_null);
+    }
     return OK;
 }
 
@@ -222,7 +302,7 @@ void oauth_note_revoked(request_rec *r, const char *what, const char *id,
 
 void oauth_forget_cached(request_rec *r, const char *token)
 {
-    const char *parts[2] = {"secret", token};
+    const char *parts[2] = {APIAUTH_CACHE_SECRET, token};
 
     oauth_forget_parts(r, parts, 2);
 }

@@ -79,12 +79,20 @@ int oauth_send_error(request_rec *r, apiauth_status_t st,
                      const apiauth_error_t *err);
 /* The same with the status chosen by the caller. */
 int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err);
+/* ApiAuthFailureLimit (mod_apiauth): 429 with Retry-After when this
+ * address has been refused too often (DONE), else OK; and counting one
+ * more refusal (a wrong secret, password, code or refresh token). */
+int oauth_too_many_failures(request_rec *r);
+void oauth_failed_attempt(request_rec *r);
 /* Refuses plain HTTP where ApiAuthRequireTLS is on (403); else OK. */
 int oauth_require_tls(request_rec *r);
 /* Only `method` (and HEAD for GET) is allowed here; else 405. */
 int oauth_require_method(request_rec *r, int method);
 /* The raw request body, at most ApiAuthOAuthMaxBody: OK, or answered. */
 int oauth_read_body(request_rec *r, char **body, apr_size_t *len);
+/* Wipes len bytes at `at` (OPENSSL_cleanse) when the request ends: for a
+ * secret copied out of a body. */
+void oauth_wipe_later(request_rec *r, char *at, apr_size_t len);
 /* Drops a credential from mod_apiauth's cache at once (its parts as
  * mod_apiauth keys them), or an access token. */
 void oauth_forget_parts(request_rec *r, const char *const *parts, int n);
