@@ -3,12 +3,57 @@ way to start an httpd with a given configuration body.
 
 Each factory comes in two lifetimes: per test (new_store, httpd_factory)
 and per test module (module_store, module_httpd), for the modules whose
-tests can share one server because they share its configuration."""
+tests can share one server because they share its configuration.
+
+The store backend is APIAUTH_TEST_DBD's (backends.py): with pgsql, the
+session's PostgreSQL cluster is stopped and removed when the session ends,
+passed or failed."""
 import shutil
 
 import pytest
 
+import harness
+from backends import DBD, shutdown_pg_cluster
 from harness import Httpd, OAuthServer, Store, make_workdir, self_signed_cert
+from oauth_flows import ModuleServers
+
+
+def _fail_on_memcheck_findings():
+    if harness.VALGRIND_FINDINGS:
+        found = "\n\n".join(harness.VALGRIND_FINDINGS)
+        harness.VALGRIND_FINDINGS.clear()
+        pytest.fail(found, pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def memcheck_per_test():
+    """Under APIAUTH_TEST_VALGRIND=1, a server the test stopped (its own,
+    or one of a per-test factory) fails it when memcheck found an error in
+    our code."""
+    yield
+    _fail_on_memcheck_findings()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def memcheck_per_module():
+    """The same for the servers a test module shares: autouse, so set up
+    before them and torn down after them."""
+    yield
+    _fail_on_memcheck_findings()
+
+
+def pytest_report_header(config):
+    return f"store backend: {DBD} (APIAUTH_TEST_DBD)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_backend():
+    """The backend of this run; the PostgreSQL cluster, when one was
+    started, goes with the session."""
+    try:
+        yield DBD
+    finally:
+        shutdown_pg_cluster()
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +96,7 @@ def _clean(stores, servers):
         h.stop()
         shutil.rmtree(h.root, ignore_errors=True)
     for s in stores:
-        shutil.rmtree(s.dir, ignore_errors=True)
+        s.drop()
 
 
 @pytest.fixture
@@ -87,6 +132,15 @@ def module_httpd(tls):
     _clean([], servers)
 
 
+@pytest.fixture(scope="module")
+def servers(tls):
+    """Factory of the module's OAuth servers (oauth_flows.ModuleServers),
+    all stopped when the module ends."""
+    s = ModuleServers(tls)
+    yield s
+    s.stop_all()
+
+
 @pytest.fixture
 def oauth_factory(tls):
     """Factory: OAuthServer(...) already started; stopped at the end."""
@@ -98,6 +152,4 @@ def oauth_factory(tls):
         return o.start()
     yield make
     for o in servers:
-        o.stop()
-        shutil.rmtree(o.httpd.root, ignore_errors=True)
-        shutil.rmtree(o.dir, ignore_errors=True)
+        o.remove()

@@ -3,9 +3,13 @@
 Httpd writes a configuration from httpd.conf.template, starts
 `apache2 -DFOREGROUND` on free loopback ports (one plain HTTP, one HTTPS with
 a self-signed certificate), waits until it answers, and stops it again.  Store
-is a real SQLite file set up with apiauth-admin, exactly as an operator would.
+is a real store set up with apiauth-admin, exactly as an operator would: a
+SQLite file, or with APIAUTH_TEST_DBD=pgsql a database of its own in the
+session's PostgreSQL cluster (backends.py).
 Nothing here imitates httpd or the database.
 """
+import hashlib
+import hmac
 import os
 import pwd
 import shutil
@@ -23,6 +27,8 @@ from pathlib import Path
 
 import requests
 
+from backends import DBD, free_port, pg_cluster
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ADMIN = ROOT / "support" / "apiauth-admin"
@@ -33,13 +39,11 @@ APIAUTH_SO = ROOT / "mod_apiauth" / ".libs" / "mod_apiauth.so"
 OAUTH_SO = ROOT / "mod_apiauth_oauth" / ".libs" / "mod_apiauth_oauth.so"
 HTTPD_BIN = shutil.which("apache2") or "/usr/sbin/apache2"
 RUN_AS = "www-data"
-
-
-def free_port():
-    """A loopback port nobody listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# APIAUTH_TEST_VALGRIND=1: every httpd runs as one process (apache2 -X)
+# under valgrind's memcheck; stop() reads its log into VALGRIND_FINDINGS,
+# which conftest.py turns into a failure of the test that stopped it.
+VALGRIND = os.environ.get("APIAUTH_TEST_VALGRIND") == "1"
+VALGRIND_FINDINGS = []
 
 
 def running_as_root():
@@ -64,6 +68,159 @@ def make_workdir(prefix):
     return d
 
 
+# ---- every secret the suite saw, and every log it made ----------------------
+
+class SecretRegistry:
+    """What the whole test session minted or used as a secret, by kind,
+    and a copy of every log the servers it ran wrote, so that one check at
+    the end (test_zz_logs.py) can look for each secret in each log.
+
+    The harness feeds it on its own: apiauth-admin's output (keys, client
+    secrets) and input (user passwords), htpasswd, and every answer read
+    through Httpd.request/get/post/session (access, refresh, session and
+    install tokens, codes in a redirect).  Tests that talk to a server by
+    other means add what they got with `add`.  Values shorter than
+    MIN_LENGTH are left out: they would match by accident."""
+
+    MIN_LENGTH = 8
+    # a JSON member of an answer, and the kind of secret it holds
+    RESPONSE_FIELDS = {"access_token": "access token",
+                       "refresh_token": "refresh token",
+                       "session_token": "session token",
+                       "client_secret": "client secret",
+                       "secret": "key"}
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._secrets = {}        # value -> kind
+        self._logs = {}           # server root -> (label, archive dir)
+        self._archive = None
+
+    # -- secrets -----------------------------------------------------------
+    def add(self, kind, value):
+        if not isinstance(value, str) or len(value) < self.MIN_LENGTH:
+            return
+        with self._lock:
+            self._secrets.setdefault(value, kind)
+
+    def secrets(self):
+        """[(kind, value)]: for matching only; never print a value."""
+        with self._lock:
+            return [(k, v) for v, k in self._secrets.items()]
+
+    def kinds(self):
+        with self._lock:
+            return set(self._secrets.values())
+
+    def add_from_document(self, doc):
+        """The secrets in a JSON answer (a token response, a login, an
+        install token, apiauth-admin --json)."""
+        if not isinstance(doc, dict):
+            return
+        for field, kind in self.RESPONSE_FIELDS.items():
+            if field == "secret" and doc.get("kind"):
+                kind = f"key ({doc['kind']})"
+            self.add(kind, doc.get(field))
+        if "installid" in doc:
+            self.add("install token", doc.get("token"))
+
+    def add_from_admin(self, args, input, stdout):
+        """What apiauth-admin printed or read: a key or client secret
+        created, a user's password set."""
+        args = [str(a) for a in args]
+        if len(args) < 2:
+            return
+        what = (args[0], args[1])
+        if what in (("user", "create"), ("user", "passwd")) and input:
+            self.add("user password", input.rstrip("\n"))
+        if what not in (("key", "create"), ("client", "create")):
+            return
+        try:
+            self.add_from_document(json.loads(stdout))
+            return
+        except ValueError:
+            pass
+        lines = stdout.strip().splitlines()
+        if what == ("key", "create") and len(lines) == 1:
+            kind = (args[args.index("--kind") + 1]
+                    if "--kind" in args[:-1] else "api_key")
+            self.add(f"key ({kind})", lines[0])
+        elif what == ("client", "create") and len(lines) == 2:
+            self.add("client secret", lines[1])
+
+    def response_hook(self, response, *args, **kwargs):
+        """A requests response hook: the secrets of an answer.  Streamed
+        answers are left unread (the test reads them itself)."""
+        if not kwargs.get("stream"):
+            self.add_from_response(response)
+        return response
+
+    def add_from_response(self, response):
+        from urllib.parse import parse_qs, urlparse
+        location = response.headers.get("Location")
+        if location:
+            for code in parse_qs(urlparse(location).query).get("code", []):
+                self.add("authorization code", code)
+        if response.headers.get("Content-Type", "").startswith(
+                "application/json") and len(response.content) < 1 << 20:
+            try:
+                self.add_from_document(response.json())
+            except ValueError:
+                pass
+
+    # -- logs --------------------------------------------------------------
+    def keep_logs(self, httpd):
+        """Copies the server's logs aside (its directory is removed after
+        the test); called each time a server stops, the last copy wins."""
+        logs = [p for p in (httpd.root / "logs").glob("*.log") if p.is_file()]
+        if not logs:
+            return
+        with self._lock:
+            if self._archive is None:
+                self._archive = Path(tempfile.mkdtemp(
+                    prefix="apiauth-suite-logs-"))
+                if not os.environ.get("APIAUTH_KEEP_LOGS"):
+                    import atexit
+                    atexit.register(shutil.rmtree, self._archive, True)
+            key = str(httpd.root)
+            if key not in self._logs:
+                self._logs[key] = (httpd.label, self._archive
+                                   / f"server-{len(self._logs):04d}")
+            label, dest = self._logs[key]
+        dest.mkdir(exist_ok=True)
+        for p in logs:
+            shutil.copyfile(p, dest / p.name)
+
+    def logs(self):
+        """[(label of the test that started the server, log file)]."""
+        with self._lock:
+            entries = list(self._logs.values())
+        return [(label, p) for label, d in entries
+                for p in sorted(d.glob("*.log"))]
+
+
+def secret_forms(value):
+    """How a secret may show in a log: as it is, URL-encoded, inside any
+    base64 (a Basic pair: the three alignments of its bytes, without the
+    characters its neighbours would change), and for a JWT its
+    signature."""
+    import base64
+    from urllib.parse import quote, quote_plus
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    raw = value.encode()
+    for offset in range(3):
+        enc = base64.b64encode(b"\0" * offset + raw).decode()
+        start = (offset * 4 + 2) // 3
+        end = ((offset + len(raw)) * 4) // 3
+        forms.add(enc[start:end])
+    if value.count(".") == 2 and value.startswith("eyJ"):
+        forms.add(value.rsplit(".", 1)[1])
+    return {f for f in forms if len(f) >= SecretRegistry.MIN_LENGTH}
+
+
+SECRETS = SecretRegistry()
+
+
 def self_signed_cert(directory):
     """A certificate for 127.0.0.1, made now (nothing is committed)."""
     cert, key = directory / "cert.pem", directory / "key.pem"
@@ -77,26 +234,36 @@ def self_signed_cert(directory):
 
 
 class Store:
-    """A SQLite store created and filled with apiauth-admin."""
+    """A store created and filled with apiauth-admin: a SQLite file in
+    `directory`, or (DBD pgsql) a fresh database in the session's cluster
+    (or in `cluster`); `database` adopts one that exists already.
+    `backend` overrides APIAUTH_TEST_DBD, for what is about one backend."""
 
-    def __init__(self, directory, pepper=None):
+    def __init__(self, directory, pepper=None, database=None, cluster=None,
+                 backend=None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "apiauth.db"
         self.pepper = pepper
+        self.backend = backend or ("pgsql" if cluster else DBD)
+        if self.backend == "pgsql":
+            self.cluster = cluster or pg_cluster()
+            self.database = database or self.cluster.create_database()
         self.admin("init")
         give_to_server(self.dir)
 
     @property
     def driver(self):
-        return "sqlite3"
+        return self.backend
 
     @property
     def params(self):
+        if self.backend == "pgsql":
+            return self.cluster.conninfo(self.database)
         return str(self.path)
 
     def httpd_conf(self):
-        return f'DBDriver sqlite3\nDBDParams "{self.path}"\n'
+        return f'DBDriver {self.driver}\nDBDParams "{self.params}"\n'
 
     def admin(self, *args, check=True, input=None, json=False):
         """Runs apiauth-admin against this store; returns the process."""
@@ -107,6 +274,7 @@ class Store:
             cmd.append("--json")
         proc = subprocess.run(cmd + [str(a) for a in args], input=input,
                               capture_output=True, text=True)
+        SECRETS.add_from_admin(args, input, proc.stdout)
         if check and proc.returncode != 0:
             raise AssertionError(f"apiauth-admin {' '.join(map(str, args))} "
                                  f"failed ({proc.returncode}): {proc.stderr}")
@@ -132,10 +300,38 @@ class Store:
         self.admin("key", "revoke", credential_id)
 
     def sql(self, statement):
-        """Reads the store directly, to check what it holds."""
+        """Reads or changes the store directly, behind the server's back:
+        rows one per line, columns joined by |, NULL empty (the sqlite3
+        shell's output; psql -At prints the same).  Keep `statement`
+        portable between SQLite and PostgreSQL."""
+        if self.backend == "pgsql":
+            return self.cluster.psql(self.database,
+                                     statement).stdout.strip()
         proc = subprocess.run(["sqlite3", str(self.path), statement],
                               capture_output=True, text=True, check=True)
         return proc.stdout.strip()
+
+    def digest(self, secret):
+        """What the store holds for a secret: hex SHA-256, or HMAC-SHA-256
+        under the pepper (its file, trailing white space stripped)."""
+        if self.pepper:
+            key = Path(self.pepper).read_bytes().rstrip()
+            return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def credential_id(self, secret):
+        """The id of the credential whose secret this is (a session or
+        install token the server minted), found the way the server finds
+        it: by digest."""
+        return self.sql("SELECT id FROM apiauth_credentials "
+                        f"WHERE digest = '{self.digest(secret)}'")
+
+    def drop(self):
+        """Removes the store (what conftest does after the tests that
+        used it)."""
+        if self.backend == "pgsql":
+            self.cluster.drop_database(self.database)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def file_key(path, app, *extra):
@@ -150,6 +346,7 @@ def file_key(path, app, *extra):
                              f"({proc.returncode}): {proc.stderr}")
     give_file_to_server(path)
     data = json.loads(proc.stdout)
+    SECRETS.add_from_document(data)
     return data["secret"], data["id"]
 
 
@@ -220,6 +417,9 @@ class Httpd:
         self.http_port = http_port or free_port()
         self.https_port = https_port or free_port()
         self.proc = None
+        # which test started it, to name its logs in test_zz_logs.py
+        self.label = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(
+            " ", 1)[0]
         for sub in ("run", "logs", "htdocs", "cgi", "conf"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "htdocs" / "hello.txt").write_text("hello\n")
@@ -252,9 +452,13 @@ class Httpd:
                               capture_output=True, text=True)
 
     def start(self, timeout=15):
+        cmd = [HTTPD_BIN, "-DFOREGROUND", "-f", str(self.conf)]
+        if VALGRIND:
+            cmd = memcheck_command(self.root / "valgrind") + [
+                HTTPD_BIN, "-X", "-f", str(self.conf)]
+            timeout *= 8
         self.proc = subprocess.Popen(
-            [HTTPD_BIN, "-DFOREGROUND", "-f", str(self.conf)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -275,11 +479,15 @@ class Httpd:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                # memcheck's leak search at exit takes a while
+                self.proc.wait(timeout=120 if VALGRIND else 15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if VALGRIND:
+            read_memcheck_logs(self.root / "valgrind")
+        SECRETS.keep_logs(self)
 
     def graceful(self):
         self.proc.send_signal(signal.SIGUSR1)
@@ -302,12 +510,14 @@ class Httpd:
         # the test's own certificate or send loopback traffic elsewhere
         s.trust_env = False
         s.verify = str(self.cert)
+        s.hooks["response"].append(SECRETS.response_hook)
         return s
 
     def request(self, method, path, tls=True, **kw):
         kw.setdefault("verify", str(self.cert))
         kw.setdefault("timeout", 30)
         kw.setdefault("allow_redirects", False)
+        kw.setdefault("hooks", {"response": SECRETS.response_hook})
         return requests.request(method, self.url(path, tls), **kw)
 
     def get(self, path, **kw):
@@ -360,6 +570,71 @@ class Httpd:
             if text in log or time.time() > deadline:
                 return log
             time.sleep(0.05)
+
+
+# ---- httpd under valgrind (APIAUTH_TEST_VALGRIND=1) --------------------------
+
+# A frame of ours: the modules, or (with their debug information) any source
+# file of this tree, lib/ included, which both modules link in.
+MEMCHECK_OURS = ("mod_apiauth.so", "mod_apiauth_oauth.so", f"{ROOT}/")
+# What fails a test; anything else memcheck says is left to its log.
+MEMCHECK_FATAL = ("Invalid read", "Invalid write", "Invalid free",
+                  "Mismatched free", "uninitialised", "definitely lost")
+
+
+def memcheck_command(log_dir):
+    """valgrind's command line for one httpd, logging to log_dir.  httpd
+    switches to www-data after start when run as root: the directory is
+    its.  Forked children (mod_cgid's daemon and the CGIs it starts) are
+    not followed."""
+    log_dir.mkdir(exist_ok=True)
+    give_to_server(log_dir)
+    return ["valgrind", "--tool=memcheck", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--num-callers=30",
+            "--child-silent-after-fork=yes", "--fullpath-after=",
+            # httpd unloads the modules before memcheck's leak search: keep
+            # their symbols to name our frames in it
+            "--keep-debuginfo=yes", "--vgdb=no",
+            f"--suppressions={HERE / 'valgrind.supp'}",
+            f"--log-file={log_dir}/memcheck.%p.log"]
+
+
+def memcheck_errors(text):
+    """The reports of a memcheck log that fail a test: an error of a
+    MEMCHECK_FATAL kind with a frame of ours in any of its stacks (where
+    the memory was used, allocated or freed)."""
+    found, block = [], []
+    for line in text.splitlines() + ["==0== "]:
+        if not line.startswith("==") or "== " not in line:
+            continue
+        body = line.split("== ", 1)[1]
+        # "Thread 4:" says whose the next report is; not part of it
+        if body.strip() and not body.startswith("Thread "):
+            block.append(body)
+            continue
+        if body.strip():
+            continue
+        if (block and any(kind in block[0] for kind in MEMCHECK_FATAL)
+                and any(ours in frame for frame in block[1:]
+                        for ours in MEMCHECK_OURS)):
+            found.append("\n".join(block))
+        block = []
+    return found
+
+
+def read_memcheck_logs(log_dir):
+    """Adds the fatal reports of every log in log_dir to VALGRIND_FINDINGS,
+    each log once; a log with findings is copied aside, since the server's
+    directory is removed after the test."""
+    for log in sorted(log_dir.glob("memcheck.*.log")):
+        found = memcheck_errors(log.read_text(errors="replace"))
+        log.rename(log.with_suffix(".read"))
+        if found:
+            keep = Path(tempfile.mkdtemp(prefix="apiauth-memcheck-"))
+            shutil.copy(log.with_suffix(".read"), keep / log.name)
+            VALGRIND_FINDINGS.append(
+                f"{len(found)} memory error(s) in apiauth's code (whole log: "
+                f"{keep / log.name}):\n\n" + "\n\n".join(found))
 
 
 class EchoBackend:
@@ -428,6 +703,7 @@ def make_key(directory, kind="rsa", name=None):
 
 def htpasswd(path, user, password):
     """Adds a resource owner to an AuthUserFile (bcrypt)."""
+    SECRETS.add("resource owner password", password)
     flags = "-bB" + ("c" if not Path(path).exists() else "")
     subprocess.run(["htpasswd", flags, str(path), user, password],
                    check=True, capture_output=True)
@@ -503,6 +779,7 @@ class OAuthServer:
         self.signing_key = make_key(self.dir, key_kind)
         self.users = self.dir / "users"
         htpasswd(self.users, "alice", "wonderland")
+        self.own_store = store is None
         self.store = store or Store(self.dir / "store")
         # the issuer names the port, so it is chosen first
         port = free_port()
@@ -542,6 +819,14 @@ class OAuthServer:
 
     def stop(self):
         self.httpd.stop()
+
+    def remove(self):
+        """Stops the server and removes its files and its own store."""
+        self.stop()
+        if self.own_store:
+            self.store.drop()
+        shutil.rmtree(self.httpd.root, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __getattr__(self, name):
         # get/post/url/session/error_log... are the server's

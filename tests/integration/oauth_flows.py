@@ -13,7 +13,6 @@ import html
 import json
 import re
 import secrets
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from harness import OAuthServer, give_to_server
+from harness import SECRETS, OAuthServer, give_to_server
 
 CALLBACK = "https://client.example/cb"
 ALICE = ("alice", "wonderland")
@@ -44,9 +43,7 @@ class ModuleServers:
 
     def stop_all(self):
         for o in self.servers:
-            o.stop()
-            shutil.rmtree(o.httpd.root, ignore_errors=True)
-            shutil.rmtree(o.dir, ignore_errors=True)
+            o.remove()
 
 
 def unique(prefix):
@@ -56,8 +53,8 @@ def unique(prefix):
 
 def store_sql(o, statement):
     """Changes the server's store behind its back (as an operator with
-    sqlite3 would), leaving every file the server's user may need writable
-    by it."""
+    sqlite3 or psql would), leaving every file the server's user may need
+    writable by it."""
     out = o.store.sql(statement)
     give_to_server(o.store.dir)
     return out
@@ -163,8 +160,13 @@ def curl_token(o, *fields, headers=("Cache-Control: no-cache",),
             if ":" in line:
                 k, v = line.split(":", 1)
                 hdrs[k.strip().lower()] = v.strip()
-        return CurlAnswer(int(proc.stdout), hdrs,
-                          body.read_text(errors="replace"))
+        answer = CurlAnswer(int(proc.stdout), hdrs,
+                            body.read_text(errors="replace"))
+        try:
+            SECRETS.add_from_document(answer.json())
+        except ValueError:
+            pass
+        return answer
 
 
 def assert_token_response(r, scope, refresh=True, lifetime=172800):

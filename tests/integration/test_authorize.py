@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from harness import htpasswd
-from oauth_flows import (ALICE, AUTHORIZE, CALLBACK, TOKEN, ModuleServers,
-                         authorize_url, consent, consent_fields, pkce_pair,
-                         redirect_params, unique)
+from oauth_flows import (ALICE, AUTHORIZE, CALLBACK, TOKEN, authorize_url,
+                         consent, consent_fields, pkce_pair, redirect_params,
+                         unique)
 
 LOOPBACK = "http://127.0.0.1/cb"
 OTHER_CALLBACK = "https://client.example/other"
@@ -30,13 +30,6 @@ UNAUTHENTICATED = """
 
 class Clients:
     pass
-
-
-@pytest.fixture(scope="module")
-def servers(tls):
-    s = ModuleServers(tls)
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -555,3 +548,28 @@ def test_metadata_lists_issuer_endpoints_pkce_and_iss_support(o):
     assert m["response_types_supported"] == ["code"]
     assert set(m["grant_types_supported"]) == {
         "authorization_code", "client_credentials", "refresh_token"}
+
+
+def test_head_never_issues_a_code(tls):
+    """HEAD is GET without a body in httpd; for a first-party client a GET
+    issues a code, so HEAD is refused rather than allowed to do that."""
+    from harness import OAuthServer
+    o = OAuthServer(tls[0], tls[1]).start()
+    try:
+        c = o.client("first", "authorization_code", first_party=True)
+        s = o.session()
+        s.auth = ("alice", "wonderland")
+        params = {"response_type": "code", "client_id": c["client_id"],
+                  "redirect_uri": "https://client.example/cb",
+                  "scope": "integration.store"}
+        r = s.head(o.url("/auth/v2/authorize"), params=params,
+                   allow_redirects=False)
+        assert r.status_code == 405
+        assert "Location" not in r.headers
+        assert o.store.sql("SELECT COUNT(*) FROM apiauth_codes") == "0"
+        r = s.get(o.url("/auth/v2/authorize"), params=params,
+                  allow_redirects=False)
+        assert r.status_code == 302
+        assert "code=" in r.headers["Location"]
+    finally:
+        o.stop()

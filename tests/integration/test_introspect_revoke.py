@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness import env_of
-from oauth_flows import ModuleServers, code_for, pkce_pair
+from oauth_flows import code_for, pkce_pair
 from oauth_tokens import (bearer, claims_like, client_auth, client_token,
                           refresh, sign, unverified, user_tokens)
 
@@ -23,13 +23,6 @@ INACTIVE = {"active": False}
 
 class Clients:
     pass
-
-
-@pytest.fixture(scope="module")
-def servers(tls):
-    s = ModuleServers(tls)
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +208,9 @@ def test_introspection_takes_post_only(o, c):
     token = client_token(o, c.shop)["access_token"]
     r = o.get(INTROSPECT, params={"token": token}, auth=client_auth(c.shop))
     assert r.status_code == 405
+    # refused, and not written to the access log either
+    log = o.httpd.wait_for_access_log("?token=***")
+    assert "?token=*** " in log and token not in log
 
 
 # ---- revocation -------------------------------------------------------------

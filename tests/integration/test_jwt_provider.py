@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from harness import env_of, make_key, make_workdir
-from oauth_flows import ModuleServers
 from oauth_tokens import (bearer, claims_like, client_token, hmac_signed,
                           public_pem, sign, sign_header, unsigned,
                           unverified, user_tokens, with_payload)
@@ -55,13 +54,6 @@ def save_jwks(o, directory, name):
 
 class World:
     pass
-
-
-@pytest.fixture(scope="module")
-def servers(tls):
-    s = ModuleServers(tls)
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +251,38 @@ def test_token_with_a_tampered_payload_is_refused(w, change):
     _, claims = unverified(token)
     assert at(w, "/rsa", token).status_code == 200
     assert_refused(at(w, "/rsa", with_payload(token, {**claims, **change})))
+
+
+def test_one_connection_sending_one_token_then_others_gets_each_its_due(w):
+    # mod_apiauth remembers, per connection, the last credential and its
+    # cache key: a keep-alive client sending the same token again is not
+    # hashed again.  Another token, a shorter one, a tampered copy (the
+    # same length, one character apart) on the same connection must each
+    # be taken for what they are.
+    a = token_of(w)
+    b = client_token(w.as_["rsa"], w.shop["rsa"],
+                     scope="integration.store")["access_token"]
+    _, claims = unverified(a)
+    assert len(a) > 512 and a != b
+    s = w.verifier.session()
+    url = w.verifier.url("/rsa/env")
+
+    def ok(token):
+        r = s.get(url, headers=bearer(token), timeout=30)
+        assert r.status_code == 200, r.text
+        return env_of(r)
+
+    assert ok(a)["APIAUTH_CLIENT_ID"] == claims["client_id"]
+    assert ok(a)["APIAUTH_CREDENTIAL_ID"] == claims["jti"]
+    assert ok(b)["APIAUTH_CREDENTIAL_ID"] == unverified(b)[1]["jti"]
+    last = "A" if a[-1] != "A" else "B"
+    r = s.get(url, headers=bearer(a[:-1] + last), timeout=30)
+    assert r.status_code == 401
+    forged = with_payload(a, {**claims, "sub": "admin"})
+    assert s.get(url, headers=bearer(forged), timeout=30).status_code == 401
+    r = s.get(url, headers=bearer("short"), timeout=30)
+    assert r.status_code == 401
+    assert ok(a)["APIAUTH_CREDENTIAL_ID"] == claims["jti"]
 
 
 def test_token_signed_by_another_key_is_refused(w):

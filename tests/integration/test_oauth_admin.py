@@ -16,8 +16,9 @@ import time
 
 import pytest
 
+from backends import DBD, pg_cluster
 from harness import ADMIN, ROOT, Store, env_of, make_workdir
-from oauth_flows import CALLBACK, ModuleServers, code_for, store_sql, unique
+from oauth_flows import CALLBACK, code_for, store_sql, unique
 from oauth_tokens import (bearer, client_auth, client_token, refresh,
                           unverified, user_tokens)
 
@@ -34,13 +35,6 @@ UNCACHED = """
     Require apiauth-scope integration.store
 </Location>
 """
-
-
-@pytest.fixture(scope="module")
-def servers(tls):
-    s = ModuleServers(tls)
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -274,14 +268,43 @@ def test_grant_revoke_without_a_live_grant_exits_1(o):
 
 # ---- init: a store of schema version 1 --------------------------------------
 
+SCHEMA_DIR = {"sqlite3": "sqlite", "pgsql": "pgsql"}[DBD]
+
+
 def newest_schema_version():
-    return max(int(p.name[:3]) for p in (ROOT / "sql" / "sqlite").glob(
+    return max(int(p.name[:3]) for p in (ROOT / "sql" / SCHEMA_DIR).glob(
         "[0-9][0-9][0-9]_*.sql"))
 
 
-def sqlite(path, script):
-    return subprocess.run(["sqlite3", str(path)], input=script,
-                          capture_output=True, text=True, check=True).stdout
+class OldStore:
+    """A store made by hand as version 1 made it, on this run's backend:
+    a SQLite file (the sqlite3 shell) or a PostgreSQL database (psql)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        if DBD == "pgsql":
+            self.cluster = pg_cluster()
+            self.database = self.cluster.create_database()
+            self.params = self.cluster.conninfo(self.database)
+        else:
+            self.database = None
+            self.params = str(directory / "apiauth.db")
+
+    def run(self, script):
+        if DBD == "pgsql":
+            return self.cluster.psql(self.database, script).stdout
+        return subprocess.run(["sqlite3", self.params], input=script,
+                              capture_output=True, text=True,
+                              check=True).stdout
+
+    def rows(self, *tables):
+        return "".join(self.run(f"SELECT * FROM {t};") for t in tables)
+
+    def tables(self):
+        if DBD == "pgsql":
+            return self.run("SELECT tablename FROM pg_tables "
+                            "WHERE schemaname = 'public';")
+        return self.run("SELECT name FROM sqlite_master WHERE type='table';")
 
 
 @pytest.fixture
@@ -295,33 +318,32 @@ def scratch():
 def test_init_migrates_a_version_1_store_and_keeps_its_keys(scratch,
                                                             httpd_factory):
     directory = scratch
-    db = directory / "apiauth.db"
+    old = OldStore(directory)
     secret = secrets.token_hex(16)    # a foreign key format, found by digest
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    sqlite(db, (ROOT / "sql" / "sqlite" / "001_core.sql").read_text() + f"""
+    old.run((ROOT / "sql" / SCHEMA_DIR / "001_core.sql").read_text() + f"""
 INSERT INTO apiauth_schema VALUES (1, 0);
 INSERT INTO apiauth_apps VALUES ('app_legacy00000001', 'legacy', 1600000000);
 INSERT INTO apiauth_credentials (id, digest, kind, app_id, scope, created)
     VALUES ('crd_legacy00000001', '{digest}', 'api_key',
             'app_legacy00000001', 'integration.store', 1600000000);
 """)
-    before = sqlite(db, "SELECT * FROM apiauth_apps;"
-                        "SELECT * FROM apiauth_credentials;")
+    before = old.rows("apiauth_apps", "apiauth_credentials")
 
-    proc = subprocess.run([str(ADMIN), "-D", "sqlite3", "-P", str(db),
+    proc = subprocess.run([str(ADMIN), "-D", DBD, "-P", old.params,
                            "init"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert sqlite(db, "SELECT MAX(version) FROM apiauth_schema;").strip() \
+    assert old.run("SELECT MAX(version) FROM apiauth_schema;").strip() \
         == str(newest_schema_version())
-    assert sqlite(db, "SELECT * FROM apiauth_apps;"
-                      "SELECT * FROM apiauth_credentials;") == before
-    tables = sqlite(db, "SELECT name FROM sqlite_master WHERE type='table';")
+    assert old.rows("apiauth_apps", "apiauth_credentials") == before
+    tables = old.tables()
     for table in ("apiauth_clients", "apiauth_grants", "apiauth_codes",
                   "apiauth_refresh_tokens", "apiauth_denied_jti"):
         assert table in tables
 
-    store = Store(directory)    # runs init again: nothing left to do
-    assert sqlite(db, "SELECT COUNT(*) FROM apiauth_schema;").strip() \
+    # runs init again: nothing left to do
+    store = Store(directory, database=old.database)
+    assert old.run("SELECT COUNT(*) FROM apiauth_schema;").strip() \
         == str(newest_schema_version())
     httpd = httpd_factory(store=store, body="""
 <Location /api>
@@ -351,8 +373,13 @@ def count(o, table, where):
 
 
 def test_purge_removes_expired_codes_refresh_tokens_grants_and_denials(o):
+    # What is to expire belongs to one client, what stays live to another:
+    # everything is made before any row is aged, since a token request may
+    # itself purge expired rows now and then (handler_token.c), which must
+    # not happen between the ageing and the purge checked here.
     shop = o.client(unique("purged"), "authorization_code", "refresh_token",
                     "client_credentials")
+    other = o.client(unique("kept"), "authorization_code", "refresh_token")
     cid = shop["client_id"]
     code_for(o, cid)                           # a code never redeemed
     old = user_tokens(o, shop)                 # a grant with a refresh token
@@ -360,8 +387,10 @@ def test_purge_removes_expired_codes_refresh_tokens_grants_and_denials(o):
     assert o.post("/auth/v2/revoke", data={"token": denied},
                   auth=client_auth(shop)).status_code == 200
     jti = unverified(denied)[1]["jti"]
+    live = user_tokens(o, other)
+    live_code = code_for(o, other["client_id"])
     assert count(o, "apiauth_denied_jti", f"jti = '{jti}'") == 1
-    # everything of the client so far expires an hour ago...
+    # everything of the first client expires an hour ago
     past = int(time.time()) - 3600
     for table in ("apiauth_codes", "apiauth_refresh_tokens",
                   "apiauth_grants"):
@@ -369,15 +398,12 @@ def test_purge_removes_expired_codes_refresh_tokens_grants_and_denials(o):
                      f"WHERE client_id = '{cid}'")
     store_sql(o, f"UPDATE apiauth_denied_jti SET expires = {past} "
                  f"WHERE jti = '{jti}'")
-    # ...and what comes now is live
-    live = user_tokens(o, shop)
-    live_code = code_for(o, cid)
-    assert count(o, "apiauth_codes", f"client_id = '{cid}' AND expires < "
-                 f"{past + 1}") == 2
-    assert count(o, "apiauth_refresh_tokens", f"client_id = '{cid}' AND "
-                 f"expires < {past + 1}") == 1
-    assert count(o, "apiauth_grants", f"client_id = '{cid}' AND "
-                 f"expires < {past + 1}") == 2
+    before = {t: count(o, t, f"client_id = '{other['client_id']}'")
+              for t in ("apiauth_codes", "apiauth_refresh_tokens",
+                        "apiauth_grants")}
+    assert count(o, "apiauth_codes", f"client_id = '{cid}'") == 2
+    assert count(o, "apiauth_refresh_tokens", f"client_id = '{cid}'") == 1
+    assert count(o, "apiauth_grants", f"client_id = '{cid}'") == 2
 
     proc = o.store.admin("purge", check=False)
     assert proc.returncode == 0, proc.stderr
@@ -385,15 +411,14 @@ def test_purge_removes_expired_codes_refresh_tokens_grants_and_denials(o):
     for table in ("apiauth_codes", "apiauth_refresh_tokens",
                   "apiauth_grants", "apiauth_denied_jti"):
         assert count(o, table, f"expires < {past + 1}") == 0, table
-    assert count(o, "apiauth_codes", f"client_id = '{cid}'") == 2
-    assert count(o, "apiauth_refresh_tokens", f"client_id = '{cid}'") == 1
-    assert count(o, "apiauth_grants", f"client_id = '{cid}'") == 2
+    for table, n in before.items():
+        assert count(o, table, f"client_id = '{other['client_id']}'") == n
     # what was live still works
-    r = refresh(o, shop, live["refresh_token"])
+    r = refresh(o, other, live["refresh_token"])
     assert r.status_code == 200, r.text
     r = o.post("/auth/v2/token", data={
         "grant_type": "authorization_code", "code": live_code,
-        "redirect_uri": CALLBACK}, auth=client_auth(shop))
+        "redirect_uri": CALLBACK}, auth=client_auth(other))
     assert r.status_code == 200, r.text
     # and what was purged is gone for good
     r = refresh(o, shop, old["refresh_token"])

@@ -23,18 +23,11 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
 from harness import env_of
-from oauth_flows import (AUTHORIZE, CALLBACK, TOKEN, ModuleServers,
-                         authorize_url, consent, redirect_params, unique)
+from oauth_flows import (AUTHORIZE, CALLBACK, TOKEN, authorize_url, consent,
+                         redirect_params, unique)
 
 ORDER_API = "/orders/env"
 STORE_API = "/integration/v1/stores/env"
-
-
-@pytest.fixture(scope="module")
-def servers(tls):
-    s = ModuleServers(tls)
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -373,3 +366,22 @@ def test_altered_or_misaddressed_token_fails_verification(signers, kind):
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, other_key.key, algorithms=[alg], audience=o.issuer,
                    issuer=o.issuer)
+
+
+def test_long_chunked_token_request_is_read_whole(o):
+    # a client that streams its body sends no Content-Length: the server
+    # grows its buffer as the chunks come (here past 4 KiB, within the
+    # default 64 KiB ApiAuthOAuthMaxBody) and reads every parameter
+    import requests
+    c = o.client(unique("streamer"), "client_credentials",
+                 scopes=("integration.order",))
+    body = ("pad=" + "x" * 9000 + "&grant_type=client_credentials"
+            "&scope=integration.order").encode()
+    chunks = [body[i:i + 1000] for i in range(0, len(body), 1000)]
+    r = requests.post(o.url(TOKEN), data=iter(chunks),
+                      auth=HTTPBasicAuth(c["client_id"], c["client_secret"]),
+                      headers={"Content-Type":
+                               "application/x-www-form-urlencoded"},
+                      verify=cert_of(o), timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["scope"] == "integration.order"

@@ -15,8 +15,19 @@ APACHE_BLOCKS = re.findall(r"```apache\n(.*?)```", README, re.S)
 
 
 def without_loadmodule(block):
-    return "\n".join(l for l in block.splitlines()
-                     if not l.strip().startswith("LoadModule"))
+    """The block's LoadModule lines for httpd's own modules, from where
+    Debian keeps them; ours come from conf-examples/*.load (base)."""
+    lines = []
+    for line in block.splitlines():
+        words = line.split()
+        if words[:1] == ["LoadModule"]:
+            so = MODULE_DIR / words[2].rsplit("/", 1)[-1]
+            if len(words) != 3 or words[1].startswith("apiauth") \
+                    or not so.exists():
+                continue
+            line = f"LoadModule {words[1]} {so}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def base(workdir):

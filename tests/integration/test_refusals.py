@@ -107,11 +107,16 @@ def invalid_request(description):
     return {"error": "invalid_request", "error_description": description}
 
 
+# RFC 6750 §3.1: no error code when no credential came; the body says why
+NO_CREDENTIAL = {"error": "unauthorized",
+                 "error_description": "authentication is required"}
+
+
 # -- no credential ------------------------------------------------------
 
 def test_no_credential_gets_one_challenge_per_scheme_in_order(env):
     r = env.httpd.get("/all/env")
-    assert_json_error(r, 401, invalid_request("authentication is required"))
+    assert_json_error(r, 401, NO_CREDENTIAL)
     assert header_values(r, "WWW-Authenticate") == ALL_CHALLENGES
 
 
@@ -124,7 +129,7 @@ def test_challenges_follow_this_locations_scheme_order(env):
 
 def test_unknown_authorization_scheme_counts_as_no_credential(env):
     r = env.httpd.get("/all/env", headers={"Authorization": "Digest abc"})
-    assert_json_error(r, 401, invalid_request("authentication is required"))
+    assert_json_error(r, 401, NO_CREDENTIAL)
     assert header_values(r, "WWW-Authenticate") == ALL_CHALLENGES
 
 

@@ -199,7 +199,7 @@ def test_well_formed_key_is_looked_up_where_mistyped_one_is_not(env):
 def test_key_in_query_is_ignored_without_api_key_query(env):
     r = env.httpd.get("/default/env", params={"api_key": env.good})
     assert r.status_code == 401
-    assert r.json() == {"error": "invalid_request",
+    assert r.json() == {"error": "unauthorized",
                         "error_description": "authentication is required"}
     assert 'error=' not in r.headers["WWW-Authenticate"]
 
@@ -257,7 +257,7 @@ def test_key_of_a_scheme_not_accepted_here_is_ignored(env, header):
     value = env.good if header == "X-API-Key" else "Token " + env.good
     r = env.httpd.get("/bearer-only/env", headers={header: value})
     assert r.status_code == 401
-    assert r.json() == {"error": "invalid_request",
+    assert r.json() == {"error": "unauthorized",
                         "error_description": "authentication is required"}
     assert header_values(r, "WWW-Authenticate") == [
         'Bearer realm="bearer-only"']

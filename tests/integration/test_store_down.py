@@ -1,12 +1,19 @@
 """When the store cannot answer, mod_apiauth fails closed: 503
 temporarily_unavailable, never 200, never a crash; when the store is back,
-requests succeed again without a restart."""
+requests succeed again without a restart.
+
+The same cases on either backend: a SQLite file in a directory that is not
+there, empty, copied in later, moved away; a PostgreSQL database that does
+not exist, has no schema, is renamed into place later, renamed away.  The
+PostgreSQL cluster itself stopping is test_store_down_pgsql.py."""
 import base64
 import os
+import secrets
 import shutil
 
 import pytest
 
+from backends import DBD, pg_cluster
 from harness import give_to_server, make_workdir, with_wrong_checksum
 
 LOCATION = """
@@ -25,15 +32,36 @@ UNAVAILABLE = {"error": "temporarily_unavailable",
 
 
 class DbdAt:
-    """A store configuration by path, for a database that may not be
-    there."""
+    """A store configuration by name, for a database that may not be
+    there: a SQLite file's path, or a PostgreSQL database's name."""
 
-    def __init__(self, path, extra=""):
-        self.path = path
+    def __init__(self, where, extra=""):
+        self.where = where
         self.extra = extra
 
     def httpd_conf(self):
-        return f'DBDriver sqlite3\nDBDParams "{self.path}"\n{self.extra}\n'
+        params = (pg_cluster().conninfo(self.where) if DBD == "pgsql"
+                  else self.where)
+        return f'DBDriver {DBD}\nDBDParams "{params}"\n{self.extra}\n'
+
+
+def absent_database(parent):
+    """Where no database is: a file in a directory that does not exist, or
+    a database name the cluster does not have."""
+    if DBD == "pgsql":
+        return "apiauth_absent_" + secrets.token_hex(4)
+    return parent / "absent" / "apiauth.db"
+
+
+def rename_database(store, old, new):
+    """Moves the store's database (its directory, or the PostgreSQL
+    database by name) from `old` to `new`."""
+    if DBD == "pgsql":
+        # nothing holds a connection to it: apiauth-admin and psql are gone,
+        # httpd runs with DBDPersist Off or has never reached it
+        store.cluster.psql("postgres", f"ALTER DATABASE {old} RENAME TO {new}")
+    else:
+        os.rename(old, new)
 
 
 def ways_to_send(key, app):
@@ -64,8 +92,7 @@ def missing_dir_server(module_store, module_httpd):
     app = store.app("shop")
     key, _ = store.key("shop")
     parent = make_workdir("apiauth-gone-")
-    httpd = module_httpd(store=DbdAt(parent / "absent" / "apiauth.db"),
-                         body=LOCATION)
+    httpd = module_httpd(store=DbdAt(absent_database(parent)), body=LOCATION)
     yield httpd, key, app
     shutil.rmtree(parent, ignore_errors=True)
 
@@ -104,12 +131,16 @@ def test_unreachable_database_is_logged_without_the_key(missing_dir_server):
 
 def test_missing_schema_is_503(new_store, httpd_factory):
     d = make_workdir("apiauth-empty-")
-    (d / "apiauth.db").write_bytes(b"")
-    give_to_server(d)
+    if DBD == "pgsql":
+        empty = pg_cluster().create_database()    # apiauth-admin init never ran
+    else:
+        empty = d / "apiauth.db"
+        empty.write_bytes(b"")
+        give_to_server(d)
     store = new_store()
     store.app("shop")
     key, _ = store.key("shop")
-    httpd = httpd_factory(store=DbdAt(d / "apiauth.db"), body=LOCATION)
+    httpd = httpd_factory(store=DbdAt(empty), body=LOCATION)
     assert_unavailable(httpd.get("/api/env", headers={"X-API-Key": key}))
     shutil.rmtree(d, ignore_errors=True)
 
@@ -119,32 +150,46 @@ def test_database_that_appears_later_is_used_without_restart(
     store = new_store()
     store.app("shop")
     key, _ = store.key("shop")
-    later = make_workdir("apiauth-later-") / "db"
-    httpd = httpd_factory(store=DbdAt(later / "apiauth.db"), body=LOCATION)
-    assert_unavailable(httpd.get("/api/env", headers={"X-API-Key": key}))
-    shutil.copytree(store.dir, later)
-    give_to_server(later)
+    if DBD == "pgsql":
+        later = store.database + "_later"
+        httpd = httpd_factory(store=DbdAt(later), body=LOCATION)
+        assert_unavailable(httpd.get("/api/env", headers={"X-API-Key": key}))
+        rename_database(store, store.database, later)
+        store.database = later
+    else:
+        later = make_workdir("apiauth-later-") / "db"
+        httpd = httpd_factory(store=DbdAt(later / "apiauth.db"),
+                              body=LOCATION)
+        assert_unavailable(httpd.get("/api/env", headers={"X-API-Key": key}))
+        shutil.copytree(store.dir, later)
+        give_to_server(later)
     r = httpd.get("/api/env", headers={"X-API-Key": key})
     assert r.status_code == 200, r.text
-    shutil.rmtree(later.parent, ignore_errors=True)
+    if DBD != "pgsql":
+        shutil.rmtree(later.parent, ignore_errors=True)
 
 
 def test_database_that_goes_away_and_comes_back(new_store, httpd_factory):
     # without persistent connections every request opens the database, so
-    # moving its directory away is the database going down
+    # moving it away (its directory; a PostgreSQL database by a rename) is
+    # the database going down
     store = new_store()
     app = store.app("shop")
     key, _ = store.key("shop")
-    httpd = httpd_factory(store=DbdAt(store.path, "DBDPersist Off"),
-                          body=LOCATION)
+    if DBD == "pgsql":
+        where = here = store.database
+        away = here + "_away"
+    else:
+        where, here = store.path, store.dir
+        away = here.with_name(here.name + "-away")
+    httpd = httpd_factory(store=DbdAt(where, "DBDPersist Off"), body=LOCATION)
     assert httpd.get("/api/env", headers={"X-API-Key": key}).status_code == 200
-    away = store.dir.with_name(store.dir.name + "-away")
-    os.rename(store.dir, away)
+    rename_database(store, here, away)
     try:
         for how, kw in ways_to_send(key, app).items():
             r = httpd.get("/api/env", **kw)
             assert_unavailable(r)
     finally:
-        os.rename(away, store.dir)
+        rename_database(store, away, here)
     r = httpd.get("/api/env", headers={"X-API-Key": key})
     assert r.status_code == 200, r.text

@@ -87,7 +87,7 @@ def test_require_tls_off_allows_plain_http(proxy_elsewhere):
 def test_require_tls_off_still_needs_a_credential(proxy_elsewhere):
     r = proxy_elsewhere.httpd.get("/dev/env", tls=False)
     assert r.status_code == 401
-    assert r.json()["error"] == "invalid_request"
+    assert r.json()["error"] == "unauthorized"
 
 
 @pytest.mark.parametrize("proto", ["https", "HTTPS"])

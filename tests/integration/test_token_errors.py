@@ -8,28 +8,21 @@ answered 5xx (the store-down tests use servers of their own).
 The module shares one server, with a scope only the code flow may ask for
 (profile.read) and ApiAuthOAuthMaxBody 1024."""
 import base64
-import shutil
 import sqlite3
+import subprocess
 import time
 
 import pytest
 
-from harness import give_to_server
-from oauth_flows import (CALLBACK, TOKEN, ModuleServers, code_for,
-                         pkce_pair, store_sql, unique)
+from backends import DBD
+from harness import Store, give_to_server, make_workdir
+from oauth_flows import CALLBACK, TOKEN, code_for, pkce_pair, store_sql, unique
 
 EXTRA = """
 ApiAuthOAuthScope profile.read authorization_code
 ApiAuthOAuthMaxBody 1024
 """
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(scope="module")
-def servers(tls):
-    s = ModuleServers(tls)
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -312,8 +305,10 @@ def test_basic_credentials_are_form_urldecoded_first(o, m2m):
 
 def test_wrong_secret_is_invalid_client_with_basic_challenge(o, m2m):
     assert_ok(token(o, {"grant_type": "client_credentials"}, basic(m2m)))
+    secret = m2m["client_secret"]
+    wrong = secret[:-1] + ("Q" if secret[-1] != "Q" else "R")
     assert_error(token(o, {"grant_type": "client_credentials"},
-                       basic(m2m, m2m["client_secret"][:-1] + "Q")),
+                       basic(m2m, wrong)),
                  401, "invalid_client", "unknown client or wrong secret")
     # the same in the body (client_secret_post)
     assert_error(token(o, {"grant_type": "client_credentials",
@@ -360,6 +355,9 @@ def test_client_credentials_in_query_string_are_not_accepted(o, m2m):
                data={"grant_type": "client_credentials"})
     assert_error(r, 401, "invalid_client",
                  "client authentication is required")
+    log = o.httpd.wait_for_access_log("client_secret=***")
+    assert m2m["client_secret"] not in log
+    assert f'?client_id={m2m["client_id"]}&client_secret=*** ' in log
 
 
 def test_public_client_sending_a_secret_is_invalid_client(o, spa):
@@ -705,13 +703,15 @@ def test_database_gone_before_start_is_503_with_retry_after(servers):
     o = servers.make(start=False)
     client = o.client(unique("m2m"), "client_credentials",
                       scopes=("integration.order",))
-    shutil.rmtree(o.store.dir)
+    o.store.drop()     # the SQLite file, or the PostgreSQL database
     o.start()
     r = token(o, {"grant_type": "client_credentials"}, basic(client))
     assert_unavailable(r)
     assert o.is_serving()
 
 
+@pytest.mark.skipif(DBD != "sqlite3", reason="a SQLite write lock; "
+                    "PostgreSQL's counterpart is the next test")
 def test_store_locked_by_another_writer_is_503_and_spends_nothing(servers):
     """A store that cannot take a write (here another process holds the
     write lock, as a long migration or a stuck apiauth-admin would) makes
@@ -735,3 +735,51 @@ def test_store_locked_by_another_writer_is_503_and_spends_nothing(servers):
         writer.execute("ROLLBACK")
         writer.close()
     assert_ok(token(o, refresh, basic(client)))
+
+
+class LockTimeout:
+    """A PostgreSQL store whose server-side connections give up waiting for
+    a lock after a second (libpq's options in DBDParams: what an operator
+    sets so that a stuck lock costs a 503, not a hung worker)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def httpd_conf(self):
+        return (f"DBDriver pgsql\nDBDParams \"{self.store.params} "
+                f"options='-c lock_timeout=1000'\"\n")
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+@pytest.mark.skipif(DBD != "pgsql", reason="a PostgreSQL table lock; "
+                    "SQLite's counterpart is the test before")
+def test_store_locked_past_lock_timeout_is_503_and_spends_nothing(servers):
+    """PostgreSQL's counterpart of the locked SQLite store: another session
+    holds the refresh tokens' table (a long migration, a stuck psql), the
+    refresh gives up after lock_timeout and fails as a whole: 503, and the
+    refresh token stays unspent for when the lock is gone."""
+    store = Store(make_workdir("apiauth-locked-"))
+    o = servers.make(store=LockTimeout(store))
+    client = o.client(unique("web"), "authorization_code", "refresh_token")
+    code = code_for(o, client["client_id"])
+    tokens = assert_ok(token(o, code_exchange(client, code), basic(client)))
+    refresh = {"grant_type": "refresh_token",
+               "refresh_token": tokens["refresh_token"]}
+    holder = subprocess.Popen(["psql", "-X", "-q", "-d", store.params],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        holder.stdin.write("BEGIN;\nLOCK TABLE apiauth_refresh_tokens IN "
+                           "ACCESS EXCLUSIVE MODE;\n\\echo locked\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        assert_unavailable(token(o, refresh, basic(client)))
+        assert time.monotonic() - started < 20
+        assert o.is_serving()
+    finally:
+        holder.communicate("ROLLBACK;\n", timeout=30)
+    assert_ok(token(o, refresh, basic(client)))
+    store.drop()

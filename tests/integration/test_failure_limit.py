@@ -1,0 +1,149 @@
+"""ApiAuthFailureLimit: refused attempts are counted per client address in
+the socache; past the limit the address gets 429 with Retry-After, even
+with a good credential, while other addresses are not affected."""
+import http.client
+import json
+import ssl
+
+import pytest
+
+from harness import Httpd, OAuthServer, Store, make_workdir
+
+LIMIT = 3
+
+
+def from_address(httpd, source, method, path, headers=None, body=None):
+    """A request over TLS from a chosen loopback source address."""
+    ctx = ssl.create_default_context(cafile=str(httpd.cert))
+    conn = http.client.HTTPSConnection("127.0.0.1", httpd.https_port,
+                                       context=ctx, timeout=30,
+                                       source_address=(source, 0))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def limited(tls):
+    store = Store(make_workdir("apiauth-store-"))
+    store.app("shop")
+    good, _ = store.key("shop")
+    httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], store=store,
+                  extra_global=f"ApiAuthFailureLimit {LIMIT} 60",
+                  body="""
+<Location /api>
+    AuthType apiauth
+    AuthName "api"
+    ApiAuthCache off
+    Require valid-user
+</Location>
+""").start()
+    yield httpd, good
+    httpd.stop()
+
+
+def test_address_over_the_limit_gets_429_even_with_a_good_key(limited):
+    httpd, good = limited
+    src = "127.0.0.3"
+    ok = from_address(httpd, src, "GET", "/api/hello", {"X-API-Key": good})
+    assert ok[0] == 200
+    for _ in range(LIMIT):
+        st, _, body = from_address(httpd, src, "GET", "/api/hello",
+                                   {"X-API-Key": "aak_wrong"})
+        assert st == 401
+    st, headers, body = from_address(httpd, src, "GET", "/api/hello",
+                                     {"X-API-Key": good})
+    assert st == 429
+    assert 0 < int(headers["Retry-After"]) <= 60
+    assert json.loads(body)["error"] == "too_many_requests"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_other_addresses_are_not_affected(limited):
+    httpd, good = limited
+    for _ in range(LIMIT + 1):
+        from_address(httpd, "127.0.0.4", "GET", "/api/hello",
+                     {"X-API-Key": "aak_wrong"})
+    assert from_address(httpd, "127.0.0.4", "GET", "/api/hello",
+                        {"X-API-Key": good})[0] == 429
+    assert from_address(httpd, "127.0.0.5", "GET", "/api/hello",
+                        {"X-API-Key": good})[0] == 200
+
+
+def test_malformed_credentials_count_too(limited):
+    httpd, good = limited
+    for _ in range(LIMIT):
+        assert from_address(httpd, "127.0.0.6", "GET", "/api/hello",
+                            {"Authorization": "Bearer"})[0] == 400
+    assert from_address(httpd, "127.0.0.6", "GET", "/api/hello",
+                        {"X-API-Key": good})[0] == 429
+
+
+def test_successes_do_not_count(limited):
+    httpd, good = limited
+    for _ in range(LIMIT * 3):
+        assert from_address(httpd, "127.0.0.7", "GET", "/api/hello",
+                            {"X-API-Key": good})[0] == 200
+
+
+def test_requests_without_a_credential_do_not_count(limited):
+    # a client first calling without credentials learns the challenge; it
+    # has guessed nothing, so the limit is not spent on it
+    httpd, good = limited
+    for _ in range(LIMIT * 3):
+        st, headers, _ = from_address(httpd, "127.0.0.8", "GET", "/api/hello")
+        assert st == 401 and "WWW-Authenticate" in headers
+    assert from_address(httpd, "127.0.0.8", "GET", "/api/hello",
+                        {"X-API-Key": good})[0] == 200
+
+
+def test_token_endpoint_wrong_secrets_count_and_get_429(tls):
+    o = OAuthServer(tls[0], tls[1], extra=f"ApiAuthFailureLimit {LIMIT} 60")
+    o.start()
+    try:
+        c = o.client("backend", "client_credentials",
+                     scopes=("integration.order",))
+        form = "grant_type=client_credentials&client_id={}&client_secret={}"
+        hdr = {"Content-Type": "application/x-www-form-urlencoded"}
+        for _ in range(LIMIT):
+            st, _, _ = from_address(o.httpd, "127.0.0.8", "POST",
+                                    "/auth/v2/token", hdr,
+                                    form.format(c["client_id"], "aacs_wrong"))
+            assert st == 401
+        st, headers, body = from_address(
+            o.httpd, "127.0.0.8", "POST", "/auth/v2/token", hdr,
+            form.format(c["client_id"], c["client_secret"]))
+        assert st == 429
+        assert int(headers["Retry-After"]) > 0
+        assert headers["Cache-Control"] == "no-store"
+        st, _, body = from_address(
+            o.httpd, "127.0.0.9", "POST", "/auth/v2/token", hdr,
+            form.format(c["client_id"], c["client_secret"]))
+        assert st == 200, body
+    finally:
+        o.stop()
+
+
+def test_without_the_directive_nothing_is_counted(tls):
+    store = Store(make_workdir("apiauth-store-"))
+    store.app("shop")
+    good, _ = store.key("shop")
+    httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], store=store,
+                  body="""
+<Location /api>
+    AuthType apiauth
+    AuthName "api"
+    Require valid-user
+</Location>
+""").start()
+    try:
+        for _ in range(20):
+            from_address(httpd, "127.0.0.10", "GET", "/api/hello",
+                         {"X-API-Key": "aak_wrong"})
+        assert from_address(httpd, "127.0.0.10", "GET", "/api/hello",
+                            {"X-API-Key": good})[0] == 200
+    finally:
+        httpd.stop()
