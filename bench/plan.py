@@ -1,0 +1,25 @@
+"""How much a benchmark run measures, and the targets it checks.
+
+BENCH_QUICK=1: two rounds of a second per row, 100k requests for the RSS,
+callgrind once per row; a full run: seven rounds of two seconds, a million
+requests, callgrind twice (the two runs' spread is reported).
+"""
+import os
+import time
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+KEEP = os.environ.get("BENCH_KEEP") == "1"
+
+ROUNDS = 2 if QUICK else 7
+SECONDS = 1 if QUICK else 2
+SOAK = 100_000 if QUICK else 1_000_000
+SOAK_SECONDS = 60 if QUICK else 240     # a bound, not the plan
+CG_REPEATS = 1 if QUICK else 2
+CG_RUNS = (150, 50)
+CG_GAP = 0.01      # seconds between a response and the next request
+
+STARTED = time.time()
+TARGET_CACHED = 0.95
+TARGET_UNCACHED = 0.6
+TARGET_PEER = 1.5
+TARGET_RSS_KIB = 1024
