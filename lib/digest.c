@@ -42,7 +42,7 @@ int apiauth_digest_init(apr_pool_t *p)
     return sha256 ? 0 : -1;
 }
 
-static const EVP_MD *sha256_md(void)
+const EVP_MD *apiauth_sha256_md(void)
 {
     /* apiauth_digest_init() runs before any thread starts; this fallback
      * keeps the unit tests and the admin tool from having to care. */
@@ -52,7 +52,7 @@ static const EVP_MD *sha256_md(void)
 int apiauth_sha256(const void *data, apr_size_t len,
                    unsigned char out[APIAUTH_DIGEST_LEN])
 {
-    const EVP_MD *md = sha256_md();
+    const EVP_MD *md = apiauth_sha256_md();
 
     if (md == NULL) {
         return -1;
@@ -147,8 +147,8 @@ static int mac_parts(const apiauth_pepper_t *pepper, const void *const *data,
     else {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         unsigned int mdlen = 0;
-        ok = ctx != NULL && sha256_md() != NULL
-             && EVP_DigestInit_ex2(ctx, sha256_md(), NULL) == 1;
+        ok = ctx != NULL && apiauth_sha256_md() != NULL
+             && EVP_DigestInit_ex2(ctx, apiauth_sha256_md(), NULL) == 1;
         for (i = 0; ok && i < n; i++) {
             ok = EVP_DigestUpdate(ctx, data[i], lens[i]) == 1;
         }

@@ -23,6 +23,10 @@
  * pointer would otherwise be the last reference to what was fetched. */
 int apiauth_digest_init(apr_pool_t *p);
 
+/* The SHA-256 that apiauth_digest_init fetched (OpenSSL's built-in one
+ * before it ran), for code that hashes through EVP itself (jose.c). */
+const struct evp_md_st *apiauth_sha256_md(void);
+
 /* An HMAC key read from a file; opaque. */
 typedef struct apiauth_pepper apiauth_pepper_t;
 

@@ -16,31 +16,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "digest.h"
 #include "encoding.h"
 #include "jose.h"
 
 #define P256_LEN 32                /* one of R and S, RFC 7518 §3.4 */
-
-static EVP_MD *sha256;
-
-static apr_status_t sha256_release(void *data)
-{
-    EVP_MD_free(sha256);
-    sha256 = NULL;
-    return APR_SUCCESS;
-}
-
-int apiauth_jose_init(apr_pool_t *p)
-{
-    if (sha256 == NULL) {
-        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        if (sha256 && p) {
-            apr_pool_cleanup_register(p, NULL, sha256_release,
-                                      apr_pool_cleanup_null);
-        }
-    }
-    return sha256 ? 0 : -1;
-}
 
 /* EdDSA hashes inside the signature (RFC 8037 §3.1): no digest. */
 static const EVP_MD *alg_md(apiauth_alg_t alg)
@@ -48,7 +28,7 @@ static const EVP_MD *alg_md(apiauth_alg_t alg)
     if (alg == APIAUTH_ALG_EDDSA) {
         return NULL;
     }
-    return sha256 ? sha256 : EVP_sha256();
+    return apiauth_sha256_md();
 }
 
 const char *apiauth_alg_name(apiauth_alg_t alg)

@@ -32,11 +32,6 @@ typedef enum {
  * loaded into. */
 typedef struct apiauth_jwk apiauth_jwk_t;
 
-/* Fetches the SHA-256 implementation once; call before threads start.
- * Without it signing and verifying still work, a little slower.  Released
- * when `p` is destroyed (NULL: never), as apiauth_digest_init's is. */
-int apiauth_jose_init(apr_pool_t *p);
-
 /* "RS256", "ES256", "EdDSA" ("none" for APIAUTH_ALG_NONE). */
 const char *apiauth_alg_name(apiauth_alg_t alg);
 /* The reverse, case-sensitive; APIAUTH_ALG_NONE for any other name. */
@@ -46,6 +41,13 @@ const char *apiauth_jwk_kid(const apiauth_jwk_t *key);
 int apiauth_jwk_is_private(const apiauth_jwk_t *key);
 /* The key itself, still owned by its pool. */
 EVP_PKEY *apiauth_jwk_pkey(const apiauth_jwk_t *key);
+
+/* Wraps `pkey` (owned from now on, freed with `p` whatever happens) as a
+ * key: its alg from its type, kid = `kid` or else the RFC 7638
+ * thumbprint.  NULL when it is usable, else why not (*out is then NULL).
+ * For the loaders in jwk.c and jwks.c. */
+const char *apiauth_jwk_adopt(apr_pool_t *p, EVP_PKEY *pkey, int is_private,
+                              const char *kid, apiauth_jwk_t **out);
 
 /* A PEM private key file, unencrypted: RSA >= 2048 bits -> RS256, EC P-256
  * -> ES256, Ed25519 -> EdDSA; anything else is refused with *errmsg saying

@@ -24,7 +24,6 @@
 #include <mod_auth.h>
 
 #include "apiauth_private.h"
-#include "jose.h"
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -373,7 +372,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
-    if (apiauth_digest_init(pconf) != 0 || apiauth_jose_init(pconf) != 0) {
+    if (apiauth_digest_init(pconf) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10001)
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -368,7 +368,7 @@ static int oauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *sp;
     int rc;
 
-    if (apiauth_digest_init(pconf) != 0 || apiauth_jose_init(pconf) != 0) {
+    if (apiauth_digest_init(pconf) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(20003)
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;

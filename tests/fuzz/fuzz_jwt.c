@@ -1,5 +1,6 @@
 /*
- * fuzz_jwt.c: libFuzzer target for lib/jose.c, lib/jwk.c and lib/jwt.c:
+ * fuzz_jwt.c: libFuzzer target for lib/jose.c, lib/jwk.c, lib/jwks.c
+ * and lib/jwt.c:
  * apiauth_jws_verify, apiauth_jwt_verify, apiauth_jwt_peek_issuer and
  * apiauth_jwks_parse.
  *
@@ -36,6 +37,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "digest.h"
 #include "encoding.h"
 #include "fuzz.h"
 #include "jwt.h"
@@ -122,7 +124,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     apr_initialize();
     apr_pool_create(&keys_pool, NULL);
     atexit(release_keys);
-    apiauth_jose_init(keys_pool);
+    apiauth_digest_init(keys_pool);
     for (i = 0; i < NKEYS; i++) {
         EVP_PKEY *pkey = keygen(i);
 

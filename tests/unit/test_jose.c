@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "digest.h"
 #include "encoding.h"
 #include "jose.h"
 
@@ -742,7 +743,7 @@ int main(void)
     int rc;
 
     apr_initialize();
-    apiauth_jose_init(NULL);
+    apiauth_digest_init(NULL);
     rc = cmocka_run_group_tests_name("jose", tests, make_keys, remove_keys);
     apr_terminate();
     return rc;

@@ -11,6 +11,7 @@
 
 #include <apr_strings.h>
 
+#include "digest.h"
 #include "encoding.h"
 #include "jwt.h"
 
@@ -368,7 +369,7 @@ int main(void)
     int rc;
 
     apr_initialize();
-    apiauth_jose_init(NULL);
+    apiauth_digest_init(NULL);
     rc = cmocka_run_group_tests_name("jwt", tests, make_key, remove_key);
     apr_terminate();
     return rc;
