@@ -167,35 +167,73 @@ static apiauth_status_t narrowed_scope(apr_table_t *params,
     return APIAUTH_OK;
 }
 
-/* Marks a single-use secret used and returns its row, or tells why not:
- * APIAUTH_NOT_MINE never existed (or was purged), APIAUTH_DENIED used
- * before -- a replay, whose grant the caller revokes. */
-static apiauth_status_t consume(apr_pool_t *p, apiauth_db_t *db,
-                                apiauth_sql_id_t consume_id,
-                                apiauth_sql_id_t find_id, const char *digest,
-                                apr_int64_t now, const char ***cols,
-                                const char **replayed_grant)
+/* A single-use secret: a code or a refresh token. */
+typedef struct {
+    apiauth_sql_id_t consume, find;
+    int grant_col, client_col;     /* in the row CONSUME returns */
+    int find_grant_col;            /* in the row FIND returns */
+    const char *replayed, *unknown, *foreign;
+} single_use_t;
+
+static const single_use_t a_code = {
+    APIAUTH_SQL_CODE_CONSUME, APIAUTH_SQL_CODE_FIND, 0, 1, 0,
+    "the code was used before; everything issued from it is revoked",
+    "unknown or expired code",
+    "the code was issued to another client"};
+
+static const single_use_t a_refresh_token = {
+    APIAUTH_SQL_REFRESH_CONSUME, APIAUTH_SQL_REFRESH_FIND, 1, 2, 1,
+    "the refresh token was used before; its grant is revoked",
+    "unknown refresh token",
+    "the refresh token was issued to another client"};
+
+/* Marks `secret` used, for `client`, and returns its row.  Used before
+ * (a replay), or presented by another client than its own (taken as
+ * stolen): its grant family is revoked and the answer is invalid_grant,
+ * like for a secret that never existed or was purged. */
+static apiauth_status_t spend(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
+                              apiauth_db_t *db, const single_use_t *what,
+                              const char *secret,
+                              const apiauth_oauth_client_t *client,
+                              apr_int64_t now, const char ***cols,
+                              apiauth_error_t *err)
 {
-    const char *args[2] = {apiauth_db_int(p, now), digest};
+    const char *args[2], *digest, *grant, *why;
     apr_array_header_t *rows;
 
-    if (apiauth_db_select(p, db, consume_id, 2, args, &rows) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
+    if ((digest = apiauth_digest_hex(p, cfg->pepper, secret)) == NULL) {
+        return unavailable(err);
+    }
+    args[0] = apiauth_db_int(p, now);
+    args[1] = digest;
+    if (apiauth_db_select(p, db, what->consume, 2, args, &rows)
+        != APIAUTH_OK) {
+        return unavailable(err);
     }
     if (rows->nelts == 1) {
         *cols = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-        return APIAUTH_OK;
+        if (strcmp((*cols)[what->client_col], client->id) == 0) {
+            return APIAUTH_OK;
+        }
+        grant = (*cols)[what->grant_col];
+        why = what->foreign;
     }
-    if (apiauth_db_select(p, db, find_id, 1, &digest, &rows) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
+    else {
+        if (apiauth_db_select(p, db, what->find, 1, &digest, &rows)
+            != APIAUTH_OK) {
+            return unavailable(err);
+        }
+        if (rows->nelts != 1) {
+            return invalid(err, "invalid_grant", what->unknown);
+        }
+        grant = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t)
+                    .cols[what->find_grant_col];
+        why = what->replayed;
     }
-    if (rows->nelts != 1) {
-        return APIAUTH_NOT_MINE;
+    if (apiauth_oauth_family_revoke(p, cfg, db, grant, now) != APIAUTH_OK) {
+        return unavailable(err);
     }
-    /* CODE_FIND: grant_id, used; REFRESH_FIND: id, grant_id, ... */
-    *replayed_grant = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t)
-                          .cols[find_id == APIAUTH_SQL_CODE_FIND ? 0 : 1];
-    return APIAUTH_DENIED;
+    return invalid(err, "invalid_grant", why);
 }
 
 /* Is the grant family still live?  The user may have withdrawn it
@@ -228,7 +266,7 @@ static apiauth_status_t grant_authorization_code(
     const char *code = apr_table_get(params, "code");
     const char *redirect_uri = apr_table_get(params, "redirect_uri");
     const char *verifier = apr_table_get(params, "code_verifier");
-    const char **row, *replayed = NULL, *scope, *digest;
+    const char **row, *scope;
     apiauth_status_t st;
 
     if (code == NULL) {
@@ -238,34 +276,12 @@ static apiauth_status_t grant_authorization_code(
         return invalid(err, "invalid_request", "code_verifier must be 43 to "
                        "128 unreserved characters (RFC 7636 §4.1)");
     }
-    if ((digest = apiauth_digest_hex(p, cfg->pepper, code)) == NULL) {
-        return unavailable(err);
-    }
-    st = consume(p, db, APIAUTH_SQL_CODE_CONSUME, APIAUTH_SQL_CODE_FIND,
-                 digest, now, &row, &replayed);
-    if (st == APIAUTH_ERROR) {
-        return unavailable(err);
-    }
-    if (st == APIAUTH_DENIED) {
-        if (apiauth_oauth_family_revoke(p, cfg, db, replayed, now) != APIAUTH_OK) {
-            return unavailable(err);
-        }
-        return invalid(err, "invalid_grant", "the code was used before; "
-                       "everything issued from it is revoked");
-    }
-    if (st != APIAUTH_OK) {
-        return invalid(err, "invalid_grant", "unknown or expired code");
+    if ((st = spend(p, cfg, db, &a_code, code, client, now, &row, err))
+        != APIAUTH_OK) {
+        return st;
     }
     /* grant_id, client_id, user_id, redirect_uri, code_challenge, scope,
      * expires */
-    if (strcmp(row[1], client->id) != 0) {
-        /* someone else's code: take it as stolen */
-        if (apiauth_oauth_family_revoke(p, cfg, db, row[0], now) != APIAUTH_OK) {
-            return unavailable(err);
-        }
-        return invalid(err, "invalid_grant", "the code was issued to "
-                       "another client");
-    }
     if (apiauth_db_int_value(row[6]) <= now) {
         return invalid(err, "invalid_grant", "the code has expired");
     }
@@ -304,38 +320,17 @@ static apiauth_status_t grant_refresh_token(
     apr_int64_t now, json_t **response, apiauth_error_t *err)
 {
     const char *token = apr_table_get(params, "refresh_token");
-    const char **row, *replayed = NULL, *scope, *digest;
+    const char **row, *scope;
     apiauth_status_t st;
 
     if (token == NULL) {
         return invalid(err, "invalid_request", "refresh_token is required");
     }
-    if ((digest = apiauth_digest_hex(p, cfg->pepper, token)) == NULL) {
-        return unavailable(err);
-    }
-    st = consume(p, db, APIAUTH_SQL_REFRESH_CONSUME, APIAUTH_SQL_REFRESH_FIND,
-                 digest, now, &row, &replayed);
-    if (st == APIAUTH_ERROR) {
-        return unavailable(err);
-    }
-    if (st == APIAUTH_DENIED) {
-        if (apiauth_oauth_family_revoke(p, cfg, db, replayed, now) != APIAUTH_OK) {
-            return unavailable(err);
-        }
-        return invalid(err, "invalid_grant", "the refresh token was used "
-                       "before; its grant is revoked");
-    }
-    if (st != APIAUTH_OK) {
-        return invalid(err, "invalid_grant", "unknown refresh token");
+    if ((st = spend(p, cfg, db, &a_refresh_token, token, client, now, &row,
+                    err)) != APIAUTH_OK) {
+        return st;
     }
     /* id, grant_id, client_id, user_id, scope, expires, used */
-    if (strcmp(row[2], client->id) != 0) {
-        if (apiauth_oauth_family_revoke(p, cfg, db, row[1], now) != APIAUTH_OK) {
-            return unavailable(err);
-        }
-        return invalid(err, "invalid_grant", "the refresh token was issued "
-                       "to another client");
-    }
     if (apiauth_db_int_value(row[5]) <= now) {
         return invalid(err, "invalid_grant", "the refresh token has expired");
     }
