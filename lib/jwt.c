@@ -193,3 +193,20 @@ const char *apiauth_jwt_peek_issuer(apr_pool_t *p, const char *token)
     json_decref(payload);
     return iss;
 }
+
+void apiauth_jwt_identity(const apiauth_jwt_claims_t *claims, const char *app,
+                          const char *issuer, const char *audience,
+                          apiauth_identity_t *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->kind = APIAUTH_KIND_OAUTH;
+    id->credential_id = claims->jti;
+    id->client_id = claims->client_id;
+    id->app = app ? app : claims->client_id;
+    id->user = strcmp(claims->sub, claims->client_id) == 0 ? NULL
+                                                          : claims->sub;
+    id->scope = claims->scope ? claims->scope : "";
+    id->issuer = issuer;
+    id->audience = audience;
+    id->expires = claims->exp;
+}

@@ -39,6 +39,15 @@ apiauth_status_t apiauth_jwt_verify(apr_pool_t *p, const char *token,
                                     apiauth_jwt_claims_t *claims,
                                     apiauth_error_t *err);
 
+/* The identity a verified access token names: kind oauth, its jti as the
+ * credential, its client, its app (`app`, else the client), its user (sub,
+ * unless sub is the client itself: a client_credentials token), its scope
+ * and exp, and the issuer and audience it was checked against.  Every
+ * other member is cleared. */
+void apiauth_jwt_identity(const apiauth_jwt_claims_t *claims, const char *app,
+                          const char *issuer, const char *audience,
+                          apiauth_identity_t *id);
+
 /* The iss claim, verifying nothing: only to route a token to the provider
  * that owns its issuer.  NULL when the token is not a readable JWS. */
 const char *apiauth_jwt_peek_issuer(apr_pool_t *p, const char *token);

@@ -111,17 +111,8 @@ apiauth_status_t apiauth_oauth_access_token_check(
         }
         app = c[2];
     }
-    memset(id, 0, sizeof(*id));
-    id->kind = APIAUTH_KIND_OAUTH;
-    id->credential_id = claims.jti;
-    id->client_id = claims.client_id;
-    id->app = app ? app : claims.client_id;
-    id->user = strcmp(claims.sub, claims.client_id) == 0 ? NULL : claims.sub;
-    id->scope = claims.scope ? claims.scope : "";
-    id->issuer = cfg->issuer;
-    id->audience = cfg->audience;
+    apiauth_jwt_identity(&claims, app, cfg->issuer, cfg->audience, id);
     id->grant_id = gid;
-    id->expires = claims.exp;
     if (claims_out) {
         *claims_out = claims;
     }

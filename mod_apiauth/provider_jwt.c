@@ -110,17 +110,8 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
                             apr_psprintf(r->pool, "the token's %s claim "
                                          "cannot name anyone here", bad));
     }
-    memset(id, 0, sizeof(*id));
-    id->kind = APIAUTH_KIND_OAUTH;
-    id->credential_id = claims.jti;
-    id->client_id = claims.client_id;
-    id->app = app ? app : claims.client_id;
-    id->user = strcmp(claims.sub, claims.client_id) == 0 ? NULL : claims.sub;
-    id->scope = claims.scope ? claims.scope : "";
-    id->issuer = expect.issuer;
-    id->audience = expect.audience;
+    apiauth_jwt_identity(&claims, app, expect.issuer, expect.audience, id);
     id->key_id = claims.kid;
-    id->expires = claims.exp;
     return APIAUTH_OK;
 }
 
