@@ -8,46 +8,30 @@ within ApiAuthCacheTTL (documented); the tests here are about what the
 commands do, not about the cache."""
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from harness import ADMIN, ROOT, Httpd, Store, env_of, make_workdir
-from test_conf_examples import local_paths
+from examples import ExampleSite
+from harness import ADMIN, env_of
 
 LOGIN = "/0.4/user/login"
 ME = "/0.4/me/env"
 V3 = "/v3/anything/env"
 
 
-class Admin:
-    def __init__(self, store):
-        self.store = store
-        self.httpd = None
-
-    def __getattr__(self, name):
-        return getattr(self.httpd, name)
-
-
 @pytest.fixture(scope="module")
 def ops(tls):
-    d = make_workdir("apiauth-admin-users-")
-    store = Store(d / "store")
-    a = Admin(store)
+    a = ExampleSite("apiauth-admin-users-")
+    store = a.store
     a.app = store.app("shop")
     a.app_token, _ = store.key("shop", "--kind", "app_token")
     a.backend, _ = store.key("shop", "--kind", "backend")
     a.other_app = store.app("market")
-    body = "<Location />\n    ApiAuthCache off\n</Location>\n" + "\n".join(
-        local_paths((ROOT / "conf-examples" / name).read_text(), d)
-        for name in ("tapglue.conf", "contextual.conf"))
-    a.httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-                    body=body, store=store, modules=("oauth",)).start()
+    a.serve(tls, "<Location />\n    ApiAuthCache off\n</Location>\n"
+            + a.example("tapglue.conf", "contextual.conf"))
     yield a
-    a.httpd.stop()
-    shutil.rmtree(a.httpd.root, ignore_errors=True)
-    shutil.rmtree(d, ignore_errors=True)
+    a.remove()
 
 
 def create_user(ops, name, password, *extra):

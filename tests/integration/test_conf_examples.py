@@ -6,28 +6,10 @@ import subprocess
 
 import pytest
 
-from harness import (APIAUTH_SO, HTTPD_BIN, MODULE_DIR, OAUTH_SO, ROOT,
-                     htpasswd, make_key, make_workdir)
+from examples import local_paths, make_named_files
+from harness import HTTPD_BIN, MODULE_DIR, ROOT, make_workdir
 
 EXAMPLES = sorted((ROOT / "conf-examples").glob("*.conf"))
-
-
-def local_paths(text, workdir):
-    return (text.replace("/etc/apiauth/", f"{workdir}/etc/")
-                .replace("/var/lib/apiauth/", f"{workdir}/var/")
-                .replace("/usr/lib/apache2/modules/mod_apiauth.so",
-                         str(APIAUTH_SO))
-                .replace("/usr/lib/apache2/modules/mod_apiauth_oauth.so",
-                         str(OAUTH_SO)))
-
-
-def make_named_files(workdir):
-    etc = workdir / "etc"
-    etc.mkdir()
-    (workdir / "var").mkdir()
-    make_key(etc, "rsa", "signing-2026.pem")
-    htpasswd(etc / "users", "alice", "wonderland")
-    (etc / "pepper").write_text("0123456789abcdef0123456789abcdef\n")
 
 
 def base_config(workdir, example):

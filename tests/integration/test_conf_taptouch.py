@@ -6,7 +6,7 @@ import json
 import pytest
 
 from harness import ROOT, Httpd, Store, make_workdir
-from test_conf_examples import local_paths, make_named_files
+from examples import local_paths, make_named_files
 
 
 @pytest.fixture(scope="module")

@@ -5,33 +5,22 @@ token with GET /v3/users/token/?app_key=...&installid=... (the seed's own
 example, trailing slash included), valid one hour, and the device sends
 it on /v3/tooltips as ?installid=X&token=T or in headers.  Each refusal
 sits next to the request that succeeds."""
-import shutil
 import time
 
 import pytest
 
-from harness import ROOT, Httpd, Store, env_of, give_to_server, make_workdir
-from test_conf_examples import local_paths
+from examples import ExampleSite
+from harness import env_of, give_to_server
 
 INSTALL = "c12b156b-8592-4545-989b-4468a3936983"
 TOKEN_PATH = "/v3/users/token/"
 TOOLTIPS = "/v3/tooltips/env"
 
 
-class Contextual:
-    def __init__(self, store):
-        self.store = store
-        self.httpd = None
-
-    def __getattr__(self, name):
-        return getattr(self.httpd, name)
-
-
 @pytest.fixture(scope="module")
 def contextual(tls):
-    d = make_workdir("apiauth-contextual-")
-    store = Store(d / "store")
-    c = Contextual(store)
+    c = ExampleSite("apiauth-contextual-")
+    store = c.store
     c.app = store.app("demo2278440")
     store.user("dash", "--app", "demo2278440")
     c.key, c.key_id = store.key("demo2278440", "--kind", "token",
@@ -40,14 +29,9 @@ def contextual(tls):
     store.user("eve", "--app", "elsewhere")
     c.other_key, _ = store.key("elsewhere", "--kind", "token",
                                "--user", "eve")
-    body = local_paths(
-        (ROOT / "conf-examples" / "contextual.conf").read_text(), d)
-    c.httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-                    body=body, store=store, modules=("oauth",)).start()
+    c.serve(tls, c.example("contextual.conf"))
     yield c
-    c.httpd.stop()
-    shutil.rmtree(c.httpd.root, ignore_errors=True)
-    shutil.rmtree(d, ignore_errors=True)
+    c.remove()
 
 
 def token_auth(key):

@@ -5,34 +5,22 @@ client_secret=..., urlencoded, as the guide writes it) and calls GET
 /v1/users with `Authorization: Bearer`; legacy services (/v1/data) still
 take `X-API-Key`.  Each refusal sits next to the request that succeeds."""
 import json
-import shutil
 from urllib.parse import quote
 
 import pytest
 
-from harness import (ROOT, Httpd, Store, env_of, header_values,
-                     make_workdir)
-from test_conf_examples import local_paths, make_named_files
+from examples import ExampleSite, make_named_files
+from harness import env_of, header_values
 
 USERS = "/v1/users/env"
 DATA = "/v1/data/env"
 
 
-class Generic:
-    def __init__(self, store):
-        self.store = store
-        self.httpd = None
-
-    def __getattr__(self, name):
-        return getattr(self.httpd, name)
-
-
 @pytest.fixture(scope="module")
 def api(tls):
-    d = make_workdir("apiauth-generic-")
-    make_named_files(d)
-    store = Store(d / "store")
-    g = Generic(store)
+    g = ExampleSite("apiauth-generic-")
+    make_named_files(g.dir)
+    store = g.store
     g.client = json.loads(store.out(
         "client", "create", "backend", "--grant", "client_credentials",
         "--scope", "users", "--scope", "data", json=True))
@@ -42,14 +30,9 @@ def api(tls):
     g.legacy_app = store.app("legacy-app")
     g.key, g.key_id = store.key("legacy-app", "--scope", "data")
     g.unscoped_key, _ = store.key("legacy-app")
-    body = local_paths(
-        (ROOT / "conf-examples" / "generic-api.conf").read_text(), d)
-    g.httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-                    body=body, store=store, modules=("oauth",)).start()
+    g.serve(tls, g.example("generic-api.conf"))
     yield g
-    g.httpd.stop()
-    shutil.rmtree(g.httpd.root, ignore_errors=True)
-    shutil.rmtree(d, ignore_errors=True)
+    g.remove()
 
 
 def token_request(api, client_id, client_secret):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from harness import ADMIN, HTTPD_BIN, MODULE_DIR, ROOT, make_workdir
-from test_conf_examples import local_paths, make_named_files
+from examples import local_paths, make_named_files
 
 README = (ROOT / "README.md").read_text()
 APACHE_BLOCKS = re.findall(r"```apache\n(.*?)```", README, re.S)

@@ -5,15 +5,14 @@ with the app token as the Basic user name, then calls the API with
 alone; the app's backend acts as a user with `-u BACKEND_TOKEN:USER_ID`;
 plain HTTP fails.  Each refusal sits next to the request that succeeds."""
 import json
-import shutil
 import statistics
 import subprocess
 import time
 
 import pytest
 
-from harness import ROOT, Httpd, Store, env_of, give_to_server, make_workdir
-from test_conf_examples import local_paths
+from examples import ExampleSite
+from harness import env_of, give_to_server
 
 LOGIN = "/0.4/user/login"
 ME = "/0.4/me/env"
@@ -40,21 +39,10 @@ ScriptAliasMatch "^/0\\.4/users$" "{httpd.root}/cgi/env.cgi"
 """
 
 
-class Tapglue:
-    """The served example, its store, and the credentials of two apps."""
-
-    def __init__(self, httpd, store):
-        self.httpd, self.store = httpd, store
-
-    def __getattr__(self, name):
-        return getattr(self.httpd, name)
-
-
 @pytest.fixture(scope="module")
 def tapglue(tls):
-    d = make_workdir("apiauth-tapglue-")
-    store = Store(d / "store")
-    t = Tapglue(None, store)
+    t = ExampleSite("apiauth-tapglue-")
+    store = t.store
     t.app = store.app("myapp")
     t.app_token, t.app_token_id = store.key("myapp", "--kind", "app_token")
     t.backend, t.backend_id = store.key("myapp", "--kind", "backend")
@@ -65,15 +53,10 @@ def tapglue(tls):
                password=ALICE_PW)
     store.user("carol", "--app", "otherapp", password=CAROL_PW)
     store.user("bob", password=BOB_PW)          # of no app
-    body = local_paths((ROOT / "conf-examples" / "tapglue.conf").read_text(),
-                       d)
-    t.httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-                    body=lambda h: body + extra_conf(h), store=store,
-                    modules=("oauth",)).start()
+    body = t.example("tapglue.conf")
+    t.serve(tls, lambda h: body + extra_conf(h))
     yield t
-    t.httpd.stop()
-    shutil.rmtree(t.httpd.root, ignore_errors=True)
-    shutil.rmtree(d, ignore_errors=True)
+    t.remove()
 
 
 def curl(t, path, user, *args, tls=True):

@@ -7,12 +7,11 @@ installed in that company.  HTTPS, except in development mode.  Each
 refusal sits next to the request that succeeds."""
 import base64
 import json
-import shutil
 
 import pytest
 
-from harness import ROOT, Httpd, Store, env_of, make_workdir
-from test_conf_examples import local_paths
+from examples import ExampleSite
+from harness import env_of
 
 COMPANY = "2b6aa7b4-0aa4-11ec-9a03-0242ac130003"
 OTHER_COMPANY = "7c1e0f22-0aa4-11ec-9a03-0242ac130003"
@@ -27,37 +26,21 @@ DEVELOPMENT = """
 """
 
 
-class Twake:
-    def __init__(self, store):
-        self.store = store
-        self.httpd = self.dev = None
-
-    def __getattr__(self, name):
-        return getattr(self.httpd, name)
-
-
 @pytest.fixture(scope="module")
 def twake(tls):
-    d = make_workdir("apiauth-twake-")
-    store = Store(d / "store")
-    t = Twake(store)
+    t = ExampleSite("apiauth-twake-")
+    store = t.store
     t.public_id = store.app("my-connector")
     t.private_key, t.key_id = store.key("my-connector")
     t.other_id = store.app("other-connector")
     t.other_key, _ = store.key("other-connector")
     store.admin("app", "install", "my-connector", COMPANY)
     store.admin("app", "install", "other-connector", OTHER_COMPANY)
-    conf = local_paths((ROOT / "conf-examples" / "twake.conf").read_text(), d)
-    t.httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-                    body=conf, store=store, modules=("oauth",)).start()
-    t.dev = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-                  body=conf + DEVELOPMENT, store=store,
-                  modules=("oauth",)).start()
+    conf = t.example("twake.conf")
+    t.serve(tls, conf)
+    t.dev = t.serve(tls, conf + DEVELOPMENT)
     yield t
-    for h in (t.httpd, t.dev):
-        h.stop()
-        shutil.rmtree(h.root, ignore_errors=True)
-    shutil.rmtree(d, ignore_errors=True)
+    t.remove()
 
 
 def basic(public_id, private_api_key):
