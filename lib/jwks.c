@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
