@@ -8,6 +8,8 @@
 #ifndef APIAUTH_GLUE_DBD_H
 #define APIAUTH_GLUE_DBD_H
 
+#include <apr_global_mutex.h>
+#include <apr_optional.h>
 #include <httpd.h>
 
 #include "store.h"
@@ -18,7 +20,18 @@
 void apiauth_dbd_prepare(server_rec *s, unsigned want, unsigned skip);
 
 /* The request's connection (ap_dbd_acquire): 0, or -1 when there is none
- * (logged: mod_dbd missing, database down, schema not initialised). */
+ * (logged: mod_dbd missing, database down, schema not initialised).  On
+ * SQLite it carries the server's writer lock (below), when there is one. */
 int apiauth_dbd_open(request_rec *r, apiauth_db_t *db);
+
+/* The writer lock of SQLite stores: one global mutex ("Mutex ...
+ * apiauth-sqlite") for the whole server, held around each write
+ * transaction (store.h).  mod_apiauth owns it -- registers it in
+ * pre_config, creates it in post_config, attaches children to it -- and
+ * hands it to mod_apiauth_oauth through the optional function. */
+apr_status_t apiauth_dbd_writer_register(apr_pool_t *pconf);
+apr_status_t apiauth_dbd_writer_create(apr_pool_t *pconf, server_rec *s);
+void apiauth_dbd_writer_child_init(apr_pool_t *p, server_rec *s);
+APR_DECLARE_OPTIONAL_FN(apr_global_mutex_t *, apiauth_dbd_writer, (void));
 
 #endif

@@ -83,9 +83,9 @@ static int session_repaired(apr_pool_t *p, apiauth_db_t *db)
     return repaired;
 }
 
-apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
-                                 apiauth_sql_id_t id, int nargs,
-                                 const char **args, int *nrows)
+static apiauth_status_t exec_statement(apr_pool_t *p, apiauth_db_t *db,
+                                       apiauth_sql_id_t id, int nargs,
+                                       const char **args, int *nrows)
 {
     apr_dbd_prepared_t *st = statement(db, id);
     int rows = 0, rc;
@@ -109,6 +109,23 @@ apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
         *nrows = rows;
     }
     return APIAUTH_OK;
+}
+
+/* A write outside a transaction queues on the writer lock too (SQLite):
+ * a statement is a transaction of its own. */
+apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
+                                 apiauth_sql_id_t id, int nargs,
+                                 const char **args, int *nrows)
+{
+    apiauth_status_t st;
+
+    if (db->writer == NULL || db->writer_held
+        || apr_global_mutex_lock(db->writer) != APR_SUCCESS) {
+        return exec_statement(p, db, id, nargs, args, nrows);
+    }
+    st = exec_statement(p, db, id, nargs, args, nrows);
+    apr_global_mutex_unlock(db->writer);
+    return st;
 }
 
 apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
@@ -165,6 +182,21 @@ apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
     return APIAUTH_OK;
 }
 
+/* Registered on the pool of apiauth_db_begin while the writer lock is
+ * held, so that a request that never reaches apiauth_db_end lets it go. */
+static apr_status_t writer_unlock(void *mutex)
+{
+    return apr_global_mutex_unlock(mutex);
+}
+
+static void writer_release(apiauth_db_t *db)
+{
+    if (db->writer_held) {
+        db->writer_held = 0;
+        apr_pool_cleanup_run(db->writer_pool, db->writer, writer_unlock);
+    }
+}
+
 apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
                                   apr_dbd_transaction_t **txn)
 {
@@ -183,8 +215,20 @@ apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
         db->in_transaction = 1;
         return APIAUTH_OK;
     }
+    /* without the lock (it could not be taken) SQLite's own still keeps
+     * writers apart, only more slowly */
+    if (db->writer && apr_global_mutex_lock(db->writer) == APR_SUCCESS) {
+        apr_pool_cleanup_register(p, db->writer, writer_unlock,
+                                  apr_pool_cleanup_null);
+        db->writer_pool = p;
+        db->writer_held = 1;
+    }
     rc = apr_dbd_transaction_start(db->driver, p, db->handle, txn);
-    return rc == 0 ? APIAUTH_OK : db_failed(db, rc, "cannot start a transaction");
+    if (rc != 0) {
+        writer_release(db);
+        return db_failed(db, rc, "cannot start a transaction");
+    }
+    return APIAUTH_OK;
 }
 
 apiauth_status_t apiauth_db_end(apr_pool_t *p, apiauth_db_t *db,
@@ -213,6 +257,7 @@ apiauth_status_t apiauth_db_end(apr_pool_t *p, apiauth_db_t *db,
                                      APR_DBD_TRANSACTION_ROLLBACK);
     }
     rc = apr_dbd_transaction_end(db->driver, p, txn);
+    writer_release(db);
     return rc == 0 ? APIAUTH_OK : db_failed(db, rc, "cannot end a transaction");
 }
 

@@ -11,6 +11,7 @@
 #define APIAUTH_STORE_H
 
 #include <apr_dbd.h>
+#include <apr_global_mutex.h>
 #include <apr_hash.h>
 
 #include "apiauth.h"
@@ -23,6 +24,13 @@ typedef struct apiauth_db {
     apr_hash_t *prepared;   /* label -> apr_dbd_prepared_t *, as mod_dbd */
     const char *last_error; /* the driver's message after APIAUTH_ERROR */
     int in_transaction;     /* between apiauth_db_begin and _end (pgsql) */
+    /* SQLite: held from apiauth_db_begin to _end when set, so that the
+     * write transactions of one server queue behind each other for as long
+     * as each lasts, instead of meeting SQLite's lock and apr_dbd_sqlite3's
+     * 100 ms retries.  NULL: no such lock (PostgreSQL, apiauth-admin). */
+    apr_global_mutex_t *writer;
+    apr_pool_t *writer_pool;    /* while held: the pool of its cleanup */
+    int writer_held;
 } apiauth_db_t;
 
 /* One row of a SELECT: cols[i] is NULL for SQL NULL. */

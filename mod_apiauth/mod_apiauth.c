@@ -23,6 +23,7 @@
 #include <http_request.h>
 #include <mod_auth.h>
 
+#include "apiauth_dbd.h"
 #include "apiauth_private.h"
 
 /* ------------------------------------------------------------------ */
@@ -366,6 +367,11 @@ static int apiauth_fixups(request_rec *r)
 static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp)
 {
+    if (apiauth_dbd_writer_register(pconf) != APR_SUCCESS) {
+        ap_log_perror(APLOG_MARK, APLOG_CRIT, 0, plog, AALOGNO(10002)
+                      "cannot register the apiauth-sqlite mutex");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -378,11 +384,15 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apiauth_dbd_prepare_statements(s);
+    if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
 }
 
 static void apiauth_child_init(apr_pool_t *p, server_rec *s)
 {
+    apiauth_dbd_writer_child_init(p, s);
     apiauth_cache_child_init(p, s);
 }
 
