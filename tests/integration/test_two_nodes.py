@@ -81,10 +81,10 @@ class Cluster:
     pass
 
 
-def start_node(c, tls, extra=""):
+def start_node(c, tls, extra="", pepper=None):
     conf = OAUTH_CONF.format(issuer=ISSUER, key=c.signing_key, users=c.users,
                              extra="")
-    body = NODE.format(socache=c.memcached.socache, pepper=c.pepper)
+    body = NODE.format(socache=c.memcached.socache, pepper=pepper or c.pepper)
     node = Httpd(make_workdir("apiauth-node-"), tls[0], tls[1],
                  body=conf + body + extra, store=c.store,
                  modules=("oauth", "socache_memcache"))
@@ -348,6 +348,39 @@ def test_consent_form_issued_by_a_is_accepted_by_b(nodes):
     answer = s_b.post(nodes.b.url(AUTHORIZE), data=forged,
                       allow_redirects=False)
     assert answer.status_code != 303
+
+
+def test_consent_form_of_a_is_refused_by_a_node_with_another_pepper(nodes,
+                                                                    tls):
+    """What makes B accept A's form is the shared pepper, not the shared
+    store: a node configured with a pepper of its own refuses the form."""
+    other = nodes.dir / "other-pepper"
+    other.write_text(secrets.token_hex(32) + "\n")
+    other.chmod(0o644)
+    stranger = start_node(nodes, tls, pepper=other)
+    try:
+        refused_elsewhere(nodes, stranger)
+    finally:
+        stranger.stop()
+
+
+def refused_elsewhere(nodes, stranger):
+    s = owner_session(nodes.a)
+    page = s.get(authorize_url(nodes.a, response_type="code",
+                               client_id=nodes.web["client_id"],
+                               redirect_uri=CALLBACK,
+                               scope="integration.store"),
+                 allow_redirects=False)
+    assert page.status_code == 200, page.text
+    fields = dict(consent_fields(page.text), decision="approve")
+    answer = owner_session(stranger).post(stranger.url(AUTHORIZE),
+                                          data=fields, allow_redirects=False)
+    assert answer.status_code == 403, answer.text
+    assert "Location" not in answer.headers
+    # the same form still works where the pepper is the one that made it
+    answer = owner_session(nodes.b).post(nodes.b.url(AUTHORIZE), data=fields,
+                                         allow_redirects=False)
+    assert answer.status_code == 303, answer.text
 
 
 # ---- the shared cache goes away ------------------------------------------------
