@@ -2,22 +2,27 @@
  * apiauth_cache.c: validated credentials in mod_socache.
  *
  * What is cached is the identity a credential resolved to, under a key
- * that is a digest of the provider chain and of the credential as
- * presented (never the secret itself).  An entry lives ApiAuthCacheTTL
- * seconds at most and never past the credential's own expiry; that TTL is
- * also how late a revocation made outside this server (apiauth-admin, a
- * node without a shared cache) can take effect.  Locations with the same
- * chain share entries but not their TTL, so an entry carries the time it
- * was made and each location reads only those younger than its own TTL.
- * Revocations that pass through this server delete the entry at once
- * (apiauth_cache_forget), for every provider chain configured, since the
- * key depends on it.
+ * that is a digest of where it was looked up and of the credential as
+ * presented (never the secret itself).  Where: the provider chain, the
+ * virtual host (whose DBD settings the dbd provider uses, named by
+ * ServerName and port so that nodes with one configuration share entries)
+ * and the credential file -- an identity found in one store is never
+ * reused for a location that reads another.  An entry lives
+ * ApiAuthCacheTTL seconds at most and never past the credential's own
+ * expiry; that TTL is also how late a revocation made outside this server
+ * (apiauth-admin, a node without a shared cache) can take effect.
+ * Locations with the same stores share entries but not their TTL, so an
+ * entry carries the time it was made and each location reads only those
+ * younger than its own TTL.  Revocations that pass through this server
+ * delete the entry at once (apiauth_cache_forget), under every key the
+ * configuration could have given it.
  *
  * The socache is shmcb unless ApiAuthCacheSOCache names another (memcache
  * or redis to share it between nodes).  Without any, caching is off.
  */
 #include <stdlib.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <ap_socache.h>
 #include <http_core.h>
@@ -33,6 +38,8 @@ static ap_socache_instance_t *socache_instance;
 static apr_global_mutex_t *cache_mutex;
 static int socache_configured;          /* set by ApiAuthCacheSOCache */
 static apr_array_header_t *chains;      /* every ApiAuthProvider chain */
+static apr_array_header_t *files;       /* every ApiAuthCredentialFile */
+static server_rec *servers;             /* every virtual host */
 
 /* ------------------------------------------------------------------ */
 /* Configuration time                                                  */
@@ -65,16 +72,53 @@ const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
-void apiauth_cache_register_chain(apr_pool_t *p, const char *chain)
+static void add_once(apr_pool_t *p, apr_array_header_t *set,
+                     const char *name)
 {
     int i;
 
-    for (i = 0; i < chains->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(chains, i, const char *), chain) == 0) {
+    for (i = 0; i < set->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(set, i, const char *), name) == 0) {
             return;
         }
     }
-    APR_ARRAY_PUSH(chains, const char *) = apr_pstrdup(p, chain);
+    APR_ARRAY_PUSH(set, const char *) = apr_pstrdup(p, name);
+}
+
+void apiauth_cache_register_chain(apr_pool_t *p, const char *chain)
+{
+    add_once(p, chains, chain);
+}
+
+void apiauth_cache_register_file(apr_pool_t *p, const char *path)
+{
+    add_once(p, files, path);
+}
+
+/* Each virtual host's name in cache keys: ServerName:port, numbered when
+ * two hosts share it, so that it is the same on every node that runs the
+ * same configuration. */
+static void name_scopes(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(p);
+
+    servers = s;
+    for (; s; s = s->next) {
+        apiauth_server_conf *sconf = ap_get_module_config(s->module_config,
+                                                          &apiauth_module);
+        const char *name = apr_psprintf(p, "%s:%u", s->server_hostname
+                                        ? s->server_hostname : "",
+                                        (unsigned)s->port);
+        int *count = apr_hash_get(seen, name, APR_HASH_KEY_STRING);
+
+        if (count == NULL) {
+            count = apr_pcalloc(p, sizeof(*count));
+            apr_hash_set(seen, name, APR_HASH_KEY_STRING, count);
+        }
+        sconf->cache_scope = (*count)++ ? apr_psprintf(p, "%s#%d", name,
+                                                       *count)
+                                        : name;
+    }
 }
 
 /* The cache is read under this mutex on every authenticated request: a
@@ -104,7 +148,9 @@ int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     cache_mutex = NULL;
     socache_configured = 0;
     chains = apr_array_make(pconf, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(chains, const char *) = "dbd";   /* the default chain */
+    APR_ARRAY_PUSH(chains, const char *) = APIAUTH_DEFAULT_PROVIDER;
+    files = apr_array_make(pconf, 2, sizeof(const char *));
+    servers = NULL;
     return OK;
 }
 
@@ -131,6 +177,7 @@ int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    name_scopes(pconf, s);
     if (!socache_configured) {
         socache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
                                               AP_SOCACHE_DEFAULT_PROVIDER,
@@ -280,31 +327,47 @@ static void memo_keep(conn_rec *c, key_memo *memo, const char *const *parts,
     memcpy(memo->key, key, APIAUTH_DIGEST_LEN);
 }
 
-int apiauth_cache_key(request_rec *r, const char *chain,
+/* The key's inputs: where the credential is looked up (chain, virtual
+ * host, file), then what was presented.  Returns their number. */
+static int key_inputs(const char *chain, const apiauth_server_conf *sconf,
+                      const char *file, const char *const *parts, int nparts,
+                      const char *all[6])
+{
+    int i;
+
+    all[0] = chain;
+    all[1] = sconf->cache_scope ? sconf->cache_scope : "";
+    all[2] = file ? file : "";
+    for (i = 0; i < nparts; i++) {
+        all[i + 3] = parts[i];
+    }
+    return nparts + 3;
+}
+
+int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN])
 {
-    const char *all[4];
+    const char *all[6];
     key_memo *memo;
-    int i;
+    int n;
 
     if (socache_instance == NULL || nparts > 3) {
         return -1;
     }
-    all[0] = chain;
-    for (i = 0; i < nparts; i++) {
-        all[i + 1] = parts[i];
-    }
+    n = key_inputs(conf->chain ? conf->chain : APIAUTH_DEFAULT_PROVIDER,
+                   ap_get_module_config(r->server->module_config,
+                                        &apiauth_module),
+                   conf->credential_file, parts, nparts, all);
     memo = memo_of(r->connection);
-    if (memo->len && memo_holds(memo, all, nparts + 1)) {
+    if (memo->len && memo_holds(memo, all, n)) {
         memcpy(key, memo->key, APIAUTH_DIGEST_LEN);
         return 0;
     }
-    if (apiauth_digest_parts(apiauth_pepper_of(r), all, nparts + 1, key)
-        != 0) {
+    if (apiauth_digest_parts(apiauth_pepper_of(r), all, n, key) != 0) {
         return -1;
     }
-    memo_keep(r->connection, memo, all, nparts + 1, key);
+    memo_keep(r->connection, memo, all, n, key);
     return 0;
 }
 
@@ -494,16 +557,33 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
                 (unsigned int)strlen(value));
 }
 
+/* Every key the credential may be cached under: each chain, in each
+ * virtual host (with its pepper), with and without each credential file.
+ * A few digests per logout or revocation, none on the request path. */
 void apiauth_cache_forget(request_rec *r, const char *const *parts,
                           int nparts)
 {
     unsigned char key[APIAUTH_DIGEST_LEN];
-    int i;
+    const char *all[6];
+    server_rec *s;
+    int c, f, n;
 
-    for (i = 0; chains && i < chains->nelts; i++) {
-        if (apiauth_cache_key(r, APR_ARRAY_IDX(chains, i, const char *),
-                              parts, nparts, key) == 0) {
-            socache_drop(r, key, APIAUTH_DIGEST_LEN);
+    if (socache_instance == NULL || nparts > 3) {
+        return;
+    }
+    for (s = servers; s; s = s->next) {
+        const apiauth_server_conf *sconf =
+            ap_get_module_config(s->module_config, &apiauth_module);
+        for (c = 0; c < chains->nelts; c++) {
+            for (f = -1; f < files->nelts; f++) {
+                n = key_inputs(APR_ARRAY_IDX(chains, c, const char *), sconf,
+                               f < 0 ? NULL
+                                     : APR_ARRAY_IDX(files, f, const char *),
+                               parts, nparts, all);
+                if (apiauth_digest_parts(sconf->pepper, all, n, key) == 0) {
+                    socache_drop(r, key, APIAUTH_DIGEST_LEN);
+                }
+            }
         }
     }
 }

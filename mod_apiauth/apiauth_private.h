@@ -56,6 +56,7 @@ typedef struct apiauth_dir_conf {
     int keep_credential;
     int cache;
     int cache_ttl;                   /* seconds */
+    const char *credential_file;     /* ApiAuthCredentialFile's path */
     void *credential_file_state;     /* provider_file.c's, per file */
     apr_array_header_t *jwt_keys;    /* apiauth_jwk_t *, provider jwt */
     const char *jwt_issuer;
@@ -81,10 +82,13 @@ typedef struct apiauth_server_conf {
     apr_array_header_t *trusted_proxies;  /* apr_ipsubnet_t * */
     int fail_limit;                       /* ApiAuthFailureLimit; 0 = off */
     int fail_window;                      /* seconds */
+    const char *cache_scope;              /* this virtual host in cache
+                                             keys (apiauth_cache.c) */
 } apiauth_server_conf;
 
 /* Defaults, applied where nothing was set (see mod_apiauth.c). */
 #define APIAUTH_DEFAULT_KEY_HEADER "X-API-Key"
+#define APIAUTH_DEFAULT_PROVIDER "dbd"   /* ApiAuthProvider unset */
 #define APIAUTH_DEFAULT_CACHE_TTL 60
 #define APIAUTH_DEFAULT_JWT_LEEWAY 60
 /* ApiAuthScheme unset: bearer apikey token basic */
@@ -164,6 +168,7 @@ apiauth_dir_conf *apiauth_section_conf(cmd_parms *cmd);
 const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
                                       const char *arg);
 void apiauth_cache_register_chain(apr_pool_t *p, const char *chain);
+void apiauth_cache_register_file(apr_pool_t *p, const char *path);
 int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp);
 int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -183,7 +188,7 @@ int apiauth_socache_available(void);
 int apiauth_socache_increment(request_rec *r, const char *name,
                               apr_time_t expiry);
 int apiauth_socache_count(request_rec *r, const char *name);
-int apiauth_cache_key(request_rec *r, const char *chain,
+int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN]);
 

@@ -18,7 +18,7 @@
 #include "jose.h"
 #include "keys.h"
 
-static const apiauth_provider_ref_t default_dbd = {"dbd",
+static const apiauth_provider_ref_t default_dbd = {APIAUTH_DEFAULT_PROVIDER,
                                                    &apiauth_provider_dbd};
 
 /* The providers of this location; the default chain is "dbd". */
@@ -31,11 +31,6 @@ static const apiauth_provider_ref_t *providers_of(const apiauth_dir_conf *conf,
     }
     *n = conf->providers->nelts;
     return (const apiauth_provider_ref_t *)conf->providers->elts;
-}
-
-static const char *chain_of(const apiauth_dir_conf *conf)
-{
-    return conf->chain ? conf->chain : default_dbd.name;
 }
 
 /* A secret, by its digest, through the chain: the first provider that
@@ -464,8 +459,7 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
 
     if (use_cache) {
         nparts = credential_parts(cred, parts);
-        use_cache = apiauth_cache_key(r, chain_of(conf), parts, nparts, key)
-                    == 0;
+        use_cache = apiauth_cache_key(r, conf, parts, nparts, key) == 0;
     }
     if (!use_cache || !apiauth_cache_get(r, conf, key, id)
         || !cached_still_holds(r, conf, id)) {

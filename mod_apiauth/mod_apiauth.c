@@ -67,6 +67,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(keep_credential);
     MERGE_INT(cache);
     MERGE_INT(cache_ttl);
+    MERGE_PTR(credential_file);
     MERGE_PTR(credential_file_state);
     MERGE_PTR(jwt_keys);
     MERGE_PTR(jwt_issuer);
@@ -241,6 +242,8 @@ static const char *set_credential_file(cmd_parms *cmd, void *dconf,
     if (path == NULL) {
         return "ApiAuthCredentialFile: invalid path";
     }
+    conf->credential_file = path;
+    apiauth_cache_register_file(cmd->pool, path);
     conf->credential_file_state = apiauth_file_state_for(cmd->pool, path);
     return conf->credential_file_state
                ? NULL
@@ -452,5 +455,8 @@ module AP_MODULE_DECLARE_DATA apiauth_module = {
     create_server_conf,
     merge_server_conf,
     apiauth_cmds,
-    register_hooks
+    register_hooks,
+    /* every virtual host its own merged configuration, even one without
+     * our directives: each has its own name in cache keys */
+    AP_MODULE_FLAG_ALWAYS_MERGE
 };
