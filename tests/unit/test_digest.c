@@ -381,11 +381,12 @@ static void test_ct_equal_compares_every_byte(void **state)
     assert_int_equal(apiauth_ct_equal(a, b, 63), 1);
 }
 
-/* It reads eight bytes at a time: every length around those steps, from
- * unaligned addresses, with a difference in any byte and any bit. */
+/* It reads 64, 32, 8 bytes and then one at a time: every length around
+ * those steps, from unaligned addresses, with a difference in any byte and
+ * any bit. */
 static void test_ct_equal_at_every_length_and_alignment(void **state)
 {
-    unsigned char a[48], b[48];
+    unsigned char a[160], b[160];
     size_t len, i, off, bit;
 
     for (i = 0; i < sizeof(a); i++) {
