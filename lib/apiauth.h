@@ -70,6 +70,8 @@ typedef struct apiauth_identity {
     const char *grant_id;       /* OAuth: the grant family, when any */
     const char *provider;       /* the provider that decided (dbd, jwt...) */
     apr_int64_t expires;        /* Unix seconds; 0 = does not expire */
+    const char *expires_text;   /* the same in decimal when it was read
+                                   from a cache entry, else NULL */
 } apiauth_identity_t;
 
 /* A credential as a provider found it: who it names, and whether it is
@@ -98,6 +100,15 @@ const char *apiauth_identity_serialize(apr_pool_t *p,
 apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
                                         apr_size_t len,
                                         apiauth_identity_t *id);
+/* The same, in place: `buf` (len bytes, buf[len] == '\0') is cut into the
+ * identity's strings. */
+apiauth_status_t apiauth_identity_parse_buf(char *buf, apr_size_t len,
+                                            apiauth_identity_t *id);
+/* The strings of `id` that lie in [from, from + len) are made to point at
+ * the same offsets of `to`, an identical copy (of len + 1 bytes: the last
+ * string ends at from[len]). */
+void apiauth_identity_move(apiauth_identity_t *id, const char *from,
+                           apr_size_t len, const char *to);
 
 /* A non-negative decimal number (digits only, canonical, < 10^18) into
  * *out; 0 on success, -1 otherwise.  For the cache's own fields. */

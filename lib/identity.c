@@ -167,30 +167,29 @@ const char *apiauth_identity_serialize(apr_pool_t *p,
     return apr_pstrcatv(p, v, n - 1, NULL);
 }
 
-/* One pass over a copy, text span by text span: separators become NULs,
- * and any other control character (or a NUL inside the given length)
- * refuses the entry.  This runs on every cache hit. */
-apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
-                                        apr_size_t len, apiauth_identity_t *id)
+/* One pass, text span by text span: separators become NULs, and any other
+ * control character (or a NUL inside the given length) refuses the entry.
+ * This runs on every cache hit that the connection's memo does not
+ * answer. */
+apiauth_status_t apiauth_identity_parse_buf(char *buf, apr_size_t len,
+                                            apiauth_identity_t *id)
 {
     const char *field[FIELD_COUNT];
-    char *copy;
     size_t n = 0, i;
 
-    if (s == NULL || len == 0 || len > 8192) {
+    if (buf == NULL || len == 0 || len > 8192) {
         return APIAUTH_INVALID;
     }
-    copy = apr_pstrmemdup(p, s, len);
-    field[n++] = copy;
-    for (i = apiauth_chars_span(copy, len, APIAUTH_CHARS_TEXT); i < len;
-         i += 1 + apiauth_chars_span(copy + i + 1, len - i - 1,
+    field[n++] = buf;
+    for (i = apiauth_chars_span(buf, len, APIAUTH_CHARS_TEXT); i < len;
+         i += 1 + apiauth_chars_span(buf + i + 1, len - i - 1,
                                      APIAUTH_CHARS_TEXT)) {
-        if (copy[i] != FIELD_SEP || n == FIELD_COUNT) {
+        if (buf[i] != FIELD_SEP || n == FIELD_COUNT) {
             return APIAUTH_INVALID;   /* a control character, a field
                                          too many */
         }
-        copy[i] = '\0';
-        field[n++] = copy + i + 1;
+        buf[i] = '\0';
+        field[n++] = buf + i + 1;
     }
     if (n != FIELD_COUNT || strcmp(field[0], FORM_VERSION) != 0) {
         return APIAUTH_INVALID;
@@ -207,9 +206,36 @@ apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
     if (id->scope == NULL) {
         id->scope = "";
     }
-    return apiauth_parse_seconds(field[FIELD_COUNT - 1], &id->expires) == 0
+    id->expires_text = field[FIELD_COUNT - 1];
+    return apiauth_parse_seconds(id->expires_text, &id->expires) == 0
                ? APIAUTH_OK
                : APIAUTH_INVALID;
+}
+
+apiauth_status_t apiauth_identity_parse(apr_pool_t *p, const char *s,
+                                        apr_size_t len, apiauth_identity_t *id)
+{
+    if (s == NULL || len == 0 || len > 8192) {
+        return APIAUTH_INVALID;
+    }
+    return apiauth_identity_parse_buf(apr_pstrmemdup(p, s, len), len, id);
+}
+
+void apiauth_identity_move(apiauth_identity_t *id, const char *from,
+                           apr_size_t len, const char *to)
+{
+    size_t i;
+
+    for (i = 0; i < STRING_FIELDS; i++) {
+        const char *s = FIELD(id, i);
+        if (s && s >= from && s < from + len) {
+            FIELD(id, i) = to + (s - from);
+        }
+    }
+    if (id->expires_text && id->expires_text >= from
+        && id->expires_text < from + len) {
+        id->expires_text = to + (id->expires_text - from);
+    }
 }
 
 int apiauth_parse_seconds(const char *s, apr_int64_t *out)

@@ -93,6 +93,70 @@ static int gather_material(request_rec *r, const apiauth_dir_conf *conf,
     return 0;
 }
 
+/* What a parse of this material depends on, when it is one header alone
+ * (the common case, which the connection's memo answers): the accepted
+ * schemes, which header, its value, and for the key the stores of the
+ * location.  0 when there is more to the material. */
+static int presented_inputs(request_rec *r, const apiauth_dir_conf *conf,
+                            const apiauth_request_material_t *m,
+                            char what[3], const char *in[5])
+{
+    const apiauth_server_conf *sconf;
+
+    if ((m->authorization == NULL) == (m->key_header == NULL)
+        || m->key_query_count || m->install_id_header
+        || m->install_token_header || m->install_id_query_count
+        || m->install_token_query_count) {
+        return 0;
+    }
+    sconf = ap_get_module_config(r->server->module_config, &apiauth_module);
+    what[0] = m->authorization ? 'A' : 'K';
+    what[1] = (char)('@' + m->accepted);     /* printable: accepted < 32 */
+    what[2] = '\0';
+    in[0] = what;
+    in[1] = conf->chain ? conf->chain : APIAUTH_DEFAULT_PROVIDER;
+    in[2] = sconf->cache_scope ? sconf->cache_scope : "";
+    in[3] = conf->credential_file ? conf->credential_file : "";
+    in[4] = m->authorization ? m->authorization : m->key_header;
+    return 5;
+}
+
+/* The request's credential and, where the location caches, its cache key
+ * (*keyed says whether `key` is set).  The previous request on the
+ * connection usually sent the same header: the memo then gives both. */
+static apiauth_status_t read_credential(request_rec *r,
+                                        const apiauth_dir_conf *conf,
+                                        const apiauth_request_material_t *m,
+                                        apiauth_credential_t *cred,
+                                        unsigned char key[APIAUTH_DIGEST_LEN],
+                                        int *keyed, apiauth_error_t *err)
+{
+    apiauth_memo_t *memo = apiauth_memo_of(r->connection);
+    const char *in[5];
+    char what[3];
+    int n = presented_inputs(r, conf, m, what, in), got = 0;
+    apiauth_status_t st;
+
+    if (n) {
+        got = apiauth_memo_recall(memo, APIAUTH_MEMO_TAG_PRESENTED, in, n,
+                                  r->pool, cred, key);
+    }
+    if (got & APIAUTH_MEMO_CRED) {
+        *keyed = got & APIAUTH_MEMO_KEY;
+        return APIAUTH_OK;
+    }
+    st = apiauth_credential_parse(r->pool, m, cred, err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    *keyed = apiauth_resolve_key(r, conf, cred, key) == 0;
+    if (n) {
+        apiauth_memo_keep(memo, APIAUTH_MEMO_TAG_PRESENTED, in, n, cred,
+                          *keyed ? key : NULL);
+    }
+    return APIAUTH_OK;
+}
+
 /* Removes the query parameter `name` from what later phases, the backend
  * and the access log see: r->args and the URIs lose it, the request line
  * keeps it masked so that the log still shows one was sent. */
@@ -293,7 +357,9 @@ apiauth_request_state *apiauth_publish(request_rec *r,
     set_identity_var(r, fwd, VAR_SCOPE, id->scope ? id->scope : "");
     set_identity_var(r, fwd, VAR_CREDENTIAL_ID, id->credential_id);
     set_identity_var(r, fwd, VAR_EXPIRES,
-                     apr_off_t_toa(r->pool, (apr_off_t)id->expires));
+                     id->expires_text ? id->expires_text
+                                      : apr_off_t_toa(r->pool,
+                                                      (apr_off_t)id->expires));
     set_identity_var(r, fwd, VAR_USER, id->user);
     set_identity_var(r, fwd, VAR_CLIENT_ID, id->client_id);
     set_identity_var(r, fwd, VAR_INSTALL_ID, id->install_id);
@@ -378,6 +444,8 @@ int apiauth_check_authn(request_rec *r)
     apiauth_dir_conf *conf;
     apiauth_request_material_t material;
     apiauth_credential_t cred = {0};
+    unsigned char key[APIAUTH_DIGEST_LEN];
+    int keyed = 0;
     apiauth_identity_t id;
     apiauth_request_state *state;
     apiauth_error_t err = {NULL, NULL};
@@ -409,7 +477,7 @@ int apiauth_check_authn(request_rec *r)
         st = APIAUTH_INVALID;
     }
     else {
-        st = apiauth_credential_parse(r->pool, &material, &cred, &err);
+        st = read_credential(r, conf, &material, &cred, key, &keyed, &err);
     }
     switch (st) {
     case APIAUTH_OK:
@@ -430,7 +498,7 @@ int apiauth_check_authn(request_rec *r)
         return refuse(r, conf, HTTP_BAD_REQUEST, &err, 0);
     }
 
-    st = apiauth_resolve(r, conf, &cred, &id, &err);
+    st = apiauth_resolve(r, conf, &cred, keyed ? key : NULL, &id, &err);
     if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, st == APIAUTH_ERROR ? APLOG_ERR : APLOG_INFO,
                       0, r, AALOGNO(10015) "%s credential refused: %s",
@@ -493,7 +561,7 @@ static authn_status basic_check_password(request_rec *r, const char *user,
                       "refused: %s", err.description);
         return AUTH_DENIED;
     }
-    switch (apiauth_resolve(r, conf, &cred, &id, &err)) {
+    switch (apiauth_resolve(r, conf, &cred, NULL, &id, &err)) {
     case APIAUTH_OK:
         state = apiauth_publish(r, conf, &cred, &id);
         if (group && check_group(r, conf, state, group, &err) != APIAUTH_OK) {

@@ -28,7 +28,6 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <util_mutex.h>
-#include <openssl/crypto.h>
 
 #include "apiauth_private.h"
 
@@ -239,94 +238,6 @@ void apiauth_cache_child_init(apr_pool_t *p, server_rec *s)
 /* Request time                                                        */
 /* ------------------------------------------------------------------ */
 
-/* The last key computed on a connection, with what it was computed from:
- * a keep-alive client sends the same credential request after request, and
- * re-hashing it is the largest cost of a cache hit (for an 800-byte JWT,
- * 25k instructions).  Reuse is decided by a constant-time comparison of
- * everything hashed, so it is the same digest by construction; the cache
- * lookup, its TTL and revocation markers are checked as always.  The copy
- * holds a secret: it is wiped when the connection ends or a new credential
- * replaces it.  Its buffer grows to the longest credential the connection
- * sent (at most what the parser admits, a few KiB). */
-typedef struct key_memo {
-    unsigned char *framed;     /* the parts as apiauth_digest_frame lays
-                                  them out */
-    apr_size_t len, cap;
-    unsigned char key[APIAUTH_DIGEST_LEN];
-} key_memo;
-
-#define MEMO_FIRST_CAP 512
-
-static apr_status_t wipe_memo(void *data)
-{
-    key_memo *memo = data;
-
-    OPENSSL_cleanse(memo->framed, memo->cap);
-    OPENSSL_cleanse(memo->key, sizeof(memo->key));
-    return APR_SUCCESS;
-}
-
-static key_memo *memo_of(conn_rec *c)
-{
-    static const char memo_key[] = "apiauth-cache-key-memo";
-    void *data = NULL;
-    key_memo *memo;
-
-    apr_pool_userdata_get(&data, memo_key, c->pool);
-    if (data == NULL) {
-        memo = apr_pcalloc(c->pool, sizeof(key_memo));
-        memo->cap = MEMO_FIRST_CAP;
-        memo->framed = apr_palloc(c->pool, memo->cap);
-        apr_pool_cleanup_register(c->pool, memo, wipe_memo,
-                                  apr_pool_cleanup_null);
-        apr_pool_userdata_setn(memo, memo_key, NULL, c->pool);
-        return memo;
-    }
-    return data;
-}
-
-/* Whether the memo holds exactly these parts.  Lengths are compared in
- * the clear (they say nothing a client could not time anyway), bytes in
- * constant time. */
-static int memo_holds(const key_memo *memo, const char *const *parts,
-                      int nparts)
-{
-    const unsigned char *at = memo->framed, *end = at + memo->len;
-    int i, same = 1;
-
-    for (i = 0; i < nparts; i++) {
-        apr_size_t len = strlen(parts[i]);
-        if ((apr_size_t)(end - at) < len + 2
-            || at[0] != (unsigned char)(len >> 8)
-            || at[1] != (unsigned char)len) {
-            return 0;
-        }
-        same &= apiauth_ct_equal(at + 2, parts[i], len);
-        at += len + 2;
-    }
-    return at == end && same;
-}
-
-static void memo_keep(conn_rec *c, key_memo *memo, const char *const *parts,
-                      int nparts, const unsigned char *key)
-{
-    apr_size_t need = 0;
-    int i;
-
-    for (i = 0; i < nparts; i++) {
-        need += strlen(parts[i]) + 2;
-    }
-    OPENSSL_cleanse(memo->framed, memo->len);
-    memo->len = 0;
-    if (need > memo->cap) {
-        /* the old buffer stays in the connection's pool, wiped */
-        memo->cap = need > 2 * memo->cap ? need : 2 * memo->cap;
-        memo->framed = apr_palloc(c->pool, memo->cap);
-    }
-    memo->len = apiauth_digest_frame(parts, nparts, memo->framed, memo->cap);
-    memcpy(memo->key, key, APIAUTH_DIGEST_LEN);
-}
-
 /* The key's inputs: where the credential is looked up (chain, virtual
  * host, file), then what was presented.  Returns their number. */
 static int key_inputs(const char *chain, const apiauth_server_conf *sconf,
@@ -349,7 +260,7 @@ int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                       unsigned char key[APIAUTH_DIGEST_LEN])
 {
     const char *all[6];
-    key_memo *memo;
+    apiauth_memo_t *memo;
     int n;
 
     if (socache_instance == NULL || nparts > 3) {
@@ -359,15 +270,15 @@ int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                    ap_get_module_config(r->server->module_config,
                                         &apiauth_module),
                    conf->credential_file, parts, nparts, all);
-    memo = memo_of(r->connection);
-    if (memo->len && memo_holds(memo, all, n)) {
-        memcpy(key, memo->key, APIAUTH_DIGEST_LEN);
+    memo = apiauth_memo_of(r->connection);
+    if (apiauth_memo_recall(memo, APIAUTH_MEMO_TAG_KEY, all, n, NULL, NULL,
+                            key) & APIAUTH_MEMO_KEY) {
         return 0;
     }
     if (apiauth_digest_parts(apiauth_pepper_of(r), all, n, key) != 0) {
         return -1;
     }
-    memo_keep(r->connection, memo, all, n, key);
+    apiauth_memo_keep(memo, APIAUTH_MEMO_TAG_KEY, all, n, NULL, key);
     return 0;
 }
 
@@ -503,31 +414,46 @@ static int ttl_of(const apiauth_dir_conf *conf)
 }
 
 /* An entry is "MADE IDENTITY": MADE is the request time (microseconds)
- * at which it was stored, so that each location honours its own TTL. */
+ * at which it was stored, so that each location honours its own TTL.
+ * Read into `copy` (len + 1 bytes), which the identity then points in. */
+static int read_entry(const unsigned char *value, apr_size_t len, char *copy,
+                      apiauth_identity_t *id, apr_int64_t *made)
+{
+    char *rest;
+
+    memcpy(copy, value, len);
+    copy[len] = '\0';
+    rest = memchr(copy, ' ', len);
+    if (rest == NULL) {
+        return 0;
+    }
+    *rest++ = '\0';
+    return apiauth_parse_seconds(copy, made) == 0
+           && apiauth_identity_parse_buf(rest, len - (apr_size_t)(rest - copy),
+                                         id) == APIAUTH_OK;
+}
+
 int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
                       const unsigned char *key, apiauth_identity_t *id)
 {
     unsigned char value[2048];
     unsigned int len = sizeof(value) - 1;
+    apiauth_memo_t *memo;
     apr_int64_t made;
-    char *rest;
+    char *copy;
 
     if (!socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len)) {
         return 0;
     }
-    value[len] = '\0';
-    rest = memchr(value, ' ', len);
-    if (rest == NULL) {
-        return 0;
+    memo = apiauth_memo_of(r->connection);
+    if (!apiauth_memo_entry(memo, r->pool, value, len, id, &made)) {
+        copy = apr_palloc(r->pool, len + 1);
+        if (!read_entry(value, len, copy, id, &made)) {
+            return 0;
+        }
+        apiauth_memo_keep_entry(memo, value, len, copy, id, made);
     }
-    *rest++ = '\0';
-    if (apiauth_parse_seconds((const char *)value, &made) != 0
-        || r->request_time - made >= apr_time_from_sec(ttl_of(conf))) {
-        return 0;
-    }
-    return apiauth_identity_parse(r->pool, rest,
-                                  len - (apr_size_t)(rest - (char *)value), id)
-           == APIAUTH_OK;
+    return r->request_time - made < apr_time_from_sec(ttl_of(conf));
 }
 
 void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,

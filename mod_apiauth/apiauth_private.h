@@ -8,6 +8,7 @@
  * apiauth_response.c challenges, JSON error bodies, the error filter
  * apiauth_group.c    where a request names its group (Require apiauth-group)
  * apiauth_cache.c    validated credentials in mod_socache
+ * apiauth_memo.c     the previous request's credential, per connection
  * apiauth_limit.c    refused attempts per client address (429)
  * provider_dbd.c     the SQL store through mod_dbd
  * provider_file.c    a credentials file, re-read when it changes
@@ -19,6 +20,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <util_filter.h>
 
 #include "apiauth.h"
 #include "credential.h"
@@ -119,10 +121,18 @@ void apiauth_strip_spoofed_headers(request_rec *r);
 extern const void *apiauth_basic_provider;  /* AuthBasicProvider apiauth */
 
 /* apiauth_resolve.c */
+/* Who the credential is.  `key` is its cache key when the caller has it
+ * already (apiauth_resolve_key), else NULL. */
 apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
                                  const apiauth_credential_t *cred,
+                                 const unsigned char *key,
                                  apiauth_identity_t *id,
                                  apiauth_error_t *err);
+/* The credential's cache key at this location: 0, or -1 when it has no
+ * cache. */
+int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
+                        const apiauth_credential_t *cred,
+                        unsigned char key[APIAUTH_DIGEST_LEN]);
 
 apiauth_status_t apiauth_app_in_group(request_rec *r,
                                       const apiauth_dir_conf *conf,
@@ -191,6 +201,26 @@ int apiauth_socache_count(request_rec *r, const char *name);
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN]);
+
+/* apiauth_memo.c: the previous request's credential, per connection */
+typedef struct apiauth_memo apiauth_memo_t;
+#define APIAUTH_MEMO_KEY 1     /* apiauth_memo_recall found the cache key */
+#define APIAUTH_MEMO_CRED 2    /* ... and the parsed credential */
+#define APIAUTH_MEMO_TAG_KEY 'k'        /* inputs: apiauth_cache_key's */
+#define APIAUTH_MEMO_TAG_PRESENTED 'p'  /* inputs: the request's material */
+apiauth_memo_t *apiauth_memo_of(conn_rec *c);
+int apiauth_memo_recall(apiauth_memo_t *m, char tag, const char *const *in,
+                        int n, apr_pool_t *p, apiauth_credential_t *cred,
+                        unsigned char key[APIAUTH_DIGEST_LEN]);
+void apiauth_memo_keep(apiauth_memo_t *m, char tag, const char *const *in,
+                       int n, const apiauth_credential_t *cred,
+                       const unsigned char *key);
+int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
+                       const void *entry, apr_size_t len,
+                       apiauth_identity_t *id, apr_int64_t *made);
+void apiauth_memo_keep_entry(apiauth_memo_t *m, const void *entry,
+                             apr_size_t len, const char *parsed,
+                             const apiauth_identity_t *id, apr_int64_t made);
 
 /* provider_dbd.c, provider_file.c, provider_jwt.c */
 extern const apiauth_provider_t apiauth_provider_dbd;

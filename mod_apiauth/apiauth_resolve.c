@@ -448,27 +448,42 @@ static int credential_parts(const apiauth_credential_t *cred,
     }
 }
 
+int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
+                        const apiauth_credential_t *cred,
+                        unsigned char key[APIAUTH_DIGEST_LEN])
+{
+    const char *parts[3];
+
+    if (conf->cache == 0) {
+        return -1;
+    }
+    return apiauth_cache_key(r, conf, parts, credential_parts(cred, parts),
+                             key);
+}
+
 apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
                                  const apiauth_credential_t *cred,
+                                 const unsigned char *known_key,
                                  apiauth_identity_t *id, apiauth_error_t *err)
 {
-    unsigned char key[APIAUTH_DIGEST_LEN];
-    const char *parts[3];
-    int use_cache = conf->cache != 0, nparts;
+    unsigned char own[APIAUTH_DIGEST_LEN];
+    const unsigned char *key = known_key;
     apiauth_status_t st;
 
-    if (use_cache) {
-        nparts = credential_parts(cred, parts);
-        use_cache = apiauth_cache_key(r, conf, parts, nparts, key) == 0;
+    if (key == NULL && apiauth_resolve_key(r, conf, cred, own) == 0) {
+        key = own;
     }
-    if (!use_cache || !apiauth_cache_get(r, conf, key, id)
+    if (conf->cache == 0) {
+        key = NULL;
+    }
+    if (key == NULL || !apiauth_cache_get(r, conf, key, id)
         || !cached_still_holds(r, conf, id)) {
         st = resolve_uncached(r, conf, cred, id, err);
         if (st != APIAUTH_OK) {
             return st;
         }
         /* a JWT without kid names no key a cache hit could check */
-        if (use_cache && !(from_jwt(id) && id->key_id == NULL)) {
+        if (key && !(from_jwt(id) && id->key_id == NULL)) {
             apiauth_cache_put(r, conf, key, id);
         }
     }

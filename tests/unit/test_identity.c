@@ -350,6 +350,61 @@ static void test_parse_refuses_entries_over_8192_bytes(void **state)
     assert_int_equal(parse(entry_of_length(8193), &id), APIAUTH_INVALID);
 }
 
+/* The connection memo (mod_apiauth/apiauth_memo.c) parses an entry once
+ * and hands each request a copy: parsing in place, then moving the
+ * identity to an identical copy, must give the same identity, pointing
+ * only into the copy. */
+static void test_parse_buf_then_move_points_into_the_copy(void **state)
+{
+    apiauth_identity_t id = full_identity(), moved;
+    const char *s;
+    char *buf, *copy;
+    apr_size_t len, i;
+    const char *fields[9];
+
+    id.scope = NULL;   /* read back as the literal "", outside any buffer */
+    s = apiauth_identity_serialize(unit_pool, &id);
+    assert_non_null(s);
+    len = strlen(s);
+    buf = apr_pstrmemdup(unit_pool, s, len);
+    assert_int_equal(apiauth_identity_parse_buf(buf, len, &moved),
+                     APIAUTH_OK);
+    copy = apr_pmemdup(unit_pool, buf, len + 1);
+    memset(buf, 'x', len);   /* the original is gone */
+    apiauth_identity_move(&moved, buf, len, copy);
+
+    fields[0] = moved.credential_id;
+    fields[1] = moved.app;
+    fields[2] = moved.user;
+    fields[3] = moved.client_id;
+    fields[4] = moved.install_id;
+    fields[5] = moved.acting_app;
+    for (i = 0; i < 6; i++) {
+        assert_true(fields[i] >= copy && fields[i] < copy + len);
+    }
+    assert_string_equal(moved.credential_id, id.credential_id);
+    assert_string_equal(moved.app, id.app);
+    assert_string_equal(moved.user, id.user);
+    assert_string_equal(moved.client_id, id.client_id);
+    assert_string_equal(moved.install_id, id.install_id);
+    assert_string_equal(moved.acting_app, id.acting_app);
+    assert_string_equal(moved.scope, "");
+    assert_null(moved.issuer);
+    assert_true(moved.expires == id.expires);
+    assert_int_equal(moved.kind, id.kind);
+}
+
+static void test_parse_buf_refuses_what_parse_refuses(void **state)
+{
+    char bad[] = "2" US "api_key" US "crd_1" US "app_1\x01";
+    apiauth_identity_t id;
+
+    assert_int_equal(apiauth_identity_parse_buf(bad, strlen(bad), &id),
+                     APIAUTH_INVALID);
+    assert_int_equal(apiauth_identity_parse_buf(NULL, 0, &id),
+                     APIAUTH_INVALID);
+}
+
 static void test_name_validity(void **state)
 {
     char name[130];
@@ -451,6 +506,8 @@ int main(void)
         UNIT_TEST(test_parse_finds_a_control_character_anywhere_in_a_long_field),
         UNIT_TEST(test_parse_honours_the_length_not_the_nul),
         UNIT_TEST(test_parse_refuses_entries_over_8192_bytes),
+        UNIT_TEST(test_parse_buf_then_move_points_into_the_copy),
+        UNIT_TEST(test_parse_buf_refuses_what_parse_refuses),
         UNIT_TEST(test_name_validity),
         UNIT_TEST(test_live_credential_is_usable),
         UNIT_TEST(test_expired_credential_is_denied),
