@@ -93,32 +93,26 @@ static int gather_material(request_rec *r, const apiauth_dir_conf *conf,
     return 0;
 }
 
-/* What a parse of this material depends on, when it is one header alone
- * (the common case, which the connection's memo answers): the accepted
- * schemes, which header, its value, and for the key the stores of the
- * location.  0 when there is more to the material. */
-static int presented_inputs(request_rec *r, const apiauth_dir_conf *conf,
-                            const apiauth_request_material_t *m,
-                            char what[3], const char *in[5])
+/* The header a parse of this material depends on, when it is one header
+ * alone (the common case, which the connection's memo answers), and what
+ * else it depends on: the accepted schemes, which header, and for the key
+ * the stores of the location.  NULL when there is more to the material. */
+static const char *presented_alone(request_rec *r,
+                                   const apiauth_dir_conf *conf,
+                                   const apiauth_request_material_t *m,
+                                   apiauth_memo_ctx_t *ctx)
 {
-    const apiauth_server_conf *sconf;
-
     if ((m->authorization == NULL) == (m->key_header == NULL)
         || m->key_query_count || m->install_id_header
         || m->install_token_header || m->install_id_query_count
         || m->install_token_query_count) {
-        return 0;
+        return NULL;
     }
-    sconf = ap_get_module_config(r->server->module_config, &apiauth_module);
-    what[0] = m->authorization ? 'A' : 'K';
-    what[1] = (char)('@' + m->accepted);     /* printable: accepted < 32 */
-    what[2] = '\0';
-    in[0] = what;
-    in[1] = conf->chain ? conf->chain : APIAUTH_DEFAULT_PROVIDER;
-    in[2] = sconf->cache_scope ? sconf->cache_scope : "";
-    in[3] = conf->credential_file ? conf->credential_file : "";
-    in[4] = m->authorization ? m->authorization : m->key_header;
-    return 5;
+    apiauth_cache_key_ctx(r, conf,
+                          m->authorization ? APIAUTH_MEMO_TAG_AUTHORIZATION
+                                           : APIAUTH_MEMO_TAG_KEY_HEADER,
+                          m->accepted, ctx);
+    return m->authorization ? m->authorization : m->key_header;
 }
 
 /* The request's credential and, where the location caches, its cache key
@@ -132,14 +126,14 @@ static apiauth_status_t read_credential(request_rec *r,
                                         int *keyed, apiauth_error_t *err)
 {
     apiauth_memo_t *memo = apiauth_memo_of(r->connection);
-    const char *in[5];
-    char what[3];
-    int n = presented_inputs(r, conf, m, what, in), got = 0;
+    apiauth_memo_ctx_t ctx;
+    const char *in[1];
+    int got = 0;
     apiauth_status_t st;
 
-    if (n) {
-        got = apiauth_memo_recall(memo, APIAUTH_MEMO_TAG_PRESENTED, in, n,
-                                  r->pool, cred, key);
+    in[0] = presented_alone(r, conf, m, &ctx);
+    if (in[0]) {
+        got = apiauth_memo_recall(memo, &ctx, in, 1, r->pool, cred, key);
     }
     if (got & APIAUTH_MEMO_CRED) {
         *keyed = got & APIAUTH_MEMO_KEY;
@@ -150,9 +144,8 @@ static apiauth_status_t read_credential(request_rec *r,
         return st;
     }
     *keyed = apiauth_resolve_key(r, conf, cred, key) == 0;
-    if (n) {
-        apiauth_memo_keep(memo, APIAUTH_MEMO_TAG_PRESENTED, in, n, cred,
-                          *keyed ? key : NULL);
+    if (in[0]) {
+        apiauth_memo_keep(memo, &ctx, in, 1, cred, *keyed ? key : NULL);
     }
     return APIAUTH_OK;
 }

@@ -240,14 +240,14 @@ void apiauth_cache_child_init(apr_pool_t *p, server_rec *s)
 
 /* The key's inputs: where the credential is looked up (chain, virtual
  * host, file), then what was presented.  Returns their number. */
-static int key_inputs(const char *chain, const apiauth_server_conf *sconf,
-                      const char *file, const char *const *parts, int nparts,
+static int key_inputs(const char *chain, const char *scope, const char *file,
+                      const char *const *parts, int nparts,
                       const char *all[6])
 {
     int i;
 
     all[0] = chain;
-    all[1] = sconf->cache_scope ? sconf->cache_scope : "";
+    all[1] = scope ? scope : "";
     all[2] = file ? file : "";
     for (i = 0; i < nparts; i++) {
         all[i + 3] = parts[i];
@@ -255,30 +255,43 @@ static int key_inputs(const char *chain, const apiauth_server_conf *sconf,
     return nparts + 3;
 }
 
+void apiauth_cache_key_ctx(request_rec *r, const apiauth_dir_conf *conf,
+                           char tag, unsigned bits, apiauth_memo_ctx_t *ctx)
+{
+    const apiauth_server_conf *sconf =
+        ap_get_module_config(r->server->module_config, &apiauth_module);
+
+    ctx->tag = tag;
+    ctx->bits = bits;
+    ctx->chain = conf->chain ? conf->chain : APIAUTH_DEFAULT_PROVIDER;
+    ctx->scope = sconf->cache_scope;
+    ctx->file = conf->credential_file;
+}
+
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN])
 {
     const char *all[6];
+    apiauth_memo_ctx_t ctx;
     apiauth_memo_t *memo;
-    int n;
 
     if (socache_instance == NULL || nparts > 3) {
         return -1;
     }
-    n = key_inputs(conf->chain ? conf->chain : APIAUTH_DEFAULT_PROVIDER,
-                   ap_get_module_config(r->server->module_config,
-                                        &apiauth_module),
-                   conf->credential_file, parts, nparts, all);
+    apiauth_cache_key_ctx(r, conf, APIAUTH_MEMO_TAG_KEY, 0, &ctx);
     memo = apiauth_memo_of(r->connection);
-    if (apiauth_memo_recall(memo, APIAUTH_MEMO_TAG_KEY, all, n, NULL, NULL,
-                            key) & APIAUTH_MEMO_KEY) {
+    if (apiauth_memo_recall(memo, &ctx, parts, nparts, NULL, NULL, key)
+        & APIAUTH_MEMO_KEY) {
         return 0;
     }
-    if (apiauth_digest_parts(apiauth_pepper_of(r), all, n, key) != 0) {
+    if (apiauth_digest_parts(apiauth_pepper_of(r), all,
+                             key_inputs(ctx.chain, ctx.scope, ctx.file,
+                                        parts, nparts, all),
+                             key) != 0) {
         return -1;
     }
-    apiauth_memo_keep(memo, APIAUTH_MEMO_TAG_KEY, all, n, NULL, key);
+    apiauth_memo_keep(memo, &ctx, parts, nparts, NULL, key);
     return 0;
 }
 
@@ -502,7 +515,8 @@ void apiauth_cache_forget(request_rec *r, const char *const *parts,
             ap_get_module_config(s->module_config, &apiauth_module);
         for (c = 0; c < chains->nelts; c++) {
             for (f = -1; f < files->nelts; f++) {
-                n = key_inputs(APR_ARRAY_IDX(chains, c, const char *), sconf,
+                n = key_inputs(APR_ARRAY_IDX(chains, c, const char *),
+                               sconf->cache_scope,
                                f < 0 ? NULL
                                      : APR_ARRAY_IDX(files, f, const char *),
                                parts, nparts, all);

@@ -9,8 +9,9 @@
  * a cache entry.  The memo keeps one of each per connection:
  *
  *   presented  the inputs of a parse or a key (framed as
- *              apiauth_digest_frame lays them out), the cache key and the
- *              credential they gave;
+ *              apiauth_digest_frame lays them out) and the configuration
+ *              they were read in, the cache key and the credential they
+ *              gave;
  *   entry      the bytes of the last cache entry read, and the identity
  *              read from them.
  *
@@ -43,7 +44,8 @@ struct apiauth_memo {
     apr_pool_t *pool;                  /* the connection's */
 
     /* presented */
-    char tag;                          /* what the inputs were for */
+    apiauth_memo_ctx_t ctx;            /* what the inputs were read in */
+    int has_ctx;
     memo_buf inputs;                   /* framed */
     int has_key;
     unsigned char key[APIAUTH_DIGEST_LEN];
@@ -193,13 +195,24 @@ static void recall_cred(const apiauth_memo_t *m, apr_pool_t *p,
     }
 }
 
-int apiauth_memo_recall(apiauth_memo_t *m, char tag, const char *const *in,
+/* Configuration is compared by address: it lives as long as the process,
+ * so the same address is the same configuration (equal configurations at
+ * two addresses only miss). */
+static int same_ctx(const apiauth_memo_ctx_t *a, const apiauth_memo_ctx_t *b)
+{
+    return a->tag == b->tag && a->bits == b->bits && a->chain == b->chain
+           && a->scope == b->scope && a->file == b->file;
+}
+
+int apiauth_memo_recall(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
+                        const char *const *in,
                         int n, apr_pool_t *p, apiauth_credential_t *cred,
                         unsigned char key[APIAUTH_DIGEST_LEN])
 {
     int got = 0;
 
-    if (m->tag != tag || !holds(&m->inputs, in, n)) {
+    if (!m->has_ctx || !same_ctx(&m->ctx, ctx)
+        || !holds(&m->inputs, in, n)) {
         return 0;
     }
     if (m->has_key) {
@@ -213,7 +226,8 @@ int apiauth_memo_recall(apiauth_memo_t *m, char tag, const char *const *in,
     return got;
 }
 
-void apiauth_memo_keep(apiauth_memo_t *m, char tag, const char *const *in,
+void apiauth_memo_keep(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
+                       const char *const *in,
                        int n, const apiauth_credential_t *cred,
                        const unsigned char *key)
 {
@@ -224,7 +238,7 @@ void apiauth_memo_keep(apiauth_memo_t *m, char tag, const char *const *in,
         need += strlen(in[i]) + 2;
     }
     m->has_key = m->has_cred = 0;
-    m->tag = 0;
+    m->has_ctx = 0;
     reserve(m->pool, &m->strings, 0);
     m->inputs.len = apiauth_digest_frame(in, n,
                                          reserve(m->pool, &m->inputs, need),
@@ -232,7 +246,8 @@ void apiauth_memo_keep(apiauth_memo_t *m, char tag, const char *const *in,
     if (m->inputs.len == 0) {
         return;   /* not framable: nothing is kept */
     }
-    m->tag = tag;
+    m->ctx = *ctx;
+    m->has_ctx = 1;
     if (key) {
         memcpy(m->key, key, APIAUTH_DIGEST_LEN);
         m->has_key = 1;

@@ -174,6 +174,37 @@ apr_status_t apiauth_error_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 void apiauth_register_authz(apr_pool_t *p);
 apiauth_dir_conf *apiauth_section_conf(cmd_parms *cmd);
 
+/* apiauth_memo.c: the previous request's credential, per connection */
+typedef struct apiauth_memo apiauth_memo_t;
+#define APIAUTH_MEMO_KEY 1     /* apiauth_memo_recall found the cache key */
+#define APIAUTH_MEMO_CRED 2    /* ... and the parsed credential */
+/* What the inputs of a memo entry are read in: what for (a tag), a few
+ * bits, and where the credential is looked up (configuration strings,
+ * compared by address). */
+typedef struct apiauth_memo_ctx {
+    char tag;
+    unsigned bits;
+    const char *chain, *scope, *file;
+} apiauth_memo_ctx_t;
+#define APIAUTH_MEMO_TAG_KEY 'k'             /* apiauth_cache_key's parts */
+#define APIAUTH_MEMO_TAG_AUTHORIZATION 'A'   /* the Authorization header */
+#define APIAUTH_MEMO_TAG_KEY_HEADER 'K'      /* the ApiAuthKeyHeader */
+apiauth_memo_t *apiauth_memo_of(conn_rec *c);
+int apiauth_memo_recall(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
+                        const char *const *in, int n, apr_pool_t *p,
+                        apiauth_credential_t *cred,
+                        unsigned char key[APIAUTH_DIGEST_LEN]);
+void apiauth_memo_keep(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
+                       const char *const *in, int n,
+                       const apiauth_credential_t *cred,
+                       const unsigned char *key);
+int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
+                       const void *entry, apr_size_t len,
+                       apiauth_identity_t *id, apr_int64_t *made);
+void apiauth_memo_keep_entry(apiauth_memo_t *m, const void *entry,
+                             apr_size_t len, const char *parsed,
+                             const apiauth_identity_t *id, apr_int64_t made);
+
 /* apiauth_cache.c */
 const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
                                       const char *arg);
@@ -201,26 +232,11 @@ int apiauth_socache_count(request_rec *r, const char *name);
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                       const char *const *parts, int nparts,
                       unsigned char key[APIAUTH_DIGEST_LEN]);
+/* What a location's cache keys depend on besides the credential, as the
+ * connection memo compares it. */
+void apiauth_cache_key_ctx(request_rec *r, const apiauth_dir_conf *conf,
+                           char tag, unsigned bits, apiauth_memo_ctx_t *ctx);
 
-/* apiauth_memo.c: the previous request's credential, per connection */
-typedef struct apiauth_memo apiauth_memo_t;
-#define APIAUTH_MEMO_KEY 1     /* apiauth_memo_recall found the cache key */
-#define APIAUTH_MEMO_CRED 2    /* ... and the parsed credential */
-#define APIAUTH_MEMO_TAG_KEY 'k'        /* inputs: apiauth_cache_key's */
-#define APIAUTH_MEMO_TAG_PRESENTED 'p'  /* inputs: the request's material */
-apiauth_memo_t *apiauth_memo_of(conn_rec *c);
-int apiauth_memo_recall(apiauth_memo_t *m, char tag, const char *const *in,
-                        int n, apr_pool_t *p, apiauth_credential_t *cred,
-                        unsigned char key[APIAUTH_DIGEST_LEN]);
-void apiauth_memo_keep(apiauth_memo_t *m, char tag, const char *const *in,
-                       int n, const apiauth_credential_t *cred,
-                       const unsigned char *key);
-int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
-                       const void *entry, apr_size_t len,
-                       apiauth_identity_t *id, apr_int64_t *made);
-void apiauth_memo_keep_entry(apiauth_memo_t *m, const void *entry,
-                             apr_size_t len, const char *parsed,
-                             const apiauth_identity_t *id, apr_int64_t made);
 
 /* provider_dbd.c, provider_file.c, provider_jwt.c */
 extern const apiauth_provider_t apiauth_provider_dbd;
