@@ -264,7 +264,25 @@ def targets(load, cg, rows, soak, growth):
             checks.append((f"{row.label}: fewer instructions than httpd "
                            f"Basic {{SHA}} (+{fmt_k(sha_added)})",
                            f"+{fmt_k(added)}", added < sha_added, row.name))
+    for row in rows:
+        ref = same_header(rows, row)
+        if row.cached and ref:
+            added = cg[row.name]["ir"] - cg[ref.name]["ir"]
+            checks.append((f"{row.label}: the same, over {ref.label} "
+                           f"(+{fmt_k(cg[ref.name]['ir'] - base_ir)}: "
+                           "httpd reading the header)",
+                           f"+{fmt_k(added)}", added < sha_added, row.name))
     return checks
+
+
+def same_header(rows, row):
+    """The unauthenticated row that sends `row`'s header, if there is one."""
+    for ref in rows:
+        if (row.header_of and ref.header_of == row.header_of
+                and ref is not row and not ref.ours
+                and ref.path == "/open/hello.txt"):
+            return ref
+    return None
 
 
 def miss_profiles(cg, rows, missed, modules):
@@ -323,6 +341,14 @@ def bounds_text(load, cg, rows, peer, modules):
                          "rate is theirs as much as httpd's.")
             continue
         share = (ir - base) / ir if ir else 0
+        if row.header_of and not row.ours:   # a reference, no auth
+            what = added_cost(cg, row.name, count=3)
+            costs = ", ".join(f"`{f}` {v / 1000:,.1f}k" for f, v in what)
+            lines.append(f"- {row.label}: httpd busy {cores:.2f} cores; "
+                         f"reading the header alone adds {fmt_k(ir - base)}"
+                         f" instructions ({share * 100:.0f}% of "
+                         f"{fmt_k(ir)}), no module looking at it: {costs}.")
+            continue
         if row.ours:
             what = our_cost(cg, row.name, modules, count=4)[0]
             where = "in our code"

@@ -64,12 +64,15 @@ class Row:
     `vhost` names the virtual host (the signing key) for token endpoint
     rows; `chain` marks the refresh_token row, whose every request needs
     the refresh token of the previous answer; `waits` says what the row
-    waits for, if it does."""
+    waits for, if it does; rows with the same `header_of` send the same
+    credential header (the unauthenticated one among them measures what
+    reading it costs)."""
 
     def __init__(self, name, label, path, group, headers=(), method="GET",
                  body=None, vhost="rsa", status=200, ours=False,
-                 cached=False, chain=False, waits=None):
+                 cached=False, chain=False, waits=None, header_of=None):
         self.name, self.label, self.path, self.group = name, label, path, group
+        self.header_of = header_of
         self.headers = list(headers)
         self.method, self.body, self.vhost = method, body, vhost
         self.status, self.ours, self.cached = status, ours, cached
@@ -231,6 +234,11 @@ class World:
         bearer = "Bearer " + c.get("access_token", "")
         return [
             Row("open", "no auth", "/open/hello.txt", "resource"),
+            # what reading the Bearer rows' header costs httpd on its own:
+            # a JWT is ten times a Basic header, whoever checks it
+            Row("open-bearer", "no auth, sent the Bearer rows' header",
+                "/open/hello.txt", "resource", [("Authorization", bearer)],
+                header_of="bearer"),
             Row("basic-sha", "httpd Basic, authn_file {SHA}",
                 "/basic-sha/hello.txt", "resource",
                 [("Authorization", basic("bob", "sha-secret"))]),
@@ -256,10 +264,12 @@ class World:
                 ours=True, cached=True),
             Row("bearer-oauth", "Bearer JWT RS256, oauth, cache",
                 "/bearer-oauth/hello.txt", "resource",
-                [("Authorization", bearer)], ours=True, cached=True),
+                [("Authorization", bearer)], ours=True, cached=True,
+                header_of="bearer"),
             Row("bearer-jwt", "Bearer JWT RS256, jwt, cache",
                 "/bearer-jwt/hello.txt", "resource",
-                [("Authorization", bearer)], ours=True, cached=True),
+                [("Authorization", bearer)], ours=True, cached=True,
+                header_of="bearer"),
         ]
 
     def token_rows(self):
