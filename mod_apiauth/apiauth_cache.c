@@ -5,7 +5,7 @@
  * that is a digest of where it was looked up and of the credential as
  * presented (never the secret itself).  Where: the provider chain, the
  * virtual host (whose DBD settings the dbd provider uses, named by
- * ServerName and port so that nodes with one configuration share entries)
+ * ServerName so that nodes with one configuration share entries)
  * and the credential file -- an identity found in one store is never
  * reused for a location that reads another.  An entry lives
  * ApiAuthCacheTTL seconds at most and never past the credential's own
@@ -94,9 +94,10 @@ void apiauth_cache_register_file(apr_pool_t *p, const char *path)
     add_once(p, files, path);
 }
 
-/* Each virtual host's name in cache keys: ServerName:port, numbered when
- * two hosts share it, so that it is the same on every node that runs the
- * same configuration. */
+/* Each virtual host's name in cache keys: its ServerName, numbered in
+ * configuration order when two hosts share one, so that it is the same on
+ * every node that runs the same configuration -- whatever ports the nodes
+ * listen on (two nodes on one machine cannot share them). */
 static void name_scopes(apr_pool_t *p, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(p);
@@ -105,9 +106,7 @@ static void name_scopes(apr_pool_t *p, server_rec *s)
     for (; s; s = s->next) {
         apiauth_server_conf *sconf = ap_get_module_config(s->module_config,
                                                           &apiauth_module);
-        const char *name = apr_psprintf(p, "%s:%u", s->server_hostname
-                                        ? s->server_hostname : "",
-                                        (unsigned)s->port);
+        const char *name = s->server_hostname ? s->server_hostname : "";
         int *count = apr_hash_get(seen, name, APR_HASH_KEY_STRING);
 
         if (count == NULL) {
