@@ -143,7 +143,8 @@ static apiauth_status_t read_credential(request_rec *r,
     if (st != APIAUTH_OK) {
         return st;
     }
-    *keyed = apiauth_resolve_key(r, conf, cred, key) == 0;
+    /* kept below with the credential, not once more on its own */
+    *keyed = apiauth_resolve_key(r, conf, cred, 0, key) == 0;
     if (in[0]) {
         apiauth_memo_keep(memo, &ctx, in, 1, cred, *keyed ? key : NULL);
     }

@@ -268,7 +268,7 @@ void apiauth_cache_key_ctx(request_rec *r, const apiauth_dir_conf *conf,
 }
 
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
-                      const char *const *parts, int nparts,
+                      const char *const *parts, int nparts, int remember,
                       unsigned char key[APIAUTH_DIGEST_LEN])
 {
     const char *all[6];
@@ -279,9 +279,9 @@ int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
         return -1;
     }
     apiauth_cache_key_ctx(r, conf, APIAUTH_MEMO_TAG_KEY, 0, &ctx);
-    memo = apiauth_memo_of(r->connection);
-    if (apiauth_memo_recall(memo, &ctx, parts, nparts, NULL, NULL, key)
-        & APIAUTH_MEMO_KEY) {
+    memo = remember ? apiauth_memo_of(r->connection) : NULL;
+    if (memo && (apiauth_memo_recall(memo, &ctx, parts, nparts, NULL, NULL,
+                                     key) & APIAUTH_MEMO_KEY)) {
         return 0;
     }
     if (apiauth_digest_parts(apiauth_pepper_of(r), all,
@@ -290,7 +290,9 @@ int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
                              key) != 0) {
         return -1;
     }
-    apiauth_memo_keep(memo, &ctx, parts, nparts, NULL, key);
+    if (memo) {
+        apiauth_memo_keep(memo, &ctx, parts, nparts, NULL, key);
+    }
     return 0;
 }
 

@@ -129,9 +129,9 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
                                  apiauth_identity_t *id,
                                  apiauth_error_t *err);
 /* The credential's cache key at this location: 0, or -1 when it has no
- * cache. */
+ * cache (`remember` as for apiauth_cache_key). */
 int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
-                        const apiauth_credential_t *cred,
+                        const apiauth_credential_t *cred, int remember,
                         unsigned char key[APIAUTH_DIGEST_LEN]);
 
 apiauth_status_t apiauth_app_in_group(request_rec *r,
@@ -229,8 +229,10 @@ int apiauth_socache_available(void);
 int apiauth_socache_increment(request_rec *r, const char *name,
                               apr_time_t expiry);
 int apiauth_socache_count(request_rec *r, const char *name);
+/* The credential's cache key; `remember`: through the connection memo
+ * (a caller that keeps the key in the memo itself passes 0). */
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
-                      const char *const *parts, int nparts,
+                      const char *const *parts, int nparts, int remember,
                       unsigned char key[APIAUTH_DIGEST_LEN]);
 /* What a location's cache keys depend on besides the credential, as the
  * connection memo compares it. */

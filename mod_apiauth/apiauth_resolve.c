@@ -449,7 +449,7 @@ static int credential_parts(const apiauth_credential_t *cred,
 }
 
 int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
-                        const apiauth_credential_t *cred,
+                        const apiauth_credential_t *cred, int remember,
                         unsigned char key[APIAUTH_DIGEST_LEN])
 {
     const char *parts[3];
@@ -458,7 +458,7 @@ int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
         return -1;
     }
     return apiauth_cache_key(r, conf, parts, credential_parts(cred, parts),
-                             key);
+                             remember, key);
 }
 
 apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
@@ -470,7 +470,7 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
     const unsigned char *key = known_key;
     apiauth_status_t st;
 
-    if (key == NULL && apiauth_resolve_key(r, conf, cred, own) == 0) {
+    if (key == NULL && apiauth_resolve_key(r, conf, cred, 1, own) == 0) {
         key = own;
     }
     if (conf->cache == 0) {
