@@ -38,8 +38,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import world as W
-from plan import (CG_GAP, CG_REPEATS, CG_RUNS, KEEP, ROUNDS, SECONDS, SOAK,
-                  SOAK_SECONDS, STARTED)
+from plan import (ALL_CPUS, CG_GAP, CG_REPEATS, CG_RUNS, KEEP, LOADER_CPUS,
+                  ROUNDS, SECONDS, SERVER_CPUS, SOAK, SOAK_SECONDS, STARTED)
 from report import report
 
 HERE = Path(__file__).resolve().parent
@@ -130,8 +130,23 @@ def lua(value):
     return "{" + ", ".join(lua(v) for v in value) + "}"
 
 
+def pin(pids, cpus):
+    """Every thread of these processes onto `cpus` (a child forked later
+    inherits its parent's)."""
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except OSError:
+                pass     # a thread that has just ended
+
+
 def wrk(port, path, spec, workdir, threads=1, connections=8,
-        seconds=SECONDS):
+        seconds=SECONDS, cpus=None):
     spec_file = Path(workdir) / "spec.lua"
     spec_file.write_text("return " + lua(spec) + "\n")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
@@ -139,7 +154,9 @@ def wrk(port, path, spec, workdir, threads=1, connections=8,
            f"http://127.0.0.1:{port}{path}"]
     proc = subprocess.run(cmd, capture_output=True, text=True,
                           env=dict(os.environ, BENCH_SPEC=str(spec_file)),
-                          timeout=seconds + 60)
+                          timeout=seconds + 60,
+                          preexec_fn=(lambda: os.sched_setaffinity(0, cpus))
+                          if cpus else None)
     line = next((x for x in proc.stdout.splitlines()
                  if x.startswith("BENCH ")), None)
     if line is None:
@@ -194,9 +211,14 @@ class Load:
             threads = 8
         pids = ([self.peer.proc.pid] if row.name == "oidc-provider"
                 else self.server.children())
+        # plan.py: the resource rows on CPUs of their own, the rest free
+        pinned = row.group == "resource"
+        pin([self.server.proc.pid] + self.server.children(),
+            SERVER_CPUS if pinned else ALL_CPUS)
         before = cpu_seconds(pids)
         got = wrk(self.port_of(row), row.path, spec, self.world.root,
-                  threads=threads, connections=8)
+                  threads=threads, connections=8,
+                  cpus=LOADER_CPUS if pinned else None)
         got["cpu_us"] = ((cpu_seconds(pids) - before) * 1e6
                          / max(got["requests"], 1))
         return got
@@ -242,6 +264,7 @@ class Load:
         rows = [r for r in self.world.request_rows() if r.ours]
         requests = [W.format_request(r).decode() for r in rows]
         children = self.server.children()
+        pin([self.server.proc.pid] + children, ALL_CPUS)
         before = {pid: W.rss_kib(pid) for pid in children}
         log(f"soak: {total:,} requests over {len(rows)} rows")
         done = errors = 0

@@ -21,6 +21,21 @@ CG_REPEATS = 1 if QUICK else 2
 CG_RUNS = (150, 50)
 CG_GAP = 0.01      # seconds between a response and the next request
 
+# The resource rows differ from each other by a few per cent, less than
+# one second's rate swings when httpd and wrk share every CPU and the
+# scheduler keeps moving them (here by a quarter either way, even between
+# adjacent seconds).  So for them httpd gets the first half of the CPUs
+# and wrk the rest: the server's own cost sets the rate, and it repeats
+# within a few per cent.  The token endpoint rows compare two servers,
+# each free to use the whole machine as it would in production (node's
+# own threads, httpd's workers), and stay unpinned, as do the soak and
+# callgrind.  BENCH_PIN=0 pins nothing.
+_CPUS = sorted(os.sched_getaffinity(0))
+PIN = os.environ.get("BENCH_PIN", "1") != "0" and len(_CPUS) > 1
+ALL_CPUS = set(_CPUS)
+SERVER_CPUS = set(_CPUS[:len(_CPUS) // 2]) if PIN else ALL_CPUS
+LOADER_CPUS = set(_CPUS[len(_CPUS) // 2:]) if PIN else ALL_CPUS
+
 STARTED = time.time()
 TARGET_CACHED = 0.95
 TARGET_UNCACHED = 0.6

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import callgrind
-from plan import (CG_REPEATS, CG_RUNS, QUICK, ROUNDS, SECONDS, STARTED,
-                  TARGET_CACHED, TARGET_PEER, TARGET_RSS_KIB,
+from plan import (CG_REPEATS, CG_RUNS, LOADER_CPUS, PIN, QUICK, ROUNDS,
+                  SECONDS, SERVER_CPUS, STARTED, TARGET_CACHED, TARGET_PEER, TARGET_RSS_KIB,
                   TARGET_UNCACHED)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def report(load, cg, soak, peer):
            f"{versions(peer)}.  {ROUNDS} interleaved "
            f"rounds of {SECONDS} s per row (wrk -t1 -c8; the refresh row "
            "-t8 -c8, one rotation chain per connection), loopback, plain "
-           "HTTP, no access log.  *req/s*: the median over rounds; *x no "
+           "HTTP, no access log; " + pinning() + ".  *req/s*: the median over rounds; *x no "
            "auth*: the median of each round's ratio to the unauthenticated "
            "row; *CPU us/req*: user and system time of the httpd children "
            "(of node for oidc-provider) per answer, median over rounds, and "
@@ -240,7 +240,7 @@ def targets(load, cg, rows, soak, growth):
         if row.cached:
             r = load.ratio(row.name, "open")
             checks.append((f"{row.label}: >= {TARGET_CACHED} x no auth",
-                           f"{r:.2f}", r >= TARGET_CACHED, row.name))
+                           f"{r:.3f}", r >= TARGET_CACHED, row.name))
     r = load.ratio("apikey-nocache", "open")
     checks.append((f"apikey without cache: >= {TARGET_UNCACHED} x no auth",
                    f"{r:.2f}", r >= TARGET_UNCACHED, "apikey-nocache"))
@@ -319,6 +319,18 @@ def miss_profiles(cg, rows, missed, modules):
     return out
 
 
+def cpu_list(cpus):
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def pinning():
+    if not PIN:
+        return "nothing pinned: httpd, wrk and node share every CPU"
+    return (f"resource rows: httpd on CPU {cpu_list(SERVER_CPUS)}, wrk on "
+            f"CPU {cpu_list(LOADER_CPUS)} (bench/plan.py says why); token "
+            "endpoint rows: httpd, node and wrk free on every CPU")
+
+
 def busy(load, name):
     """Cores the server under test kept busy during the row's runs."""
     s = load.summary(name)
@@ -335,10 +347,10 @@ def bounds_text(load, cg, rows, peer, modules):
         ir = cg[row.name]["ir"]
         cores = busy(load, row.name)
         if row.name == "open":
-            lines.append(f"- {row.label}: httpd busy {cores:.2f} of 2 "
-                         f"cores, {fmt_k(ir)} instructions a request; wrk "
-                         "and the loopback TCP stack take the rest, so the "
-                         "rate is theirs as much as httpd's.")
+            lines.append(f"- {row.label}: httpd busy {cores:.2f} of the "
+                         f"{len(SERVER_CPUS)} CPU(s) it runs on, "
+                         f"{fmt_k(ir)} instructions a request in user "
+                         "space.")
             continue
         share = (ir - base) / ir if ir else 0
         if row.header_of and not row.ours:   # a reference, no auth
