@@ -19,10 +19,20 @@
  *
  * The socache is shmcb unless ApiAuthCacheSOCache names another (memcache
  * or redis to share it between nodes).  Without any, caching is off.
+ *
+ * Under shmcb, which no other node writes, the server also keeps a count
+ * of the changes it has made that can take an answer back (an entry
+ * deleted, a revocation marker written) in shared memory.  A keep-alive
+ * connection's memo (apiauth_memo.c) of what the cache said last time is
+ * then good without asking the cache again for as long as the count has
+ * not moved.  Across nodes the count would not see the other nodes'
+ * changes, so there every request asks.
  */
 #include <stdlib.h>
 
+#include <apr_atomic.h>
 #include <apr_hash.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
 #include <ap_socache.h>
 #include <http_core.h>
@@ -36,6 +46,8 @@ static ap_socache_provider_t *socache_provider;
 static ap_socache_instance_t *socache_instance;
 static apr_global_mutex_t *cache_mutex;
 static int socache_configured;          /* set by ApiAuthCacheSOCache */
+static apr_shm_t *changes_shm;
+static apr_uint32_t *changes;           /* the change count, NULL if none */
 static apr_array_header_t *chains;      /* every ApiAuthProvider chain */
 static apr_array_header_t *files;       /* every ApiAuthCredentialFile */
 static server_rec *servers;             /* every virtual host */
@@ -145,6 +157,8 @@ int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     socache_instance = NULL;
     cache_mutex = NULL;
     socache_configured = 0;
+    changes_shm = NULL;
+    changes = NULL;
     chains = apr_array_make(pconf, 4, sizeof(const char *));
     APR_ARRAY_PUSH(chains, const char *) = APIAUTH_DEFAULT_PROVIDER;
     files = apr_array_make(pconf, 2, sizeof(const char *));
@@ -162,7 +176,27 @@ static apr_status_t cache_cleanup(void *data)
         apr_global_mutex_destroy(cache_mutex);
         cache_mutex = NULL;
     }
+    changes = NULL;      /* the segment goes with the pool */
+    changes_shm = NULL;
     return APR_SUCCESS;
+}
+
+/* The change count, in anonymous shared memory that every child
+ * inherits.  Without it nothing is wrong, every request just asks. */
+static void create_change_count(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv = apr_shm_create(&changes_shm, sizeof(*changes), NULL,
+                                     pconf);
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, s, AALOGNO(10048)
+                     "no shared memory for the cache's change count: "
+                     "every cached answer is looked up again");
+        changes_shm = NULL;
+        return;
+    }
+    changes = apr_shm_baseaddr_get(changes_shm);
+    apr_atomic_set32(changes, 0);
 }
 
 int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -212,6 +246,12 @@ int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_pool_cleanup_register(pconf, s, cache_cleanup, apr_pool_cleanup_null);
+    /* shmcb, by name or as the "default" one: no other node writes it */
+    if (socache_provider == ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP,
+                                               "shmcb",
+                                               AP_SOCACHE_PROVIDER_VERSION)) {
+        create_change_count(pconf, s);
+    }
     return OK;
 }
 
@@ -376,6 +416,15 @@ int apiauth_socache_available(void)
     return socache_instance != NULL;
 }
 
+/* After a change that can take an answer back has been made (not
+ * before: a lookup that sees the new count must also see the change). */
+static void count_change(void)
+{
+    if (changes) {
+        apr_atomic_inc32(changes);
+    }
+}
+
 /* A counter in the socache under the text `name`: the value after adding
  * one.  Under shmcb the mutex makes it exact; over memcache two nodes may
  * both read n and write n + 1, which a failure limit can live with. */
@@ -447,27 +496,44 @@ static int read_entry(const unsigned char *value, apr_size_t len, char *copy,
                                          id) == APIAUTH_OK;
 }
 
+/* The change count now (read before the lookup it stands for). */
+static apr_uint32_t changes_seen(void)
+{
+    return changes ? apr_atomic_read32(changes) : 0;
+}
+
 int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
                       const unsigned char *key, apiauth_identity_t *id)
 {
     unsigned char value[2048];
     unsigned int len = sizeof(value) - 1;
+    apr_interval_time_t ttl = apr_time_from_sec(ttl_of(conf));
+    apr_uint32_t seen = changes_seen();
     apiauth_memo_t *memo;
     apr_int64_t made;
     char *copy;
 
-    if (!socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len)) {
+    if (socache_instance == NULL) {
         return 0;
     }
     memo = apiauth_memo_of(r->connection);
-    if (!apiauth_memo_entry(memo, r->pool, value, len, id, &made)) {
+    if (changes
+        && apiauth_memo_entry_unchanged(memo, r->pool, key, seen, id, &made)
+        && r->request_time - made < ttl) {
+        return 1;
+    }
+    if (!socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len)) {
+        return 0;
+    }
+    if (!apiauth_memo_entry(memo, r->pool, key, seen, value, len, id,
+                            &made)) {
         copy = apr_palloc(r->pool, len + 1);
         if (!read_entry(value, len, copy, id, &made)) {
             return 0;
         }
-        apiauth_memo_keep_entry(memo, value, len, copy, id, made);
+        apiauth_memo_keep_entry(memo, key, seen, value, len, copy, id, made);
     }
-    return r->request_time - made < apr_time_from_sec(ttl_of(conf));
+    return r->request_time - made < ttl;
 }
 
 void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
@@ -495,6 +561,8 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
     }
     socache_put(r, key, APIAUTH_DIGEST_LEN, expiry, value,
                 (unsigned int)strlen(value));
+    /* what the memo holds, if anything, was not good enough */
+    apiauth_memo_drop_entry(apiauth_memo_of(r->connection));
 }
 
 /* Every key the credential may be cached under: each chain, in each
@@ -527,6 +595,7 @@ void apiauth_cache_forget(request_rec *r, const char *const *parts,
             }
         }
     }
+    count_change();
 }
 
 /* A grant or a credential revoked through this server: a marker under its
@@ -548,18 +617,29 @@ void apiauth_cache_note_revoked(request_rec *r, const char *what,
 
     socache_put(r, (const unsigned char *)name, (unsigned int)strlen(name),
                 apr_time_from_sec(until), "1", 1);
+    count_change();
 }
 
 int apiauth_cache_is_revoked(request_rec *r, const char *what, const char *id)
 {
+    apr_uint32_t seen = changes_seen();
     const char *name;
     unsigned char value[4];
     unsigned int len = sizeof(value);
+    apiauth_memo_t *memo;
 
     if (socache_instance == NULL) {
         return 0;
     }
     name = marker_name(r, what, id);
-    return socache_get(r, (const unsigned char *)name,
-                       (unsigned int)strlen(name), value, &len);
+    memo = apiauth_memo_of(r->connection);
+    if (changes && apiauth_memo_absent(memo, name, seen)) {
+        return 0;
+    }
+    if (socache_get(r, (const unsigned char *)name,
+                    (unsigned int)strlen(name), value, &len)) {
+        return 1;
+    }
+    apiauth_memo_keep_absent(memo, name, seen);
+    return 0;
 }

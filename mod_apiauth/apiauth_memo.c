@@ -12,16 +12,22 @@
  *              apiauth_digest_frame lays them out) and the configuration
  *              they were read in, the cache key and the credential they
  *              gave;
- *   entry      the bytes of the last cache entry read, and the identity
- *              read from them.
+ *   entry      the bytes of the last cache entry read, the key and the
+ *              cache's change count (apiauth_cache.c) they were read
+ *              under, and the identity read from them;
+ *   absent     the last revocation marker found absent, and the change
+ *              count it was looked up under.
  *
  * Reuse is decided by comparing everything the answer was computed from
  * (the presented inputs in constant time), so the answer is the same by
- * construction; nothing is skipped that depends on time or on other
- * requests (the cache lookup, its TTL, revocation markers, this
- * location's rules).  A request never points into the memo: what it gets
- * is copied into its own pool, since the next request on the connection
- * may replace the memo while this one is still being logged.
+ * construction.  Nothing is skipped that depends on time or on this
+ * location's rules (the TTL, expiry, admission).  What depends on other
+ * requests, the cache lookup and the revocation markers, is skipped only
+ * where the cache is this node's alone and its change count says that
+ * nothing has been deleted from it or marked revoked since the memo's
+ * lookup.  A request never points into the memo: what it gets is copied
+ * into its own pool, since the next request on the connection may
+ * replace the memo while this one is still being logged.
  *
  * The presented slot holds a secret: it is wiped when replaced and when
  * the connection ends.  Buffers grow to the longest input the connection
@@ -59,6 +65,14 @@ struct apiauth_memo {
                                           (entry.len + 1 bytes) */
     apiauth_identity_t identity;
     apr_int64_t made;
+    int has_entry;
+    unsigned char entry_key[APIAUTH_DIGEST_LEN];
+    apr_uint32_t entry_seen;           /* the change count at its lookup */
+
+    /* absent */
+    memo_buf absent;                   /* the marker's name, NUL-terminated */
+    int has_absent;
+    apr_uint32_t absent_seen;
 };
 
 #define FIRST_CAP 256
@@ -257,24 +271,49 @@ void apiauth_memo_keep(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
     }
 }
 
-int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
-                       const void *entry, apr_size_t len,
+/* The memo's identity, copied into p. */
+static void give_entry(const apiauth_memo_t *m, apr_pool_t *p,
                        apiauth_identity_t *id, apr_int64_t *made)
 {
-    char *copy;
+    char *copy = apr_pmemdup(p, m->parsed.data, m->entry.len + 1);
 
-    if (m->entry.len != len || len == 0
-        || memcmp(m->entry.data, entry, len) != 0) {
+    *id = m->identity;
+    apiauth_identity_move(id, (const char *)m->parsed.data, m->entry.len,
+                          copy);
+    *made = m->made;
+}
+
+int apiauth_memo_entry_unchanged(const apiauth_memo_t *m, apr_pool_t *p,
+                                 const unsigned char *key, apr_uint32_t seen,
+                                 apiauth_identity_t *id, apr_int64_t *made)
+{
+    if (!m->has_entry || m->entry_seen != seen
+        || !apiauth_ct_equal(m->entry_key, key, APIAUTH_DIGEST_LEN)) {
         return 0;
     }
-    copy = apr_pmemdup(p, m->parsed.data, len + 1);
-    *id = m->identity;
-    apiauth_identity_move(id, (const char *)m->parsed.data, len, copy);
-    *made = m->made;
+    give_entry(m, p, id, made);
     return 1;
 }
 
-void apiauth_memo_keep_entry(apiauth_memo_t *m, const void *entry,
+int apiauth_memo_entry(apiauth_memo_t *m, apr_pool_t *p,
+                       const unsigned char *key, apr_uint32_t seen,
+                       const void *entry, apr_size_t len,
+                       apiauth_identity_t *id, apr_int64_t *made)
+{
+    if (!m->has_entry || m->entry.len != len
+        || memcmp(m->entry.data, entry, len) != 0) {
+        return 0;
+    }
+    /* the same bytes, perhaps under another key (a credential two
+     * locations share): the identity is theirs all the same */
+    memcpy(m->entry_key, key, APIAUTH_DIGEST_LEN);
+    m->entry_seen = seen;
+    give_entry(m, p, id, made);
+    return 1;
+}
+
+void apiauth_memo_keep_entry(apiauth_memo_t *m, const unsigned char *key,
+                             apr_uint32_t seen, const void *entry,
                              apr_size_t len, const char *parsed,
                              const apiauth_identity_t *id, apr_int64_t made)
 {
@@ -286,4 +325,30 @@ void apiauth_memo_keep_entry(apiauth_memo_t *m, const void *entry,
     apiauth_identity_move(&m->identity, parsed, len,
                           (const char *)m->parsed.data);
     m->made = made;
+    memcpy(m->entry_key, key, APIAUTH_DIGEST_LEN);
+    m->entry_seen = seen;
+    m->has_entry = 1;
+}
+
+void apiauth_memo_drop_entry(apiauth_memo_t *m)
+{
+    m->has_entry = 0;
+}
+
+int apiauth_memo_absent(const apiauth_memo_t *m, const char *name,
+                        apr_uint32_t seen)
+{
+    return m->has_absent && m->absent_seen == seen
+           && strcmp((const char *)m->absent.data, name) == 0;
+}
+
+void apiauth_memo_keep_absent(apiauth_memo_t *m, const char *name,
+                              apr_uint32_t seen)
+{
+    apr_size_t len = strlen(name) + 1;
+
+    memcpy(reserve(m->pool, &m->absent, len), name, len);
+    m->absent.len = len;
+    m->absent_seen = seen;
+    m->has_absent = 1;
 }

@@ -198,12 +198,25 @@ void apiauth_memo_keep(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
                        const char *const *in, int n,
                        const apiauth_credential_t *cred,
                        const unsigned char *key);
-int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
+/* The cache entry: reused when the same key was read at the same change
+ * count (`seen`), or when the same bytes were read again. */
+int apiauth_memo_entry_unchanged(const apiauth_memo_t *m, apr_pool_t *p,
+                                 const unsigned char *key, apr_uint32_t seen,
+                                 apiauth_identity_t *id, apr_int64_t *made);
+int apiauth_memo_entry(apiauth_memo_t *m, apr_pool_t *p,
+                       const unsigned char *key, apr_uint32_t seen,
                        const void *entry, apr_size_t len,
                        apiauth_identity_t *id, apr_int64_t *made);
-void apiauth_memo_keep_entry(apiauth_memo_t *m, const void *entry,
+void apiauth_memo_keep_entry(apiauth_memo_t *m, const unsigned char *key,
+                             apr_uint32_t seen, const void *entry,
                              apr_size_t len, const char *parsed,
                              const apiauth_identity_t *id, apr_int64_t made);
+void apiauth_memo_drop_entry(apiauth_memo_t *m);
+/* A revocation marker found absent at change count `seen`. */
+int apiauth_memo_absent(const apiauth_memo_t *m, const char *name,
+                        apr_uint32_t seen);
+void apiauth_memo_keep_absent(apiauth_memo_t *m, const char *name,
+                              apr_uint32_t seen);
 
 /* apiauth_cache.c */
 const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,

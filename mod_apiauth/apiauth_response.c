@@ -170,6 +170,11 @@ void apiauth_refuse_authz(request_rec *r, const apiauth_error_t *err,
 /* httpd granted the request after all (fixups run only then). */
 void apiauth_forget_denial(request_rec *r)
 {
+    /* the three are noted together: one look, not three, when there is
+     * none (every granted request) */
+    if (apr_table_get(r->notes, NOTE_DENIED_ERROR) == NULL) {
+        return;
+    }
     apr_table_unset(r->notes, NOTE_DENIED_ERROR);
     apr_table_unset(r->notes, NOTE_DENIED_DESCRIPTION);
     apr_table_unset(r->notes, NOTE_DENIED_SCOPE);

@@ -229,6 +229,41 @@ def test_revoked_access_token_is_refused_at_once_despite_the_cache(o, c):
     assert active(o, c.shop, token) == INACTIVE
 
 
+def on_one_connection(o, token, times=3):
+    """A keep-alive connection that has used `token` `times` times (its
+    memo then holds the token and what the cache said of it)."""
+    s = o.session()
+    for _ in range(times):
+        r = s.get(o.url(RESOURCE), headers=bearer(token), timeout=30)
+        assert r.status_code == 200, r.text
+    return s
+
+
+def test_revocation_reaches_a_connection_kept_open_at_once(o, c):
+    """Under shmcb a keep-alive connection does not ask the cache again
+    while the server's change count (apiauth_cache.c) has not moved; the
+    revocation, made on another connection, moves it, whichever process
+    holds which connection."""
+    token = client_token(o, c.shop)["access_token"]
+    with on_one_connection(o, token) as kept:
+        assert revoke(o, c.shop, token).status_code == 200
+        r = kept.get(o.url(RESOURCE), headers=bearer(token), timeout=30)
+        assert r.status_code == 401, r.text
+        assert r.json()["error"] == "invalid_token"
+
+
+def test_family_revocation_reaches_a_connection_kept_open_at_once(o, c):
+    """The access token's cache entry stays (its key is a digest of the
+    token, which the revocation of the refresh token does not have); the
+    grant's revocation marker must reach the open connection."""
+    tokens = user_tokens(o, c.shop)
+    with on_one_connection(o, tokens["access_token"]) as kept:
+        assert revoke(o, c.shop, tokens["refresh_token"]).status_code == 200
+        r = kept.get(o.url(RESOURCE), headers=bearer(tokens["access_token"]),
+                     timeout=30)
+        assert r.status_code == 401, r.text
+
+
 def test_revoking_a_refresh_token_revokes_its_family(o, c):
     first = user_tokens(o, c.shop)
     second = refresh(o, c.shop, first["refresh_token"]).json()

@@ -339,6 +339,29 @@ def test_logout_ends_the_session_under_every_app_token(tapglue):
                                  session)).status_code == 401
 
 
+def test_logout_reaches_connections_kept_open(tapglue):
+    """Keep-alive connections remember what the cache said of their
+    session and, under shmcb, do not ask again while nothing has been
+    revoked on this node (apiauth_cache.c's change count).  The logout,
+    made on a third connection, is the next answer on both: on the first
+    its cache entry is gone, on the second (another app token, another
+    entry) the session's revocation marker refuses it."""
+    second, _ = tapglue.store.key("myapp", "--kind", "app_token")
+    session = session_of(tapglue, tapglue.app_token, username="alice",
+                         password=ALICE_PW)
+    with tapglue.session() as one, tapglue.session() as two:
+        for _ in range(3):
+            for s, app_token in ((one, tapglue.app_token), (two, second)):
+                r = s.get(tapglue.url(ME), auth=(app_token, session),
+                          timeout=30)
+                assert r.status_code == 200, r.text
+        r = tapglue.request("DELETE", LOGIN, auth=(tapglue.app_token, session))
+        assert r.status_code == 204
+        for s, app_token in ((one, tapglue.app_token), (two, second)):
+            r = s.get(tapglue.url(ME), auth=(app_token, session), timeout=30)
+            assert r.status_code == 401, r.text
+
+
 def test_logout_with_another_apps_token_is_refused(tapglue):
     session = session_of(tapglue, tapglue.app_token, username="alice",
                          password=ALICE_PW)

@@ -266,6 +266,26 @@ def test_access_token_revoked_on_a_is_refused_on_b_at_once(nodes):
     assert r.status_code == 401, r.text
 
 
+def test_revocation_on_a_reaches_a_connection_kept_open_on_b(nodes):
+    """A keep-alive connection may answer from what the cache said last
+    time only where no other node writes the cache (shmcb, and its change
+    count: apiauth_cache.c); over memcache B asks at every request, so
+    A's revocation is B's next answer on the very connection it had."""
+    access = token(nodes.a, nodes.web, grant_type="client_credentials",
+                   scope="integration.store").json()["access_token"]
+    with nodes.b.session() as kept:
+        for _ in range(3):
+            r = kept.get(nodes.b.url("/cached/v1/env"), headers=bearer(access),
+                         timeout=30)
+            assert r.status_code == 200, r.text
+        r = nodes.a.post("/auth/v2/revoke", data={"token": access},
+                         auth=client_auth(nodes.web))
+        assert r.status_code == 200
+        r = kept.get(nodes.b.url("/cached/v1/env"), headers=bearer(access),
+                     timeout=30)
+        assert r.status_code == 401, r.text
+
+
 def test_replay_on_a_revokes_the_family_on_b_at_once(nodes):
     """B has the family's access token cached for LONG_TTL; the replay of
     a spent refresh token on A revokes the grant, and the grant's marker in
