@@ -49,19 +49,24 @@ int apiauth_scope_list_valid(const char *list)
 int apiauth_scope_has(const char *list, const char *scope)
 {
     apr_size_t n = strlen(scope);
-    const char *cur = list;
+    const char *cur = list, *start;
 
     /* "a b" would be found in "a b c" as if it were one token */
-    if (list == NULL || n == 0 || strchr(scope, ' ') != NULL) {
+    if (list == NULL || n == 0 || memchr(scope, ' ', n) != NULL) {
         return 0;
     }
-    while ((cur = strstr(cur, scope)) != NULL) {
-        int starts = cur == list || cur[-1] == ' ';
-        int ends = cur[n] == '\0' || cur[n] == ' ';
-        if (starts && ends) {
+    /* token by token: on every authorized request, and lists are short */
+    while (*cur) {
+        start = cur;
+        while (*cur && *cur != ' ') {
+            cur++;
+        }
+        if ((apr_size_t)(cur - start) == n && memcmp(start, scope, n) == 0) {
             return 1;
         }
-        cur += n;
+        while (*cur == ' ') {
+            cur++;
+        }
     }
     return 0;
 }

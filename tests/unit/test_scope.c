@@ -107,6 +107,10 @@ static void test_scope_has_finds_a_token_after_a_partial_match(void **state)
     assert_true(apiauth_scope_has("my.store store", "store"));
     assert_true(apiauth_scope_has("store", "store"));
     assert_false(apiauth_scope_has("storestore", "store"));
+    /* spaces around and between tokens are no part of them */
+    assert_true(apiauth_scope_has(" read  write ", "write"));
+    assert_true(apiauth_scope_has(" read  write ", "read"));
+    assert_false(apiauth_scope_has("read writer", "write"));
 }
 
 static void test_scope_has_no_multi_token_member(void **state)
