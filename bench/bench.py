@@ -193,6 +193,7 @@ class Load:
         self.world, self.server, self.peer = world, server, peer
         self.rows = world.rows() + [peer.row()]
         self.samples = defaultdict(list)     # row name -> [wrk result]
+        self.seq = 0                         # runs so far
 
     def port_of(self, row):
         if row.name == "oidc-provider":
@@ -224,28 +225,67 @@ class Load:
         return got
 
     def rounds(self, count):
-        """Each round starts one row further on, so that no row always
-        follows the same neighbour (a node still collecting garbage, a
-        journal still being written)."""
+        """Each round: the unauthenticated row, then two resource rows,
+        the unauthenticated row again, two more, ..., and the token
+        endpoint rows with their peer.  A resource row is compared with
+        the unauthenticated runs just before and after it, a few seconds
+        apart rather than a whole round, so that what the machine does
+        meanwhile falls on both alike.  Each round starts one row further
+        on, so that no row always follows the same neighbour (a node
+        still collecting garbage, a journal still being written)."""
+        resource = [r for r in self.rows
+                    if r.group == "resource" and r.name != "open"]
+        others = [r for r in self.rows if r.group != "resource"]
+        opening = next(r for r in self.rows if r.name == "open")
         for i in range(count):
             log(f"round {i + 1}/{count}")
-            shift = i % len(self.rows)
-            for row in self.rows[shift:] + self.rows[:shift]:
+            a, b = i % len(resource), i % len(others)
+            order = [opening]
+            for j, row in enumerate(resource[a:] + resource[:a]):
+                order.append(row)
+                if j % 2 == 1:
+                    order.append(opening)
+            if order[-1] is not opening:
+                order.append(opening)
+            for row in order + others[b:] + others[:b]:
                 got = self.run_row(row)
+                got["seq"] = self.seq
+                self.seq += 1
                 self.samples[row.name].append(got)
                 if got["errors"]:
                     log(f"  {row.name}: {got['errors']} errors")
 
+    def _bracket(self, sample, key):
+        """The mean of `key` over the unauthenticated runs just before and
+        just after `sample`."""
+        opens = self.samples["open"]
+        before = max((o for o in opens if o["seq"] < sample["seq"]),
+                     key=lambda o: o["seq"])
+        after = min((o for o in opens if o["seq"] > sample["seq"]),
+                    key=lambda o: o["seq"])
+        return (before[key] + after[key]) / 2
+
+    def _pairs(self, name, base, key):
+        if base == "open":
+            return [(x[key], self._bracket(x, key))
+                    for x in self.samples[name]]
+        return [(a[key], b[key])
+                for a, b in zip(self.samples[name], self.samples[base])]
+
     def ratio(self, name, base):
-        """The median over rounds of name's rate / base's rate."""
-        pairs = zip(self.samples[name], self.samples[base])
-        return statistics.median(a["rps"] / b["rps"] for a, b in pairs)
+        """The median of name's rate / base's: against the unauthenticated
+        row, its runs either side (see rounds); else the same round's."""
+        if name == base:
+            return 1.0
+        return statistics.median(a / b for a, b in
+                                 self._pairs(name, base, "rps"))
 
     def cpu_ratio(self, name, base):
         """The same from CPU time: base's CPU per answer / name's."""
-        pairs = zip(self.samples[name], self.samples[base])
-        return statistics.median(b["cpu_us"] / a["cpu_us"]
-                                 for a, b in pairs)
+        if name == base:
+            return 1.0
+        return statistics.median(b / a for a, b in
+                                 self._pairs(name, base, "cpu_us"))
 
     def summary(self, name):
         s = self.samples[name]
@@ -268,7 +308,7 @@ class Load:
         before = {pid: W.rss_kib(pid) for pid in children}
         log(f"soak: {total:,} requests over {len(rows)} rows")
         done = errors = 0
-        rate = None
+        rate = seen_rate = None
         deadline = time.time() + SOAK_SECONDS
         while done < total and time.time() < deadline:
             left = total - done
@@ -279,10 +319,12 @@ class Load:
                       self.world.root, seconds=seconds)
             done += got["requests"]
             errors += got["errors"]
+            seen_rate = got["rps"]
             if got["requests"] < left:
                 rate = got["rps"]
         after = {pid: W.rss_kib(pid) for pid in self.server.children()}
-        return {"requests": done, "errors": errors, "rps": rate or 0,
+        return {"requests": done, "errors": errors,
+                "rps": rate or seen_rate or 0,
                 "children": [(pid, before[pid], after.get(pid))
                              for pid in children],
                 "respawned": sorted(set(after) - set(before))}
