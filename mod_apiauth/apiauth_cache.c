@@ -46,7 +46,6 @@ static ap_socache_provider_t *socache_provider;
 static ap_socache_instance_t *socache_instance;
 static apr_global_mutex_t *cache_mutex;
 static int socache_configured;          /* set by ApiAuthCacheSOCache */
-static apr_shm_t *changes_shm;
 static apr_uint32_t *changes;           /* the change count, NULL if none */
 static apr_array_header_t *chains;      /* every ApiAuthProvider chain */
 static apr_array_header_t *files;       /* every ApiAuthCredentialFile */
@@ -157,7 +156,6 @@ int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     socache_instance = NULL;
     cache_mutex = NULL;
     socache_configured = 0;
-    changes_shm = NULL;
     changes = NULL;
     chains = apr_array_make(pconf, 4, sizeof(const char *));
     APR_ARRAY_PUSH(chains, const char *) = APIAUTH_DEFAULT_PROVIDER;
@@ -177,7 +175,6 @@ static apr_status_t cache_cleanup(void *data)
         cache_mutex = NULL;
     }
     changes = NULL;      /* the segment goes with the pool */
-    changes_shm = NULL;
     return APR_SUCCESS;
 }
 
@@ -185,17 +182,16 @@ static apr_status_t cache_cleanup(void *data)
  * inherits.  Without it nothing is wrong, every request just asks. */
 static void create_change_count(apr_pool_t *pconf, server_rec *s)
 {
-    apr_status_t rv = apr_shm_create(&changes_shm, sizeof(*changes), NULL,
-                                     pconf);
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, sizeof(*changes), NULL, pconf);
 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, s, AALOGNO(10048)
                      "no shared memory for the cache's change count: "
                      "every cached answer is looked up again");
-        changes_shm = NULL;
         return;
     }
-    changes = apr_shm_baseaddr_get(changes_shm);
+    changes = apr_shm_baseaddr_get(shm);
     apr_atomic_set32(changes, 0);
 }
 
@@ -365,20 +361,24 @@ static void unlock(void)
  * failure counter, which are no secrets and need no hashing (a digest is
  * never equal to one of them but by a SHA-256 preimage). */
 
-/* 1 and *len set when found; 0 when not (or no cache). */
+/* 1 and *len set when found; 0 when not (or no cache); -1 when the
+ * cache could not say (its lock, memcache or redis down). */
 static int socache_get(request_rec *r, const unsigned char *key,
                        unsigned int keylen, unsigned char *value,
                        unsigned int *len)
 {
     apr_status_t rv;
 
-    if (socache_instance == NULL || lock(r) != 0) {
+    if (socache_instance == NULL) {
         return 0;
+    }
+    if (lock(r) != 0) {
+        return -1;
     }
     rv = socache_provider->retrieve(socache_instance, r->server, key,
                                     keylen, value, len, r->pool);
     unlock();
-    return rv == APR_SUCCESS;
+    return rv == APR_SUCCESS ? 1 : APR_STATUS_IS_NOTFOUND(rv) ? 0 : -1;
 }
 
 static void socache_put(request_rec *r, const unsigned char *key,
@@ -463,8 +463,8 @@ int apiauth_socache_count(request_rec *r, const char *name)
     unsigned char value[24];
     unsigned int len = sizeof(value) - 1;
 
-    if (!socache_get(r, (const unsigned char *)name,
-                     (unsigned int)strlen(name), value, &len)) {
+    if (socache_get(r, (const unsigned char *)name,
+                    (unsigned int)strlen(name), value, &len) != 1) {
         return 0;
     }
     value[len] = '\0';
@@ -522,7 +522,7 @@ int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
         && r->request_time - made < ttl) {
         return 1;
     }
-    if (!socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len)) {
+    if (socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len) != 1) {
         return 0;
     }
     if (!apiauth_memo_entry(memo, r->pool, key, seen, value, len, id,
@@ -636,10 +636,13 @@ int apiauth_cache_is_revoked(request_rec *r, const char *what, const char *id)
     if (changes && apiauth_memo_absent(memo, name, seen)) {
         return 0;
     }
+    /* a cache that cannot say counts as a marker: the store answers */
     if (socache_get(r, (const unsigned char *)name,
-                    (unsigned int)strlen(name), value, &len)) {
+                    (unsigned int)strlen(name), value, &len) != 0) {
         return 1;
     }
-    apiauth_memo_keep_absent(memo, name, seen);
+    if (changes) {
+        apiauth_memo_keep_absent(memo, name, seen);
+    }
     return 0;
 }

@@ -20,12 +20,14 @@
  *
  * Reuse is decided by comparing everything the answer was computed from
  * (the presented inputs in constant time), so the answer is the same by
- * construction.  Nothing is skipped that depends on time or on this
- * location's rules (the TTL, expiry, admission).  What depends on other
- * requests, the cache lookup and the revocation markers, is skipped only
- * where the cache is this node's alone and its change count says that
- * nothing has been deleted from it or marked revoked since the memo's
- * lookup.  A request never points into the memo: what it gets is copied
+ * construction.  This location's rules are checked every time (its
+ * TTL against the entry's making, the credential's expiry, admission).
+ * The cache lookup and the revocation markers are skipped only where the
+ * cache is this node's alone and its change count says that nothing has
+ * been deleted from it or marked revoked since the memo's lookup; what
+ * such a skip does not see is the entry's own end in the socache, which
+ * another location's shorter TTL may have set: a location reads an entry
+ * for as long as its own ApiAuthCacheTTL allows.  A request never points into the memo: what it gets is copied
  * into its own pool, since the next request on the connection may
  * replace the memo while this one is still being logged.
  *
@@ -304,8 +306,8 @@ int apiauth_memo_entry(apiauth_memo_t *m, apr_pool_t *p,
         || memcmp(m->entry.data, entry, len) != 0) {
         return 0;
     }
-    /* the same bytes, perhaps under another key (a credential two
-     * locations share): the identity is theirs all the same */
+    /* the same bytes read again (after the change count moved, or
+     * under another key): the identity is theirs all the same */
     memcpy(m->entry_key, key, APIAUTH_DIGEST_LEN);
     m->entry_seen = seen;
     give_entry(m, p, id, made);
