@@ -13,7 +13,7 @@
  *              they were read in, the cache key and the credential they
  *              gave;
  *   entry      the bytes of the last cache entry read, the key and the
- *              cache's change count (apiauth_cache.c) they were read
+ *              cache's change count (apiauth_socache.c) they were read
  *              under, and the identity read from them;
  *   absent     the last revocation marker found absent, and the change
  *              count it was looked up under.

@@ -8,6 +8,7 @@
  * apiauth_response.c challenges, JSON error bodies, the error filter
  * apiauth_group.c    where a request names its group (Require apiauth-group)
  * apiauth_cache.c    validated credentials in mod_socache
+ * apiauth_socache.c  the socache, its mutex, the change count
  * apiauth_memo.c     the previous request's credential, per connection
  * apiauth_limit.c    refused attempts per client address (429)
  * provider_dbd.c     the SQL store through mod_dbd
@@ -219,15 +220,12 @@ void apiauth_memo_keep_absent(apiauth_memo_t *m, const char *name,
                               apr_uint32_t seen);
 
 /* apiauth_cache.c */
-const char *apiauth_cache_set_socache(cmd_parms *cmd, void *dummy,
-                                      const char *arg);
 void apiauth_cache_register_chain(apr_pool_t *p, const char *chain);
 void apiauth_cache_register_file(apr_pool_t *p, const char *path);
 int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp);
 int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s);
-void apiauth_cache_child_init(apr_pool_t *p, server_rec *s);
 int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
                       const unsigned char *key, apiauth_identity_t *id);
 void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
@@ -238,10 +236,6 @@ void apiauth_cache_note_revoked(request_rec *r, const char *what,
                                 const char *id, apr_int64_t until);
 int apiauth_cache_is_revoked(request_rec *r, const char *what,
                              const char *id);
-int apiauth_socache_available(void);
-int apiauth_socache_increment(request_rec *r, const char *name,
-                              apr_time_t expiry);
-int apiauth_socache_count(request_rec *r, const char *name);
 /* The credential's cache key; `remember`: through the connection memo
  * (a caller that keeps the key in the memo itself passes 0). */
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
@@ -252,6 +246,31 @@ int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
 void apiauth_cache_key_ctx(request_rec *r, const apiauth_dir_conf *conf,
                            char tag, unsigned bits, apiauth_memo_ctx_t *ctx);
 
+/* apiauth_socache.c */
+const char *apiauth_socache_set(cmd_parms *cmd, void *dummy,
+                                const char *arg);
+int apiauth_socache_pre_config(apr_pool_t *pconf, apr_pool_t *plog);
+int apiauth_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                server_rec *s);
+void apiauth_socache_child_init(apr_pool_t *p, server_rec *s);
+int apiauth_socache_available(void);
+/* 1 (and *len) when found, 0 when not or no socache, -1 when the socache
+ * could not say */
+int apiauth_socache_get(request_rec *r, const unsigned char *key,
+                        unsigned int keylen, unsigned char *value,
+                        unsigned int *len);
+void apiauth_socache_put(request_rec *r, const unsigned char *key,
+                         unsigned int keylen, apr_time_t expiry,
+                         const void *value, unsigned int len);
+void apiauth_socache_drop(request_rec *r, const unsigned char *key,
+                          unsigned int keylen);
+int apiauth_socache_increment(request_rec *r, const char *name,
+                              apr_time_t expiry);
+int apiauth_socache_count(request_rec *r, const char *name);
+/* The change count: 1 and *seen where there is one (shmcb); read before
+ * the lookup it stands for, counted after the change. */
+int apiauth_socache_changes(apr_uint32_t *seen);
+void apiauth_socache_changed(void);
 
 /* provider_dbd.c, provider_file.c, provider_jwt.c */
 extern const apiauth_provider_t apiauth_provider_dbd;

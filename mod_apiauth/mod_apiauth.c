@@ -9,6 +9,8 @@
  *   apiauth_group.c     where a request names its group (Twake)
  *   apiauth_response.c  challenges and JSON error bodies
  *   apiauth_cache.c     validated credentials in mod_socache
+ *   apiauth_socache.c   the socache, its mutex, the change count
+ *   apiauth_memo.c      what a keep-alive connection sent and was told
  *   apiauth_limit.c     refused attempts per address (ApiAuthFailureLimit)
  *   provider_dbd.c, provider_file.c, provider_jwt.c
  *                       where credentials are looked up
@@ -297,7 +299,7 @@ static const command_rec apiauth_cmds[] = {
     AP_INIT_TAKE1("ApiAuthGroupBodyLimit", apiauth_group_set_limit, NULL,
                   OR_AUTHCFG, "bytes of body read for a form or JSON group "
                   "id (64 KiB)"),
-    AP_INIT_TAKE1("ApiAuthCacheSOCache", apiauth_cache_set_socache, NULL,
+    AP_INIT_TAKE1("ApiAuthCacheSOCache", apiauth_socache_set, NULL,
                   RSRC_CONF, "socache provider[:args] for the credential "
                   "cache (default shmcb)"),
     AP_INIT_TAKE1("ApiAuthSecretPepper", set_pepper, NULL, RSRC_CONF,
@@ -396,7 +398,7 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void apiauth_child_init(apr_pool_t *p, server_rec *s)
 {
     apiauth_dbd_writer_child_init(p, s);
-    apiauth_cache_child_init(p, s);
+    apiauth_socache_child_init(p, s);
 }
 
 static void register_hooks(apr_pool_t *p)

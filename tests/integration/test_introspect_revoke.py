@@ -241,7 +241,7 @@ def on_one_connection(o, token, times=3):
 
 def test_revocation_reaches_a_connection_kept_open_at_once(o, c):
     """Under shmcb a keep-alive connection does not ask the cache again
-    while the server's change count (apiauth_cache.c) has not moved; the
+    while the server's change count (apiauth_socache.c) has not moved; the
     revocation, made on another connection, moves it, whichever process
     holds which connection."""
     token = client_token(o, c.shop)["access_token"]

@@ -342,7 +342,7 @@ def test_logout_ends_the_session_under_every_app_token(tapglue):
 def test_logout_reaches_connections_kept_open(tapglue):
     """Keep-alive connections remember what the cache said of their
     session and, under shmcb, do not ask again while nothing has been
-    revoked on this node (apiauth_cache.c's change count).  The logout,
+    revoked on this node (apiauth_socache.c's change count).  The logout,
     made on a third connection, is the next answer on both: on the first
     its cache entry is gone, on the second (another app token, another
     entry) the session's revocation marker refuses it."""

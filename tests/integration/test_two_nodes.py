@@ -269,7 +269,7 @@ def test_access_token_revoked_on_a_is_refused_on_b_at_once(nodes):
 def test_revocation_on_a_reaches_a_connection_kept_open_on_b(nodes):
     """A keep-alive connection may answer from what the cache said last
     time only where no other node writes the cache (shmcb, and its change
-    count: apiauth_cache.c); over memcache B asks at every request, so
+    count: apiauth_socache.c); over memcache B asks at every request, so
     A's revocation is B's next answer on the very connection it had."""
     access = token(nodes.a, nodes.web, grant_type="client_credentials",
                    scope="integration.store").json()["access_token"]
