@@ -6,14 +6,19 @@
  * redemption revokes what the first one got), checks it is the client's,
  * fresh, for the same redirect URI and the PKCE verifier of its challenge,
  * and that the user has not withdrawn the grant meanwhile, and starts a
- * family of refresh tokens.  refresh_token rotates: each
- * refresh token works once, and presenting a used one revokes its whole
+ * family of refresh tokens.  refresh_token rotates: each refresh token
+ * works once, and its own client presenting a used one revokes its whole
  * family (RFC 9700 §4.14.2) -- which is also why, of two concurrent
  * refreshes of one token, exactly one succeeds.
  *
- * Single use is decided by the database (UPDATE ... WHERE used IS NULL
- * RETURNING), inside a transaction with what is issued in exchange, so a
- * store failure part way loses nothing: the old token stays usable.
+ * The order is the rule: a code or refresh token is read, every check is
+ * made, and only then is it spent.  A refusal (RFC 6749 §5.2) spends
+ * nothing, so a client that asked for too wide a scope can ask again, and
+ * one presented by another client than its own is refused without
+ * touching its owner's grant.  Spending is the database's single-use
+ * decision (UPDATE ... WHERE used IS NULL), inside a transaction with
+ * what is issued in exchange, so a store failure part way loses nothing:
+ * the old secret stays usable.
  */
 #include <string.h>
 
@@ -167,73 +172,92 @@ static apiauth_status_t narrowed_scope(apr_table_t *params,
     return APIAUTH_OK;
 }
 
-/* A single-use secret: a code or a refresh token. */
 typedef struct {
-    apiauth_sql_id_t consume, find;
-    int grant_col, client_col;     /* in the row CONSUME returns */
-    int find_grant_col;            /* in the row FIND returns */
+    apiauth_single_use_kind_t kind;
     const char *replayed, *unknown, *foreign;
-} single_use_t;
+} single_use_kind_t;
 
-static const single_use_t a_code = {
-    APIAUTH_SQL_CODE_CONSUME, APIAUTH_SQL_CODE_FIND, 0, 1, 0,
+static const single_use_kind_t a_code = {
+    APIAUTH_SINGLE_USE_CODE,
     "the code was used before; everything issued from it is revoked",
     "unknown or expired code",
     "the code was issued to another client"};
 
-static const single_use_t a_refresh_token = {
-    APIAUTH_SQL_REFRESH_CONSUME, APIAUTH_SQL_REFRESH_FIND, 1, 2, 1,
+static const single_use_kind_t a_refresh_token = {
+    APIAUTH_SINGLE_USE_REFRESH,
     "the refresh token was used before; its grant is revoked",
     "unknown refresh token",
     "the refresh token was issued to another client"};
 
-/* Marks `secret` used, for `client`, and returns its row.  Used before
- * (a replay), or presented by another client than its own (taken as
- * stolen): its grant family is revoked and the answer is invalid_grant,
- * like for a secret that never existed or was purged. */
-static apiauth_status_t spend(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
-                              apiauth_db_t *db, const single_use_t *what,
-                              const char *secret,
-                              const apiauth_oauth_client_t *client,
-                              apr_int64_t now, const char ***cols,
-                              apiauth_error_t *err)
+/* Revokes the family of a secret its own client presented twice (RFC
+ * 9700 §4.14.2; RFC 6749 §4.1.2 for codes) and answers invalid_grant. */
+static apiauth_status_t replayed(apr_pool_t *p,
+                                 const apiauth_oauth_config_t *cfg,
+                                 apiauth_db_t *db, const char *grant_id,
+                                 const char *why, apr_int64_t now,
+                                 apiauth_error_t *err)
 {
-    const char *args[2], *digest, *grant, *why;
-    apr_array_header_t *rows;
-
-    if ((digest = apiauth_digest_hex(p, cfg->pepper, secret)) == NULL) {
-        return unavailable(err);
-    }
-    args[0] = apiauth_db_int(p, now);
-    args[1] = digest;
-    if (apiauth_db_select(p, db, what->consume, 2, args, &rows)
+    if (apiauth_oauth_family_revoke(p, cfg, db, grant_id, now)
         != APIAUTH_OK) {
         return unavailable(err);
     }
-    if (rows->nelts == 1) {
-        *cols = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-        if (strcmp((*cols)[what->client_col], client->id) == 0) {
-            return APIAUTH_OK;
-        }
-        grant = (*cols)[what->grant_col];
-        why = what->foreign;
-    }
-    else {
-        if (apiauth_db_select(p, db, what->find, 1, &digest, &rows)
-            != APIAUTH_OK) {
-            return unavailable(err);
-        }
-        if (rows->nelts != 1) {
-            return invalid(err, "invalid_grant", what->unknown);
-        }
-        grant = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t)
-                    .cols[what->find_grant_col];
-        why = what->replayed;
-    }
-    if (apiauth_oauth_family_revoke(p, cfg, db, grant, now) != APIAUTH_OK) {
+    return invalid(err, "invalid_grant", why);
+}
+
+/* The row of `secret` (*digest gets its digest), if it may be redeemed by
+ * `client`.  Looking changes nothing: an unknown secret, or one issued to
+ * another client (RFC 6749 §4.1.3, §6: invalid_grant, and whoever merely
+ * saw a token cannot end its owner's grant with it), is refused as it is.
+ * Only the owning client presenting a used secret is a replay, which
+ * revokes the family. */
+static apiauth_status_t find_single_use(apr_pool_t *p,
+                                        const apiauth_oauth_config_t *cfg,
+                                        apiauth_db_t *db,
+                                        const single_use_kind_t *what,
+                                        const char *secret,
+                                        const apiauth_oauth_client_t *client,
+                                        apr_int64_t now, const char **digest,
+                                        apiauth_single_use_t *row,
+                                        apiauth_error_t *err)
+{
+    apiauth_status_t st;
+
+    if ((*digest = apiauth_digest_hex(p, cfg->pepper, secret)) == NULL) {
         return unavailable(err);
     }
-    return invalid(err, "invalid_grant", why);
+    st = apiauth_store_single_use_find(p, db, what->kind, *digest, row);
+    if (st == APIAUTH_ERROR) {
+        return unavailable(err);
+    }
+    if (st != APIAUTH_OK) {
+        return invalid(err, "invalid_grant", what->unknown);
+    }
+    if (strcmp(row->client_id, client->id) != 0) {
+        return invalid(err, "invalid_grant", what->foreign);
+    }
+    if (row->used) {
+        return replayed(p, cfg, db, row->grant_id, what->replayed, now, err);
+    }
+    return APIAUTH_OK;
+}
+
+/* Marks the secret used, once every check has passed.  Of two concurrent
+ * redemptions the database lets one change the row (UPDATE ... WHERE used
+ * IS NULL); the other is a replay like any second use. */
+static apiauth_status_t spend(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
+                              apiauth_db_t *db, const single_use_kind_t *what,
+                              const char *digest,
+                              const apiauth_single_use_t *row,
+                              apr_int64_t now, apiauth_error_t *err)
+{
+    switch (apiauth_store_single_use_spend(p, db, what->kind, digest, now)) {
+    case APIAUTH_OK:
+        return APIAUTH_OK;
+    case APIAUTH_DENIED:
+        return replayed(p, cfg, db, row->grant_id, what->replayed, now, err);
+    default:
+        return unavailable(err);
+    }
 }
 
 /* Is the grant family still live?  The user may have withdrawn it
@@ -243,103 +267,102 @@ static apiauth_status_t grant_live(apr_pool_t *p, apiauth_db_t *db,
                                    const char *grant_id,
                                    apiauth_error_t *err)
 {
-    const char *args[1] = {grant_id};
-    apr_array_header_t *rows;
-
-    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &rows)
-        != APIAUTH_OK) {
+    switch (apiauth_store_grant_live(p, db, grant_id)) {
+    case APIAUTH_OK:
+        return APIAUTH_OK;
+    case APIAUTH_DENIED:
+        return invalid(err, "invalid_grant", "the grant has been revoked");
+    default:
         return unavailable(err);
     }
-    /* id, client_id, user_id, scope, expires, revoked */
-    if (rows->nelts != 1
-        || APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[5] != NULL) {
-        return invalid(err, "invalid_grant", "the grant has been revoked");
-    }
-    return APIAUTH_OK;
 }
 
-static apiauth_status_t grant_authorization_code(
-    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const apiauth_oauth_client_t *client, apr_table_t *params,
-    apr_int64_t now, json_t **response, apiauth_error_t *err)
+/* RFC 6749 §4.1.3 and RFC 7636 §4.6: the redirect URI and the verifier of
+ * the authorization request. */
+static apiauth_status_t code_matches(apr_pool_t *p,
+                                     const apiauth_oauth_client_t *client,
+                                     const apiauth_single_use_t *row,
+                                     const char *redirect_uri,
+                                     const char *verifier,
+                                     apiauth_error_t *err)
 {
-    const char *code = apr_table_get(params, "code");
-    const char *redirect_uri = apr_table_get(params, "redirect_uri");
-    const char *verifier = apr_table_get(params, "code_verifier");
-    const char **row, *scope;
-    apiauth_status_t st;
-
-    if (code == NULL) {
-        return invalid(err, "invalid_request", "code is required");
-    }
-    if (verifier && !apiauth_pkce_verifier_valid(verifier)) {
-        return invalid(err, "invalid_request", "code_verifier must be 43 to "
-                       "128 unreserved characters (RFC 7636 §4.1)");
-    }
-    if ((st = spend(p, cfg, db, &a_code, code, client, now, &row, err))
-        != APIAUTH_OK) {
-        return st;
-    }
-    /* grant_id, client_id, user_id, redirect_uri, code_challenge, scope,
-     * expires */
-    if (apiauth_db_int_value(row[6]) <= now) {
-        return invalid(err, "invalid_grant", "the code has expired");
-    }
-    if (row[3] ? (redirect_uri == NULL || strcmp(redirect_uri, row[3]) != 0)
-               : (redirect_uri != NULL
-                  && !apiauth_oauth_redirect_allowed(client->redirect_uris,
-                                                     redirect_uri))) {
+    if (row->redirect_uri
+            ? (redirect_uri == NULL
+               || strcmp(redirect_uri, row->redirect_uri) != 0)
+            : (redirect_uri != NULL
+               && !apiauth_oauth_redirect_allowed(client->redirect_uris,
+                                                  redirect_uri))) {
         return invalid(err, "invalid_grant", "redirect_uri differs from the "
                        "authorization request");
     }
-    if (row[4] && !verifier) {
+    if (row->code_challenge && !verifier) {
         return invalid(err, "invalid_grant", "code_verifier is required: "
                        "the code was issued for a code_challenge");
     }
-    if (row[4] && !apiauth_pkce_matches(p, verifier, row[4])) {
+    if (row->code_challenge
+        && !apiauth_pkce_matches(p, verifier, row->code_challenge)) {
         return invalid(err, "invalid_grant", "code_verifier does not match "
                        "the code_challenge");
     }
-    if (!row[4] && verifier) {
+    if (!row->code_challenge && verifier) {
         /* RFC 9700 §2.1.1: a verifier for a code issued without a
          * challenge means someone tampered with the authorization request */
         return invalid(err, "invalid_grant", "the code was issued without a "
                        "code_challenge");
     }
-    if ((st = narrowed_scope(params, row[5], &scope, err)) != APIAUTH_OK
-        || (st = grant_live(p, db, row[0], err)) != APIAUTH_OK) {
-        return st;
-    }
-    return issue(p, cfg, db, client, row[2], row[5], scope, row[0], now,
-                 response, err);
+    return APIAUTH_OK;
 }
 
-static apiauth_status_t grant_refresh_token(
-    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const apiauth_oauth_client_t *client, apr_table_t *params,
-    apr_int64_t now, json_t **response, apiauth_error_t *err)
+/* The code and refresh token grants: the secret is found, every check is
+ * made, and only then is it spent (RFC 6749 §5.2: an error issues nothing
+ * and leaves the secret as it was -- a client that asked for too wide a
+ * scope may ask again). */
+static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
+                               apiauth_db_t *db,
+                               const apiauth_oauth_client_t *client,
+                               apr_table_t *params, unsigned grant,
+                               apr_int64_t now, json_t **response,
+                               apiauth_error_t *err)
 {
-    const char *token = apr_table_get(params, "refresh_token");
-    const char **row, *scope;
+    int is_code = grant == APIAUTH_GRANT_AUTHORIZATION_CODE;
+    const single_use_kind_t *what = is_code ? &a_code : &a_refresh_token;
+    const char *secret = apr_table_get(params, is_code ? "code"
+                                                       : "refresh_token");
+    const char *verifier = apr_table_get(params, "code_verifier");
+    const char *digest, *scope = NULL;
+    apiauth_single_use_t row;
     apiauth_status_t st;
 
-    if (token == NULL) {
-        return invalid(err, "invalid_request", "refresh_token is required");
+    if (secret == NULL) {
+        return invalid(err, "invalid_request", is_code
+                       ? "code is required" : "refresh_token is required");
     }
-    if ((st = spend(p, cfg, db, &a_refresh_token, token, client, now, &row,
-                    err)) != APIAUTH_OK) {
+    if (is_code && verifier && !apiauth_pkce_verifier_valid(verifier)) {
+        return invalid(err, "invalid_request", "code_verifier must be 43 to "
+                       "128 unreserved characters (RFC 7636 §4.1)");
+    }
+    st = find_single_use(p, cfg, db, what, secret, client, now, &digest, &row,
+                         err);
+    if (st != APIAUTH_OK) {
         return st;
     }
-    /* id, grant_id, client_id, user_id, scope, expires, used */
-    if (apiauth_db_int_value(row[5]) <= now) {
-        return invalid(err, "invalid_grant", "the refresh token has expired");
+    if (row.expires <= now) {
+        return invalid(err, "invalid_grant", is_code
+                       ? "the code has expired"
+                       : "the refresh token has expired");
     }
-    if ((st = grant_live(p, db, row[1], err)) != APIAUTH_OK
-        || (st = narrowed_scope(params, row[4], &scope, err)) != APIAUTH_OK) {
+    if ((is_code
+         && (st = code_matches(p, client, &row,
+                               apr_table_get(params, "redirect_uri"), verifier,
+                               err)) != APIAUTH_OK)
+        || (st = narrowed_scope(params, row.scope, &scope, err)) != APIAUTH_OK
+        || (st = grant_live(p, db, row.grant_id, err)) != APIAUTH_OK
+        || (st = spend(p, cfg, db, what, digest, &row, now, err))
+               != APIAUTH_OK) {
         return st;
     }
-    return issue(p, cfg, db, client, row[3], row[4], scope, row[1], now,
-                 response, err);
+    return issue(p, cfg, db, client, row.user_id, row.scope, scope,
+                 row.grant_id, now, response, err);
 }
 
 apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
@@ -374,13 +397,10 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
     if (apiauth_db_begin(p, db, &txn) != APIAUTH_OK) {
         return unavailable(err);
     }
-    st = grant == APIAUTH_GRANT_AUTHORIZATION_CODE
-             ? grant_authorization_code(p, cfg, db, client, params, now,
-                                        response, err)
-             : grant_refresh_token(p, cfg, db, client, params, now, response,
-                                   err);
-    /* a refusal commits too: a replayed code stays burnt, a revoked
-     * family stays revoked; only a store failure rolls back */
+    st = redeem(p, cfg, db, client, params, grant, now, response, err);
+    /* a refusal commits too: a replay's revoked family stays revoked
+     * (nothing else is written before a refusal); only a store failure
+     * rolls back */
     if (apiauth_db_end(p, db, txn, st != APIAUTH_ERROR) != APIAUTH_OK
         && st != APIAUTH_ERROR) {
         if (*response) {

@@ -119,42 +119,17 @@ apiauth_status_t apiauth_oauth_access_token_check(
     return APIAUTH_OK;
 }
 
-/* A refresh token as stored: id, grant_id, client_id, user_id, scope,
- * expires, used (REFRESH_COLUMNS). */
+/* A refresh token, by its secret: as apiauth_store_single_use_find. */
 static apiauth_status_t refresh_find(apr_pool_t *p,
                                      const apiauth_oauth_config_t *cfg,
                                      apiauth_db_t *db, const char *token,
-                                     const char ***cols)
+                                     apiauth_single_use_t *row)
 {
-    apr_array_header_t *rows;
-    const char *args[1];
+    const char *digest = apiauth_digest_hex(p, cfg->pepper, token);
 
-    args[0] = apiauth_digest_hex(p, cfg->pepper, token);
-    if (args[0] == NULL
-        || apiauth_db_select(p, db, APIAUTH_SQL_REFRESH_FIND, 1, args, &rows)
-               != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    if (rows->nelts != 1) {
-        return APIAUTH_NOT_MINE;
-    }
-    *cols = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-    return APIAUTH_OK;
-}
-
-/* Is the grant `gid` revoked?  1 yes, 0 no, -1 store error. */
-static int grant_revoked(apr_pool_t *p, apiauth_db_t *db, const char *gid)
-{
-    apr_array_header_t *rows;
-    const char *args[1] = {gid};
-
-    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &rows)
-        != APIAUTH_OK) {
-        return -1;
-    }
-    /* id, client_id, user_id, scope, expires, revoked */
-    return rows->nelts != 1
-           || APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[5] != NULL;
+    return digest ? apiauth_store_single_use_find(
+                        p, db, APIAUTH_SINGLE_USE_REFRESH, digest, row)
+                  : APIAUTH_ERROR;
 }
 
 apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
@@ -168,9 +143,8 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
     apiauth_identity_t id;
     apiauth_jwt_claims_t claims;
     apiauth_error_t why;
-    const char **c;
+    apiauth_single_use_t rt;
     apiauth_status_t st;
-    int revoked;
 
     *response = json_pack("{s:b}", "active", 0);
     if (token == NULL) {
@@ -196,30 +170,23 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
             "Bearer");
         return APIAUTH_OK;
     }
-    st = refresh_find(p, cfg, db, token, &c);
-    if (st == APIAUTH_ERROR) {
-        return apiauth_fail(err, st, "temporarily_unavailable",
-                            "the token store is unreachable");
+    st = refresh_find(p, cfg, db, token, &rt);
+    if (st == APIAUTH_OK && !rt.used && rt.expires > now
+        && (caller->resource_server || strcmp(rt.client_id, caller->id) == 0)) {
+        st = apiauth_store_grant_live(p, db, rt.grant_id);
+        if (st == APIAUTH_OK) {
+            json_decref(*response);
+            *response = json_pack(
+                "{s:b, s:s, s:s, s:s, s:s, s:I}", "active", 1, "scope",
+                rt.scope, "client_id", rt.client_id, "sub",
+                rt.user_id ? rt.user_id : rt.client_id, "iss", cfg->issuer,
+                "exp", (json_int_t)rt.expires);
+        }
     }
-    if (st != APIAUTH_OK || c[6] != NULL
-        || apiauth_db_int_value(c[5]) <= now) {
-        return APIAUTH_OK;
-    }
-    if (!caller->resource_server && strcmp(c[2], caller->id) != 0) {
-        return APIAUTH_OK;
-    }
-    if ((revoked = grant_revoked(p, db, c[1])) != 0) {
-        return revoked < 0 ? apiauth_fail(err, APIAUTH_ERROR,
-                                          "temporarily_unavailable",
-                                          "the token store is unreachable")
-                           : APIAUTH_OK;
-    }
-    json_decref(*response);
-    *response = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I}", "active", 1,
-                          "scope", c[4] ? c[4] : "", "client_id", c[2], "sub",
-                          c[3] ? c[3] : c[2], "iss", cfg->issuer, "exp",
-                          (json_int_t)apiauth_db_int_value(c[5]));
-    return APIAUTH_OK;
+    return st == APIAUTH_ERROR
+               ? apiauth_fail(err, st, "temporarily_unavailable",
+                              "the token store is unreachable")
+               : APIAUTH_OK;
 }
 
 apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
@@ -258,7 +225,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
         "temporarily_unavailable", "the token store is unreachable"};
     apiauth_jwt_claims_t claims;
     apiauth_error_t why;
-    const char **c;
+    apiauth_single_use_t rt;
     apiauth_status_t st;
 
     *revoked_access = 0;
@@ -287,15 +254,16 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
         *revoked_access = 1;
         return APIAUTH_OK;
     }
-    st = refresh_find(p, cfg, db, token, &c);
+    st = refresh_find(p, cfg, db, token, &rt);
     if (st == APIAUTH_ERROR) {
         *err = unavailable;
         return st;
     }
-    if (st != APIAUTH_OK || strcmp(c[2], caller->id) != 0) {
+    if (st != APIAUTH_OK || strcmp(rt.client_id, caller->id) != 0) {
         return APIAUTH_OK;
     }
-    if (apiauth_oauth_family_revoke(p, cfg, db, c[1], now) != APIAUTH_OK) {
+    if (apiauth_oauth_family_revoke(p, cfg, db, rt.grant_id, now)
+        != APIAUTH_OK) {
         *err = unavailable;
         return APIAUTH_ERROR;
     }

@@ -371,3 +371,77 @@ apiauth_status_t apiauth_store_app_in_group(apr_pool_t *p, apiauth_db_t *db,
     }
     return rows->nelts == 1 ? APIAUTH_OK : APIAUTH_NOT_MINE;
 }
+
+apiauth_status_t apiauth_store_single_use_find(apr_pool_t *p,
+                                               apiauth_db_t *db,
+                                               apiauth_single_use_kind_t kind,
+                                               const char *digest_hex,
+                                               apiauth_single_use_t *row)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {digest_hex};
+    const char **c;
+    int code = kind == APIAUTH_SINGLE_USE_CODE;
+
+    if (apiauth_db_select(p, db, code ? APIAUTH_SQL_CODE_FIND
+                                      : APIAUTH_SQL_REFRESH_FIND,
+                          1, args, &rows) != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    /* grant_id, client_id, user_id, scope, expires, used, then a code's
+     * redirect_uri, code_challenge */
+    c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+    if (c[0] == NULL || c[1] == NULL) {
+        return APIAUTH_NOT_MINE;
+    }
+    memset(row, 0, sizeof(*row));
+    row->grant_id = c[0];
+    row->client_id = c[1];
+    row->user_id = c[2];
+    row->scope = c[3] ? c[3] : "";
+    row->expires = apiauth_db_int_value(c[4]);
+    row->used = c[5] != NULL;
+    if (code) {
+        row->redirect_uri = c[6];
+        row->code_challenge = c[7];
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_store_single_use_spend(apr_pool_t *p,
+                                                apiauth_db_t *db,
+                                                apiauth_single_use_kind_t kind,
+                                                const char *digest_hex,
+                                                apr_int64_t now)
+{
+    const char *args[2] = {apiauth_db_int(p, now), digest_hex};
+    int changed = 0;
+
+    if (apiauth_db_exec(p, db, kind == APIAUTH_SINGLE_USE_CODE
+                                   ? APIAUTH_SQL_CODE_CONSUME
+                                   : APIAUTH_SQL_REFRESH_CONSUME,
+                        2, args, &changed) != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    return changed == 1 ? APIAUTH_OK : APIAUTH_DENIED;
+}
+
+apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
+                                          const char *grant_id)
+{
+    apr_array_header_t *rows;
+    const char *args[1] = {grant_id};
+
+    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &rows)
+        != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    /* id, client_id, user_id, scope, expires, revoked */
+    return rows->nelts == 1
+                   && APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[5] == NULL
+               ? APIAUTH_OK
+               : APIAUTH_DENIED;
+}

@@ -84,4 +84,41 @@ apiauth_status_t apiauth_store_app_in_group(apr_pool_t *p, apiauth_db_t *db,
                                             const char *app,
                                             const char *group);
 
+/* A code or a refresh token as the store holds it (by the digest of its
+ * secret).  A refresh token has no redirect URI or challenge. */
+typedef struct apiauth_single_use {
+    const char *grant_id, *client_id, *user_id, *scope;
+    const char *redirect_uri;     /* codes: as sent, NULL when left out */
+    const char *code_challenge;   /* codes: S256, NULL without PKCE */
+    apr_int64_t expires;
+    int used;
+} apiauth_single_use_t;
+
+typedef enum {
+    APIAUTH_SINGLE_USE_CODE,
+    APIAUTH_SINGLE_USE_REFRESH
+} apiauth_single_use_kind_t;
+
+/* Reads the code or refresh token with this digest, changing nothing:
+ * APIAUTH_OK, APIAUTH_NOT_MINE (none), APIAUTH_ERROR. */
+apiauth_status_t apiauth_store_single_use_find(apr_pool_t *p,
+                                               apiauth_db_t *db,
+                                               apiauth_single_use_kind_t kind,
+                                               const char *digest_hex,
+                                               apiauth_single_use_t *row);
+
+/* Marks it used at `now` if nobody has: APIAUTH_OK when this call did,
+ * APIAUTH_DENIED when it was used already (of two concurrent calls one
+ * gets OK), APIAUTH_ERROR. */
+apiauth_status_t apiauth_store_single_use_spend(apr_pool_t *p,
+                                                apiauth_db_t *db,
+                                                apiauth_single_use_kind_t kind,
+                                                const char *digest_hex,
+                                                apr_int64_t now);
+
+/* Is the grant family live?  APIAUTH_OK; APIAUTH_DENIED when it was
+ * revoked, or is gone (purged); APIAUTH_ERROR. */
+apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
+                                          const char *grant_id);
+
 #endif

@@ -16,8 +16,9 @@
     "id, name, app_id, secret_digest, redirect_uris, grant_types, scope, " \
     "first_party, resource_server"
 
+/* a code's first six columns are the same (CODE_FIND) */
 #define REFRESH_COLUMNS \
-    "id, grant_id, client_id, user_id, scope, expires, used"
+    "grant_id, client_id, user_id, scope, expires, used, id"
 
 const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
     [APIAUTH_SQL_CREDENTIAL_BY_DIGEST] = {
@@ -136,18 +137,19 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         "INSERT INTO apiauth_codes (digest, grant_id, client_id, user_id,"
         " redirect_uri, code_challenge, scope, expires)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld)"},
-    /* single use: of two concurrent redemptions exactly one gets the row */
+    /* single use: of two concurrent redemptions exactly one changes the
+     * row; the row is read first (CODE_FIND), and spent only once every
+     * check has passed */
     [APIAUTH_SQL_CODE_CONSUME] = {
         "apiauth_code_consume",
         APIAUTH_SQL_FOR_OAUTH,
         "UPDATE apiauth_codes SET used = %lld"
-        " WHERE digest = %s AND used IS NULL"
-        " RETURNING grant_id, client_id, user_id, redirect_uri,"
-        " code_challenge, scope, expires"},
+        " WHERE digest = %s AND used IS NULL"},
     [APIAUTH_SQL_CODE_FIND] = {
         "apiauth_code_find",
         APIAUTH_SQL_FOR_OAUTH,
-        "SELECT grant_id, used FROM apiauth_codes WHERE digest = %s"},
+        "SELECT grant_id, client_id, user_id, scope, expires, used,"
+        " redirect_uri, code_challenge FROM apiauth_codes WHERE digest = %s"},
     [APIAUTH_SQL_REFRESH_INSERT] = {
         "apiauth_refresh_insert",
         APIAUTH_SQL_FOR_OAUTH,
@@ -158,8 +160,7 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         "apiauth_refresh_consume",
         APIAUTH_SQL_FOR_OAUTH,
         "UPDATE apiauth_refresh_tokens SET used = %lld"
-        " WHERE digest = %s AND used IS NULL"
-        " RETURNING " REFRESH_COLUMNS},
+        " WHERE digest = %s AND used IS NULL"},
     [APIAUTH_SQL_REFRESH_FIND] = {
         "apiauth_refresh_find",
         APIAUTH_SQL_FOR_OAUTH,

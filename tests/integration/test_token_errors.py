@@ -109,6 +109,16 @@ def code_exchange(client, code, **more):
             "redirect_uri": CALLBACK, **more}
 
 
+def public_tokens(o, client):
+    """The first tokens of a public client: the code flow with PKCE."""
+    verifier, challenge = pkce_pair()
+    code = code_for(o, client["client_id"], code_challenge=challenge,
+                    code_challenge_method="S256")
+    return assert_ok(token(o, code_exchange(client, code,
+                                            client_id=client["client_id"],
+                                            code_verifier=verifier)))
+
+
 def multipart(*fields, boundary="XyZzYboundary"):
     """A multipart/form-data body built by hand, for the ones no client
     library would build."""
@@ -395,17 +405,15 @@ def test_expired_code_is_invalid_grant(o, web):
                  400, "invalid_grant", "the code has expired")
 
 
-def test_code_of_another_client_is_invalid_grant_and_burns_it(o, web):
+def test_code_of_another_client_is_invalid_grant_and_stays_its_owners(o, web):
     other = o.client(unique("other"), "authorization_code",
                      scopes=("integration.store",))
     code = code_for(o, web["client_id"])
     assert_error(token(o, code_exchange(other, code), basic(other)),
                  400, "invalid_grant", "the code was issued to another client")
-    # taken as stolen: not even its own client may redeem it now
-    assert_error(token(o, code_exchange(web, code), basic(web)),
-                 400, "invalid_grant",
-                 "the code was used before; everything issued from it is "
-                 "revoked")
+    # RFC 6749 §4.1.3: refused, and nothing spent: the code is still its
+    # own client's to redeem
+    assert_ok(token(o, code_exchange(web, code), basic(web)))
 
 
 def test_wrong_redirect_uri_is_invalid_grant(o, web):
@@ -481,12 +489,11 @@ def test_pkce_verifier_mismatch_is_invalid_grant(o, spa):
                                         code_verifier=other)),
                  400, "invalid_grant",
                  "code_verifier does not match the code_challenge")
-    # one guess per code: the right verifier comes too late
-    assert_error(token(o, code_exchange(spa, code, client_id=spa["client_id"],
-                                        code_verifier=verifier)),
-                 400, "invalid_grant",
-                 "the code was used before; everything issued from it is "
-                 "revoked")
+    # a refusal spends nothing (RFC 6749 §5.2): the code is still its
+    # client's, for the verifier of its challenge (a guess has 256 bits
+    # against it, and counts towards ApiAuthFailureLimit)
+    assert_ok(token(o, code_exchange(spa, code, client_id=spa["client_id"],
+                                     code_verifier=verifier)))
 
 
 def test_missing_verifier_for_code_with_challenge_is_invalid_grant(o, web):
@@ -528,6 +535,58 @@ def test_refresh_token_of_another_client_is_invalid_grant(o, web):
                        basic(other)),
                  400, "invalid_grant",
                  "the refresh token was issued to another client")
+    # nothing was spent or revoked: the owner refreshes as before, and its
+    # access token still works
+    r = o.get("/integration/v1/hello",
+              headers={"Authorization": "Bearer " + tokens["access_token"]})
+    assert r.status_code == 200, r.text
+    assert_ok(token(o, {"grant_type": "refresh_token",
+                        "refresh_token": tokens["refresh_token"]},
+                    basic(web)))
+
+
+def test_a_stolen_public_refresh_token_cannot_log_its_owner_out(o, spa):
+    """A public client needs no secret: whoever saw its refresh token can
+    present it under another public client's id, used or not.  That is
+    refused without touching the owner's grant (RFC 6749 §6)."""
+    thief = o.client(unique("thief"), "authorization_code", "refresh_token",
+                     public=True, redirect_uris=(CALLBACK,))
+    tokens = public_tokens(o, spa)
+    used = tokens["refresh_token"]
+    tokens = assert_ok(token(o, {"grant_type": "refresh_token",
+                                 "refresh_token": used,
+                                 "client_id": spa["client_id"]}))
+    for stolen in (tokens["refresh_token"], used):
+        assert_error(token(o, {"grant_type": "refresh_token",
+                               "refresh_token": stolen,
+                               "client_id": thief["client_id"]}),
+                     400, "invalid_grant",
+                     "the refresh token was issued to another client")
+    tokens = assert_ok(token(o, {"grant_type": "refresh_token",
+                                 "refresh_token": tokens["refresh_token"],
+                                 "client_id": spa["client_id"]}))
+    r = o.get("/integration/v1/hello",
+              headers={"Authorization": "Bearer " + tokens["access_token"]})
+    assert r.status_code == 200, r.text
+
+
+def test_refresh_refused_for_its_scope_can_be_retried(o, web):
+    """RFC 6749 §5.2/§6: invalid_scope issues nothing and leaves the
+    refresh token usable; the retry without the scope is no replay."""
+    code = code_for(o, web["client_id"])
+    tokens = assert_ok(token(o, code_exchange(web, code), basic(web)))
+    assert_error(token(o, {"grant_type": "refresh_token",
+                           "refresh_token": tokens["refresh_token"],
+                           "scope": "integration.store integration.order"},
+                       basic(web)),
+                 400, "invalid_scope",
+                 "the requested scope exceeds what was granted")
+    again = assert_ok(token(o, {"grant_type": "refresh_token",
+                                "refresh_token": tokens["refresh_token"]},
+                            basic(web)))
+    r = o.get("/integration/v1/hello",
+              headers={"Authorization": "Bearer " + again["access_token"]})
+    assert r.status_code == 200, r.text
 
 
 def test_expired_refresh_token_is_invalid_grant(o, web):

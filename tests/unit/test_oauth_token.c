@@ -479,7 +479,8 @@ static void test_a_replay_tells_the_revocation_hook(void **state)
     fx.cfg.grant_revoked = NULL;
 }
 
-static void test_code_of_another_client_is_invalid_grant(void **state)
+static void test_code_of_another_client_is_refused_and_left_to_its_owner(
+    void **state)
 {
     const char *code, *gid;
 
@@ -488,10 +489,50 @@ static void test_code_of_another_client_is_invalid_grant(void **state)
     gid = grant_of_code(code);
     assert_refused(redeem("cli_other", code, CB, VERIFIER, NULL, NOW),
                    APIAUTH_INVALID, "invalid_grant");
-    /* taken as stolen: the grant is revoked and the code burnt */
-    assert_true(grant_revoked(gid));
-    assert_refused(redeem("cli_conf", code, CB, VERIFIER, NULL, NOW),
+    /* RFC 6749 §4.1.3: refused, and nothing spent or revoked -- whoever
+     * saw a code cannot end its owner's grant with it */
+    assert_false(grant_revoked(gid));
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_codes WHERE used IS "
+                        "NULL") == 1);
+    assert_issued(redeem("cli_conf", code, CB, VERIFIER, NULL, NOW + 1));
+}
+
+static void test_used_code_presented_by_another_client_revokes_nothing(
+    void **state)
+{
+    const char *code, *gid;
+    token_result_t first;
+    apiauth_error_t err;
+
+    add_clients();
+    code = code_for("cli_conf", CB, CHALLENGE, "read", NOW);
+    gid = grant_of_code(code);
+    first = redeem("cli_conf", code, CB, VERIFIER, NULL, NOW);
+    assert_issued(first);
+    assert_refused(redeem("cli_other", code, CB, VERIFIER, NULL, NOW + 1),
                    APIAUTH_INVALID, "invalid_grant");
+    assert_false(grant_revoked(gid));
+    assert_int_equal(check_access(str(first, "access_token"), NOW + 2, &err),
+                     APIAUTH_OK);
+}
+
+static void test_refused_code_redemption_leaves_the_code_usable(void **state)
+{
+    const char *wrong = "eBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const char *code;
+
+    add_clients();
+    code = code_for("cli_conf", CB, CHALLENGE, "read write", NOW);
+    /* a scope wider than granted, another redirect URI, a wrong verifier:
+     * each is an error that issues nothing and spends nothing */
+    assert_refused(redeem("cli_conf", code, CB, VERIFIER, "read profile",
+                          NOW), APIAUTH_INVALID, "invalid_scope");
+    assert_refused(redeem("cli_conf", code, CB2, VERIFIER, NULL, NOW),
+                   APIAUTH_INVALID, "invalid_grant");
+    assert_refused(redeem("cli_conf", code, CB, wrong, NULL, NOW),
+                   APIAUTH_INVALID, "invalid_grant");
+    assert_false(grant_revoked(grant_of_code(code)));
+    assert_issued(redeem("cli_conf", code, CB, VERIFIER, NULL, NOW + 1));
 }
 
 static void test_expired_code_is_invalid_grant(void **state)
@@ -763,11 +804,12 @@ static void test_refresh_after_the_access_token_expired(void **state)
                      APIAUTH_OK);
 }
 
-static void test_refresh_token_of_another_client_is_invalid_grant(
+static void test_refresh_token_of_another_client_is_refused_and_left_alone(
     void **state)
 {
     token_result_t first;
     const char *gid;
+    apiauth_error_t err;
 
     add_clients();
     first = first_tokens();
@@ -775,10 +817,53 @@ static void test_refresh_token_of_another_client_is_invalid_grant(
     assert_non_null(gid);
     assert_refused(refresh("cli_other", str(first, "refresh_token"), NULL,
                            NOW + 1), APIAUTH_INVALID, "invalid_grant");
-    /* taken as stolen: the family is revoked */
-    assert_true(grant_revoked(gid));
-    assert_refused(refresh("cli_conf", str(first, "refresh_token"), NULL,
+    /* RFC 6749 §6: refused, spent nothing, revoked nothing -- a public
+     * client needs no secret, so anyone who saw the token could otherwise
+     * log its owner out */
+    assert_false(grant_revoked(gid));
+    assert_int_equal(check_access(str(first, "access_token"), NOW + 2, &err),
+                     APIAUTH_OK);
+    assert_issued(refresh("cli_conf", str(first, "refresh_token"), NULL,
+                          NOW + 2));
+}
+
+static void test_used_refresh_token_of_another_client_revokes_nothing(
+    void **state)
+{
+    token_result_t first, second;
+    apiauth_error_t err;
+
+    add_clients();
+    first = first_tokens();
+    second = refresh("cli_conf", str(first, "refresh_token"), NULL, NOW + 1);
+    assert_issued(second);
+    /* the spent token in a stranger's hands: no replay of its owner */
+    assert_refused(refresh("cli_other", str(first, "refresh_token"), NULL,
                            NOW + 2), APIAUTH_INVALID, "invalid_grant");
+    assert_false(grant_revoked(gid_of(first)));
+    assert_int_equal(check_access(str(second, "access_token"), NOW + 3,
+                                  &err), APIAUTH_OK);
+    assert_issued(refresh("cli_conf", str(second, "refresh_token"), NULL,
+                          NOW + 3));
+}
+
+static void test_refused_refresh_leaves_the_refresh_token_usable(void **state)
+{
+    token_result_t first, again;
+
+    add_clients();
+    first = first_tokens();
+    /* RFC 6749 §5.2: invalid_scope issues nothing and spends nothing */
+    assert_refused(refresh("cli_conf", str(first, "refresh_token"),
+                           "read profile", NOW + 1),
+                   APIAUTH_INVALID, "invalid_scope");
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_refresh_tokens WHERE "
+                        "used IS NOT NULL") == 0);
+    /* the client's retry without the scope is no replay */
+    again = refresh("cli_conf", str(first, "refresh_token"), NULL, NOW + 2);
+    assert_issued(again);
+    assert_false(grant_revoked(gid_of(first)));
+    assert_string_equal(str(again, "scope"), "read write");
 }
 
 static void test_refresh_may_narrow_the_scope(void **state)
@@ -953,7 +1038,9 @@ int main(void)
         OAUTH_TEST(
             test_code_redeemed_twice_is_invalid_grant_and_revokes_the_grant),
         OAUTH_TEST(test_a_replay_tells_the_revocation_hook),
-        OAUTH_TEST(test_code_of_another_client_is_invalid_grant),
+        OAUTH_TEST(test_code_of_another_client_is_refused_and_left_to_its_owner),
+        OAUTH_TEST(test_used_code_presented_by_another_client_revokes_nothing),
+        OAUTH_TEST(test_refused_code_redemption_leaves_the_code_usable),
         OAUTH_TEST(test_expired_code_is_invalid_grant),
         OAUTH_TEST(test_unknown_or_missing_code),
         OAUTH_TEST(test_code_of_a_revoked_grant_is_invalid_grant),
@@ -974,7 +1061,10 @@ int main(void)
             test_reused_refresh_token_is_invalid_grant_and_revokes_the_family),
         OAUTH_TEST(test_expired_refresh_token_is_invalid_grant),
         OAUTH_TEST(test_refresh_after_the_access_token_expired),
-        OAUTH_TEST(test_refresh_token_of_another_client_is_invalid_grant),
+        OAUTH_TEST(
+            test_refresh_token_of_another_client_is_refused_and_left_alone),
+        OAUTH_TEST(test_used_refresh_token_of_another_client_revokes_nothing),
+        OAUTH_TEST(test_refused_refresh_leaves_the_refresh_token_usable),
         OAUTH_TEST(test_refresh_may_narrow_the_scope),
         OAUTH_TEST(test_refresh_may_not_widen_the_scope),
         OAUTH_TEST(test_unknown_or_missing_refresh_token),
