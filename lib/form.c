@@ -106,6 +106,10 @@ static int get_pair(void *data, const char *pair, apr_size_t len,
     if (namelen != c->namelen || memcmp(pair, c->name, namelen) != 0) {
         return 0;
     }
+    /* "name=" and "name" are absent, as an empty body parameter is */
+    if (namelen + 1 >= len) {
+        return 0;
+    }
     if (c->count++ == 0 && c->value) {
         char *v = "";
         if (namelen < len
@@ -210,7 +214,6 @@ const char *apiauth_request_line_with_query(apr_pool_t *p, const char *line,
 typedef struct {
     apr_pool_t *p;
     apr_table_t *params;   /* the non-empty ones: the answer */
-    apr_table_t *seen;     /* every name, empty ones included */
     int count;
     int max;
 } body_params;
@@ -233,8 +236,9 @@ static const char *repeated(apr_pool_t *p, const char *name)
 
 /* RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if
  * they were omitted from the request ... Request and response parameters
- * MUST NOT be included more than once."  A repeat is refused even when a
- * copy is empty: otherwise "scope=&scope=admin" could read as either. */
+ * MUST NOT be included more than once."  An empty one is omitted before
+ * repeats are looked for: "grant_type=&grant_type=client_credentials"
+ * sends one grant type, and reads as nothing else. */
 static apiauth_status_t add_param(void *ctx, const char *name,
                                   apr_size_t namelen, const char *value,
                                   apr_size_t valuelen, apiauth_error_t *err)
@@ -256,15 +260,15 @@ static apiauth_status_t add_param(void *ctx, const char *name,
         return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
                             "a parameter contains a NUL byte");
     }
+    if (valuelen == 0) {
+        return APIAUTH_OK;
+    }
     n = apr_pstrmemdup(b->p, name, namelen);
-    if (apr_table_get(b->seen, n)) {
+    if (apr_table_get(b->params, n)) {
         return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
                             repeated(b->p, n));
     }
-    apr_table_setn(b->seen, n, "");
-    if (valuelen) {
-        apr_table_addn(b->params, n, apr_pstrmemdup(b->p, value, valuelen));
-    }
+    apr_table_addn(b->params, n, apr_pstrmemdup(b->p, value, valuelen));
     return APIAUTH_OK;
 }
 
@@ -328,7 +332,6 @@ apiauth_status_t apiauth_form_parse(apr_pool_t *p, const char *content_type,
     }
     b.p = p;
     b.params = apr_table_make(p, 8);
-    b.seen = apr_table_make(p, 8);
     b.count = 0;
     b.max = limits->max_params;
 

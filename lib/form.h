@@ -19,7 +19,8 @@
 apiauth_status_t apiauth_urldecode(apr_pool_t *p, const char *s,
                                    apr_size_t len, char **out);
 
-/* How often `name` occurs in the query string `args`; *value (may be NULL)
+/* How often `name` occurs with a value in the query string `args` ("name="
+ * and a bare "name" count as absent, RFC 6749 §3.1); *value (may be NULL)
  * gets the first occurrence, decoded.  -1 when that value is malformed. */
 int apiauth_query_get(apr_pool_t *p, const char *args, const char *name,
                       const char **value);

@@ -98,6 +98,9 @@ static apiauth_status_t check_dates(json_t *payload,
     if (exp == 0) {
         return refuse(err, "the token has no exp");
     }
+    if (iat == 0) {
+        return refuse(err, "the token has no iat");   /* RFC 9068 §2.2 */
+    }
     /* The leeway moves `now`, never a claim: no date the token carries
      * can overflow into the past. */
     if (claims->exp <= expect->now - leeway) {
@@ -106,7 +109,7 @@ static apiauth_status_t check_dates(json_t *payload,
     if (nbf && claims->nbf > expect->now + leeway) {
         return refuse(err, "the token is not valid yet");
     }
-    if (iat && claims->iat > expect->now + leeway) {
+    if (claims->iat > expect->now + leeway) {
         return refuse(err, "the token was issued in the future");
     }
     return APIAUTH_OK;

@@ -22,13 +22,14 @@ typedef struct apiauth_jwt_expect {
 typedef struct apiauth_jwt_claims {
     const char *iss, *sub, *client_id, *scope, *jti;
     const char *kid;            /* the header's kid, NULL when absent */
-    apr_int64_t exp, iat, nbf;  /* 0 when absent (exp is required) */
+    apr_int64_t exp, iat, nbf;  /* nbf 0 when absent (exp and iat are
+                                 * required) */
     json_t *payload;            /* all claims (do not json_decref) */
 } apiauth_jwt_claims_t;
 
-/* apiauth_jws_verify, then RFC 9068 §4 and RFC 8725: typ, iss, aud, and
- * exp > now - leeway are required; nbf and iat, when present, must be
- * <= now + leeway; sub, client_id and jti are required non-empty
+/* apiauth_jws_verify, then RFC 9068 §4 and RFC 8725: typ, iss, aud,
+ * exp > now - leeway and iat <= now + leeway are required (RFC 9068 §2.2);
+ * nbf, when present, must be <= now + leeway; sub, client_id and jti are required non-empty
  * strings; scope is an optional string (absent reads as "").  Dates must
  * be JSON integers.  A refusal is APIAUTH_DENIED, "invalid_token", with a
  * description naming the check; APIAUTH_ERROR when OpenSSL fails or

@@ -31,26 +31,35 @@ static apiauth_status_t refuse(apiauth_error_t *err, const char *error,
 }
 
 /* The part of a loopback http URI after its port: "http://127.0.0.1:8080/cb"
- * -> "/cb", with *host "127.0.0.1"; NULL when `uri` is not loopback http. */
+ * -> "/cb", with *host "http://127.0.0.1"; NULL when `uri` is not loopback
+ * http with no port or a port a socket can have (1 to 65535, written
+ * without leading zeros). */
 static const char *after_loopback_port(const char *uri, const char **host)
 {
     static const char *const hosts[] = {"http://127.0.0.1", "http://[::1]"};
     size_t i, n;
+    long port = 0;
+    int digits = 0;
 
     for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
         n = strlen(hosts[i]);
-        if (strncmp(uri, hosts[i], n) == 0
-            && (uri[n] == ':' || uri[n] == '/' || uri[n] == '\0')) {
-            *host = hosts[i];
-            uri += n;
-            if (*uri == ':') {
-                uri++;
-                while (apr_isdigit(*uri)) {
-                    uri++;
-                }
-            }
+        if (strncmp(uri, hosts[i], n) != 0
+            || (uri[n] != ':' && uri[n] != '/' && uri[n] != '\0')) {
+            continue;
+        }
+        *host = hosts[i];
+        uri += n;
+        if (*uri != ':') {
             return uri;
         }
+        for (uri++; apr_isdigit(*uri) && digits < 6; uri++, digits++) {
+            port = port * 10 + (*uri - '0');
+        }
+        if (digits == 0 || digits > 5 || apr_isdigit(*uri)
+            || uri[-digits] == '0' || port > 65535) {
+            return NULL;
+        }
+        return uri;
     }
     return NULL;
 }

@@ -315,6 +315,28 @@ static apiauth_status_t resolve_uncached(request_rec *r,
     return st;
 }
 
+static int from_jwt(const apiauth_identity_t *id)
+{
+    return id->provider && strcmp(id->provider, "jwt") == 0;
+}
+
+/* The last second a credential is taken here: its expiry, plus the
+ * ApiAuthJWTLeeway of this location for a JWT the jwt provider checked
+ * (clock skew between the issuer and us covers exp as it covers nbf and
+ * iat); 0 when it does not expire. */
+static apr_int64_t expiry_here(const apiauth_dir_conf *conf,
+                               const apiauth_identity_t *id)
+{
+    apr_int64_t leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
+                                               : APIAUTH_DEFAULT_JWT_LEEWAY;
+
+    if (id->expires == 0 || !from_jwt(id)
+        || id->expires > APR_INT64_MAX - leeway) {
+        return id->expires;
+    }
+    return id->expires + leeway;
+}
+
 /* This location's rules, applied to every answer, cached or fresh. */
 static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
                               const apiauth_credential_t *cred,
@@ -326,7 +348,9 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
     int is_key = id->kind == APIAUTH_KIND_API_KEY
                  || id->kind == APIAUTH_KIND_TOKEN;
 
-    if (id->expires && id->expires <= apr_time_sec(r->request_time)) {
+    apr_int64_t expires = expiry_here(conf, id);
+
+    if (expires && expires <= apr_time_sec(r->request_time)) {
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                             "the credential has expired");
     }
@@ -380,14 +404,11 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
     return APIAUTH_OK;
 }
 
+
 /* A cached answer that depends on more than the provider chain: a JWT the
  * jwt provider accepted was checked against this location's issuer and
  * audience, which another location may set differently; an OAuth token's
  * grant, or a session, may have been revoked through this server since. */
-static int from_jwt(const apiauth_identity_t *id)
-{
-    return id->provider && strcmp(id->provider, "jwt") == 0;
-}
 
 /* Does this location trust the key (by kid) that verified a cached JWT? */
 static int jwt_key_trusted_here(const apiauth_dir_conf *conf,

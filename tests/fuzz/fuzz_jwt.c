@@ -250,6 +250,7 @@ static void check_claims(const apiauth_jwt_claims_t *c, json_t *payload)
     FUZZ_CHECK(found);
     FUZZ_CHECK(json_is_integer(json_object_get(payload, "exp")));
     FUZZ_CHECK(c->exp > NOW - expect.leeway);
+    FUZZ_CHECK(json_is_integer(json_object_get(payload, "iat")));
     FUZZ_CHECK(c->nbf <= NOW + expect.leeway && c->iat <= NOW + expect.leeway);
     FUZZ_CHECK(c->sub && *c->sub && c->client_id && *c->client_id && c->jti
                && *c->jti);

@@ -227,8 +227,10 @@ def test_loopback_redirect_uri_may_use_any_port(o, c):
     "http://127.0.0.2:53111/cb",
     "http://127.0.0.1.evil.example:53111/cb",
     "http://127.0.0.1:53111@evil.example/cb",
+    "http://127.0.0.1:99999/cb",       # no socket has this port
+    "http://127.0.0.1:0/cb",
 ], ids=["localhost", "other-path", "https", "other-address", "suffix-host",
-        "userinfo"])
+        "userinfo", "port-99999", "port-0"])
 def test_loopback_port_freedom_covers_nothing_else(o, c, redirect_uri):
     _, challenge = pkce_pair()
     assert_error_page(get_authorize(

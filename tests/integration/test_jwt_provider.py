@@ -347,6 +347,33 @@ def test_signed_claims_of_unusual_but_clean_names_are_accepted(w):
     assert env_of(r)["APIAUTH_USER"] == sub
 
 
+@pytest.mark.parametrize("exp_in, status", [(-30, 200), (-61, 401)],
+                         ids=["within-leeway", "past-leeway"])
+def test_leeway_covers_exp_as_it_covers_nbf(w, exp_in, status):
+    """ApiAuthJWTLeeway (60 s here) is clock skew for exp too: a token
+    whose exp passed 30 s ago on this node's clock is still taken, one of
+    61 s ago is not."""
+    o = w.as_["rsa"]
+    claims = claims_like(o, w.shop["rsa"], exp_in=exp_in, iat_ago=600)
+    r = at(w, "/rsa", sign(claims, o.signing_key, "RS256", w.kid))
+    assert r.status_code == status, (r.status_code, r.text)
+    if status == 401:
+        assert_refused(r)
+
+
+def test_token_without_iat_is_refused(w):
+    """RFC 9068 §2.2: iat is required of a JWT access token."""
+    o = w.as_["rsa"]
+    claims = claims_like(o, w.shop["rsa"])
+    r = at(w, "/rsa", sign(claims, o.signing_key, "RS256", w.kid))
+    assert r.status_code == 200, r.text
+    del claims["iat"]
+    claims["jti"] += "-no-iat"
+    r = at(w, "/rsa", sign(claims, o.signing_key, "RS256", w.kid))
+    assert_refused(r)
+    assert r.json()["error_description"] == "the token has no iat"
+
+
 @pytest.mark.parametrize("path", ["/unconfigured", "/no-issuer", "/no-keys"])
 def test_jwt_provider_without_keys_or_issuer_fails_closed(w, path):
     r = at(w, path, token_of(w))

@@ -204,6 +204,24 @@ def test_key_in_query_is_ignored_without_api_key_query(env):
     assert 'error=' not in r.headers["WWW-Authenticate"]
 
 
+def test_empty_query_key_beside_a_header_is_no_second_credential(env):
+    """DESIGN: a parameter without a value counts as absent (RFC 6749
+    §3.1), so ?api_key= next to X-API-Key is one credential, not two."""
+    for query in ("api_key=", "api_key", "api_key=&x=1"):
+        r = env.httpd.get("/keys/env?" + query,
+                          headers={"X-API-Key": env.good})
+        assert r.status_code == 200, (query, r.text)
+        assert env_of(r)["APIAUTH_SCHEME"] == "apikey"
+    # alone it is no credential at all: the challenges, not a 400
+    r = env.httpd.get("/keys/env?api_key=")
+    assert r.status_code == 401, r.text
+    assert r.json()["error"] == "unauthorized"
+    # two with values are two
+    r = env.httpd.get("/keys/env", params={"api_key": env.good},
+                      headers={"X-API-Key": env.good})
+    assert r.status_code == 400, r.text
+
+
 def test_app_id_with_a_key_of_another_app_is_refused(env):
     r = env.httpd.get("/keys/env",
                       headers={"Authorization": basic(env.app, env.other)})

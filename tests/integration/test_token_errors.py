@@ -145,6 +145,21 @@ def test_empty_grant_type_counts_as_absent(o, m2m):
                  400, "invalid_request", "grant_type is required")
 
 
+def test_an_empty_copy_of_a_parameter_is_no_repeat(o, m2m):
+    """RFC 6749 §3.1: the empty copy is omitted, so one grant_type is
+    sent; two copies with values are still refused."""
+    assert_ok(token(o, "grant_type=&grant_type=client_credentials",
+                    basic(m2m), headers={"Content-Type": FORM}))
+    assert_ok(token(o, auth=basic(m2m),
+                    files=[("grant_type", (None, "client_credentials")),
+                           ("grant_type", (None, ""))]))
+    assert_error(token(o, "grant_type=client_credentials&grant_type="
+                          "client_credentials", basic(m2m),
+                       headers={"Content-Type": FORM}),
+                 400, "invalid_request", "the grant_type parameter is "
+                 "repeated")
+
+
 def test_missing_code_is_invalid_request(o, web):
     code = code_for(o, web["client_id"])
     assert_ok(token(o, code_exchange(web, code), basic(web)))
@@ -170,11 +185,9 @@ def test_repeated_parameter_in_urlencoded_body_is_invalid_request(o, m2m):
     twice = once + "&scope=integration.order"
     assert_error(token(o, twice, basic(m2m), headers={"Content-Type": FORM}),
                  400, "invalid_request", "the scope parameter is repeated")
-    # one copy empty is still a repeat: "scope=&scope=x" must not be read
-    # either way
-    assert_error(token(o, "scope=&" + once, basic(m2m),
-                       headers={"Content-Type": FORM}),
-                 400, "invalid_request", "the scope parameter is repeated")
+    # an empty copy is omitted (RFC 6749 §3.1): "scope=&scope=x" is x
+    assert_ok(token(o, "scope=&" + once, basic(m2m),
+                    headers={"Content-Type": FORM}), "integration.order")
 
 
 def test_repeated_parameter_in_multipart_body_is_invalid_request(o, m2m):

@@ -138,8 +138,11 @@ static void test_query_get_counts_and_returns_the_first_value(void **state)
     assert_string_equal(v, "1");
     assert_int_equal(apiauth_query_get(unit_pool, "a=1&b=x+y", "b", &v), 1);
     assert_string_equal(v, "x y");
-    assert_int_equal(apiauth_query_get(unit_pool, "&&a&", "a", &v), 1);
-    assert_string_equal(v, "");
+    /* without a value it is absent (RFC 6749 §3.1), and no repeat */
+    assert_int_equal(apiauth_query_get(unit_pool, "&&a&", "a", &v), 0);
+    assert_null(v);
+    assert_int_equal(apiauth_query_get(unit_pool, "a=&b=1&a=2", "a", &v), 1);
+    assert_string_equal(v, "2");
     assert_int_equal(apiauth_query_get(unit_pool, "ab=1&A=2", "a", &v), 0);
     assert_null(v);
     assert_int_equal(apiauth_query_get(unit_pool, NULL, "a", &v), 0);
@@ -552,11 +555,25 @@ static void test_repeated_parameter_is_refused(void **state)
     assert_non_null(strstr(e.description, "client_id"));
 }
 
-static void test_repeat_with_an_empty_copy_is_refused(void **state)
+static void test_an_empty_copy_is_omitted_not_a_repeat(void **state)
 {
-    REFUSED(URLENCODED, "scope=&scope=admin");
-    REFUSED(URLENCODED, "scope=admin&scope");
-    REFUSED(MULTIPART, PART("scope", "") PART("scope", "admin") CLOSE);
+    /* RFC 6749 §3.1: a parameter without a value is as if omitted, so the
+     * one copy with a value is the only one sent */
+    const char *bodies[] = {"scope=&scope=admin", "scope=admin&scope",
+                            "grant_type=&grant_type=admin"};
+    apr_table_t *t;
+    apiauth_error_t e;
+    size_t i;
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        assert_int_equal(parse(URLENCODED, bodies[i], &t, &e), APIAUTH_OK);
+        assert_int_equal(table_size(t), 1);
+    }
+    assert_int_equal(parse(MULTIPART, PART("scope", "") PART("scope", "admin")
+                           CLOSE, &t, &e), APIAUTH_OK);
+    assert_string_equal(apr_table_get(t, "scope"), "admin");
+    /* two copies with values are still two */
+    REFUSED(URLENCODED, "scope=&scope=admin&scope=read");
 }
 
 static void test_repeat_differing_only_in_case_is_refused(void **state)
@@ -712,7 +729,7 @@ int main(void)
         UNIT_TEST(test_part_content_type_must_be_text_plain),
         UNIT_TEST(test_malformed_part_headers_are_refused),
         UNIT_TEST(test_repeated_parameter_is_refused),
-        UNIT_TEST(test_repeat_with_an_empty_copy_is_refused),
+        UNIT_TEST(test_an_empty_copy_is_omitted_not_a_repeat),
         UNIT_TEST(test_repeat_differing_only_in_case_is_refused),
         UNIT_TEST(test_repeat_description_does_not_echo_odd_names),
         UNIT_TEST(test_empty_value_counts_as_absent),

@@ -185,6 +185,30 @@ static void test_loopback_redirect_may_use_any_port(void **state)
                                                "http://127.0.0.1:5000"));
 }
 
+static void test_loopback_redirect_port_must_be_a_port(void **state)
+{
+    /* a port is 1 to 65535 (RFC 6335 §6): no listener is on any other */
+    const char *bad[] = {
+        "http://127.0.0.1:0/cb",      "http://127.0.0.1:65536/cb",
+        "http://127.0.0.1:99999/cb",  "http://127.0.0.1:123456/cb",
+        "http://127.0.0.1:/cb",       "http://127.0.0.1:08080/cb",
+        "http://[::1]:0/cb",          "http://[::1]:70000/cb",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *reg = strncmp(bad[i], "http://[", 8) == 0
+                              ? "http://[::1]/cb" : "http://127.0.0.1/cb";
+        if (apiauth_oauth_redirect_allowed(reg, bad[i])) {
+            fail_msg("\"%s\" allowed", bad[i]);
+        }
+    }
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                               "http://127.0.0.1:65535/cb"));
+    assert_true(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
+                                               "http://127.0.0.1:1/cb"));
+}
+
 static void test_loopback_redirect_path_must_still_match(void **state)
 {
     assert_false(apiauth_oauth_redirect_allowed("http://127.0.0.1/cb",
@@ -835,6 +859,7 @@ int main(void)
         UNIT_TEST(test_redirect_uri_may_be_any_of_several_registered),
         UNIT_TEST(test_redirect_uri_nothing_registered_allows_nothing),
         UNIT_TEST(test_loopback_redirect_may_use_any_port),
+        UNIT_TEST(test_loopback_redirect_port_must_be_a_port),
         UNIT_TEST(test_loopback_redirect_path_must_still_match),
         UNIT_TEST(test_loopback_redirect_host_tricks_are_refused),
         UNIT_TEST(test_localhost_and_https_loopback_match_exactly),
