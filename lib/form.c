@@ -210,6 +210,26 @@ const char *apiauth_request_line_with_query(apr_pool_t *p, const char *line,
                        with ? "?" : "", with ? with : "", q + 1 + len, NULL);
 }
 
+const char *apiauth_request_line_masked(apr_pool_t *p, const char *line,
+                                        const char *const *names,
+                                        const char *mask)
+{
+    const char *q = line ? strchr(line, '?') : NULL;
+    const char *sp, *args, *masked;
+
+    if (q == NULL) {
+        return line;
+    }
+    sp = strchr(q + 1, ' ');
+    args = sp ? apr_pstrmemdup(p, q + 1, sp - (q + 1)) : q + 1;
+    masked = apiauth_query_rewrite(p, args, names, mask);
+    if (masked == NULL || strcmp(masked, args) == 0) {
+        return line;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, line, q + 1 - line), masked,
+                       sp ? sp : "", NULL);
+}
+
 /* The parameters of one body, as apiauth_form_parse builds them. */
 typedef struct {
     apr_pool_t *p;

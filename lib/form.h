@@ -39,6 +39,15 @@ const char *apiauth_request_line_with_query(apr_pool_t *p, const char *line,
                                             const char *args,
                                             const char *with);
 
+/* The request line `line` with the named parameters of its query (after
+ * its first '?', up to the space before the protocol) masked as
+ * apiauth_query_rewrite masks them; `line` itself when none is there.
+ * Unlike apiauth_request_line_with_query it needs no r->args to agree
+ * with the line, which an earlier edit may have changed. */
+const char *apiauth_request_line_masked(apr_pool_t *p, const char *line,
+                                        const char *const *names,
+                                        const char *mask);
+
 /* What a request body may hold.  The defaults are DESIGN's: 64 KiB and
  * 32 parameters (ApiAuthOAuthMaxBody). */
 typedef struct apiauth_form_limits {

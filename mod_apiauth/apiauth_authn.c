@@ -181,7 +181,7 @@ static void strip_query_param(request_rec *r, const char *name)
 /* ApiAuthKeepCredential on with a query credential: the backend gets the
  * query as it came, the log may not.  The request line is masked now;
  * r->args, which %q logs, once the request is over
- * (apiauth_mask_kept_query). */
+ * (apiauth_mask_logged_query). */
 static void keep_query_param(request_rec *r, apiauth_request_state *st,
                              const char *name)
 {
@@ -193,22 +193,42 @@ static void keep_query_param(request_rec *r, apiauth_request_state *st,
         apiauth_query_rewrite(r->pool, r->args, names, "***"));
 }
 
-int apiauth_mask_kept_query(request_rec *r)
+/* What the access log (%r, %q) must not show of a query, once the request
+ * is over: a credential of ours kept for the backend (ApiAuthKeepCredential
+ * on), and an OAuth access token sent in the query (RFC 6750 §2.3), which
+ * no scheme here takes but which is a secret all the same.  Both stay in
+ * the query the backend got. */
+#define ACCESS_TOKEN_PARAM "access_token"
+
+int apiauth_mask_logged_query(request_rec *r)
 {
     const apiauth_request_state *st;
-    const char *names[2] = {NULL, NULL};
+    const char *names[3] = {NULL, NULL, NULL};
     request_rec *each;
+    int n = 0;
 
     /* the identity may be on any request of an internal redirect chain */
-    for (each = r; each && names[0] == NULL; each = each->next) {
+    for (each = r; each && n == 0; each = each->next) {
         st = ap_get_module_config(each->request_config, &apiauth_module);
-        names[0] = st ? st->kept_query : NULL;
+        if (st && st->kept_query) {
+            names[n++] = st->kept_query;
+        }
     }
-    for (each = r; names[0] && each; each = each->next) {
+    for (each = r; each; each = each->next) {
+        const char *type = ap_auth_type(each);
+        if (each->args && ap_strstr_c(each->args, ACCESS_TOKEN_PARAM)
+            && type && strcasecmp(type, APIAUTH_AUTH_TYPE) == 0) {
+            names[n++] = ACCESS_TOKEN_PARAM;
+            break;
+        }
+    }
+    for (each = r; n && each; each = each->next) {
         if (each->args) {
             each->args = apiauth_query_rewrite(each->pool, each->args, names,
                                                "***");
         }
+        each->the_request = (char *)apiauth_request_line_masked(
+            each->pool, each->the_request, names, "***");
     }
     return DECLINED;
 }
@@ -515,10 +535,27 @@ int apiauth_check_authn(request_rec *r)
     }
 }
 
+/* mod_auth_basic hands a provider the very string it then logs when the
+ * provider refuses (AH01617, "user %s: authentication failure") and that
+ * it left in r->user, which the access log shows as %u.  A user part that
+ * is no app id may be a secret (a key, an app or backend token sent as
+ * the user), so it is masked where it lies, before either can read it:
+ * the pool memory of this request, which nothing else points into. */
+static void mask_basic_user(const char *user)
+{
+    char *at = (char *)user;
+    size_t len = strlen(at), i;
+
+    for (i = 0; i < len && i < 3; i++) {
+        at[i] = '*';
+    }
+    at[i] = '\0';
+}
+
 /* AuthBasicProvider apiauth: only Twake's public_id:private_api_key.
  * mod_auth_basic logs the user part and puts it in %u, so a secret may
  * never be the user here: app tokens, backend tokens and bare keys are
- * refused (they need AuthType apiauth). */
+ * refused (they need AuthType apiauth), and masked first. */
 static authn_status basic_check_password(request_rec *r, const char *user,
                                          const char *password)
 {
@@ -530,15 +567,16 @@ static authn_status basic_check_password(request_rec *r, const char *user,
     apiauth_error_t err = {NULL, NULL};
     const char *group = NULL;
 
-    if (apiauth_limit_blocked(r) > 0) {
-        return AUTH_DENIED;   /* a provider cannot say 429: 401, logged */
-    }
     if (strncmp(user, "app_", 4) != 0 || !apiauth_name_is_valid(user)) {
+        mask_basic_user(user);
         apiauth_limit_failed(r);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10013)
                       "AuthBasicProvider apiauth takes only an app id as "
                       "the user; use AuthType apiauth for other forms");
         return AUTH_DENIED;
+    }
+    if (apiauth_limit_blocked(r) > 0) {
+        return AUTH_DENIED;   /* a provider cannot say 429: 401, logged */
     }
     if (!apiauth_tls_ok(r, conf)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10014)

@@ -111,7 +111,7 @@ typedef struct apiauth_request_state {
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);
-int apiauth_mask_kept_query(request_rec *r);
+int apiauth_mask_logged_query(request_rec *r);
 int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
 const apiauth_identity_t *apiauth_identity_of(request_rec *r);
 apiauth_request_state *apiauth_publish(request_rec *r,

@@ -422,7 +422,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(apiauth_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(apiauth_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(apiauth_mask_kept_query, NULL, before_log,
+    ap_hook_log_transaction(apiauth_mask_logged_query, NULL, before_log,
                             APR_HOOK_FIRST);
     ap_register_output_filter(APIAUTH_ERROR_FILTER, apiauth_error_filter,
                               NULL, AP_FTYPE_CONTENT_SET);

@@ -84,6 +84,22 @@ def test_key_as_user_with_empty_password_is_refused(env):
     assert_basic_refusal(r)
 
 
+@pytest.mark.parametrize("kind", ["api_key", "app_token", "backend"])
+def test_a_secret_sent_as_the_user_reaches_no_log(env, kind):
+    """mod_auth_basic logs the user part of a refused pair (AH01617) and
+    leaves it in r->user (%u): a secret sent there is masked before
+    either sees it."""
+    secret, _ = env.store.key("twake-app", "--kind", kind)
+    assert_basic_refusal(env.httpd.get("/twake/env",
+                                       headers=basic(secret, "alice")))
+    line = env.httpd.wait_for_access_log('"GET /twake/env')
+    assert secret not in env.httpd.error_log()
+    assert secret not in env.httpd.access_log()
+    assert "AH01617: user ***: authentication failure" in \
+        env.httpd.error_log()
+    assert " *** \"GET /twake/env" in env.httpd.access_log(), line
+
+
 def test_app_id_with_a_wrong_key_is_refused(env):
     r = env.httpd.get("/twake/env", headers=basic(env.app, env.other_key))
     assert_basic_refusal(r)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import with_wrong_checksum
+from harness import env_of, with_wrong_checksum
 
 BODY = """
 <Location /api>
@@ -108,6 +108,14 @@ def run(module_store, module_httpd):
     send(f"/api/env?api_key={r.good}&api_key={r.good}")
     send("/api/env", headers={"Authorization": "Bearer " + r.good,
                               "X-API-Key": r.revoked})
+    # an OAuth access token in the query (RFC 6750 §2.3): taken by no
+    # scheme here, a secret all the same; the backend keeps its query
+    r.query_token = ("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9."
+                     + b64(r.good).rstrip("="))
+    r.secrets.append(r.query_token)
+    send("/bearer-only/env", params={"access_token": r.query_token})  # 401
+    r.kept = send("/api/env", headers={"X-API-Key": r.good},
+                  params={"page": "2", "access_token": r.query_token})
     httpd.wait_for_access_log("/bearer-only/env")
     r.httpd.stop()             # every line is written
     r.error_log = httpd.error_log()
@@ -148,6 +156,18 @@ def test_query_keys_show_masked_in_the_access_log(run):
     for line in lines:
         assert re.findall(r"api_key=([^& \"]*)", line) == \
             ["***"] * line.count("api_key=")
+
+
+def test_an_access_token_in_the_query_shows_masked(run):
+    lines = [x for x in run.access_log.splitlines() if "access_token=" in x]
+    assert len(lines) == 2
+    for line in lines:
+        # %r and %q both
+        assert re.findall(r"access_token=([^& \"]*)", line) == ["***"] * 2
+    # what the backend got is the query as sent
+    assert run.kept.status_code == 200
+    assert env_of(run.kept)["QUERY_STRING"] == \
+        "page=2&access_token=" + run.query_token
 
 
 @pytest.mark.parametrize("which", ["revoked", "expiring", "good"])

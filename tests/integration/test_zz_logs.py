@@ -51,12 +51,6 @@ GRAM = SecretRegistry.MIN_LENGTH
 # secrets; each is excused only in the log lines that show that request:
 # (test file, log, pattern of the line).
 SENT_ON_PURPOSE = [
-    # AuthBasicProvider apiauth refuses a key as the Basic user name, but
-    # mod_auth_basic has logged that name (AH01617, and %u) before asking
-    # us: DESIGN.md's reason why such forms need AuthType apiauth
-    ("test_basic_provider.py", "error.log",
-     r"\[auth_basic:error\].* AH01617: user .* for \"/twake/"),
-    ("test_basic_provider.py", "access.log", r'^\S+ \S+ "GET /twake/'),
     # a key in the query of a location without ApiAuthKeyQuery is no
     # credential there, so it is not masked
     ("test_schemes.py", "access.log", r'"GET /default/env\?api_key='),

@@ -227,6 +227,29 @@ static void test_request_line_without_that_query_is_left_alone(void **state)
                                                      "z"), line);
 }
 
+static void test_request_line_masked_masks_its_own_query(void **state)
+{
+    const char *names[] = {"access_token", NULL};
+    const char *line = "GET /v1/x?a=1&access_token=eyJ.x.y HTTP/1.1";
+
+    assert_string_equal(apiauth_request_line_masked(unit_pool, line, names,
+                                                    "***"),
+                        "GET /v1/x?a=1&access_token=*** HTTP/1.1");
+    /* whatever was done to it before: another parameter already masked */
+    assert_string_equal(apiauth_request_line_masked(
+                            unit_pool, "GET /x?k=***&access_token=s", names,
+                            "***"),
+                        "GET /x?k=***&access_token=***");
+    /* nothing to mask: the same line */
+    line = "GET /v1/x?a=1 HTTP/1.1";
+    assert_ptr_equal(apiauth_request_line_masked(unit_pool, line, names,
+                                                 "***"), line);
+    line = "GET /v1/x HTTP/1.1";
+    assert_ptr_equal(apiauth_request_line_masked(unit_pool, line, names,
+                                                 "***"), line);
+    assert_null(apiauth_request_line_masked(unit_pool, NULL, names, "***"));
+}
+
 /* --- apiauth_form_parse: urlencoded --------------------------------------- */
 
 static void test_urlencoded_body_is_read(void **state)
@@ -711,6 +734,7 @@ int main(void)
         UNIT_TEST(test_query_rewrite_masks_values),
         UNIT_TEST(test_request_line_gets_the_new_query),
         UNIT_TEST(test_request_line_without_that_query_is_left_alone),
+        UNIT_TEST(test_request_line_masked_masks_its_own_query),
         UNIT_TEST(test_urlencoded_body_is_read),
         UNIT_TEST(test_body_need_not_be_nul_terminated),
         UNIT_TEST(test_multipart_from_curl_F_is_read),
