@@ -11,6 +11,7 @@
  * apiauth_socache.c  the socache, its mutex, the change count
  * apiauth_memo.c     the previous request's credential, per connection
  * apiauth_limit.c    refused attempts per client address (429)
+ * apiauth_confcheck.c what a configuration must hold, checked at start
  * provider_dbd.c     the SQL store through mod_dbd
  * provider_file.c    a credentials file, re-read when it changes
  */
@@ -151,6 +152,10 @@ void apiauth_group_register_filter(void);
 apiauth_status_t apiauth_group_read(request_rec *r,
                                     const apiauth_dir_conf *conf,
                                     const char **group, apiauth_error_t *err);
+
+/* apiauth_confcheck.c: the check_config hook */
+int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                         apr_pool_t *ptemp, server_rec *s);
 
 /* apiauth_limit.c */
 const char *apiauth_limit_set(cmd_parms *cmd, void *dummy, const char *count,

@@ -12,6 +12,7 @@
  *   apiauth_socache.c   the socache, its mutex, the change count
  *   apiauth_memo.c      what a keep-alive connection sent and was told
  *   apiauth_limit.c     refused attempts per address (ApiAuthFailureLimit)
+ *   apiauth_confcheck.c what a configuration must hold, checked at start
  *   provider_dbd.c, provider_file.c, provider_jwt.c
  *                       where credentials are looked up
  * The contract is DESIGN.md ("mod_apiauth"); README documents each
@@ -409,6 +410,7 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_log[] = {"mod_log_config.c", NULL};
 
     ap_hook_pre_config(apiauth_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(apiauth_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(apiauth_post_config, NULL, before_dbd,
                         APR_HOOK_MIDDLE);
     ap_hook_child_init(apiauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
