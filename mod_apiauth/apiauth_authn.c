@@ -298,7 +298,8 @@ const apiauth_identity_t *apiauth_identity_of(request_rec *r)
  * header names have no underscore, which proxies tend to drop). */
 enum {
     VAR_APP, VAR_KIND, VAR_SCHEME, VAR_SCOPE, VAR_CREDENTIAL_ID, VAR_EXPIRES,
-    VAR_USER, VAR_CLIENT_ID, VAR_INSTALL_ID, VAR_ACTING_APP, VAR_COUNT
+    VAR_USER, VAR_CLIENT_ID, VAR_INSTALL_ID, VAR_ACTING_APP, VAR_ISSUER,
+    VAR_COUNT
 };
 
 static const char *const var_names[VAR_COUNT][2] = {
@@ -312,6 +313,7 @@ static const char *const var_names[VAR_COUNT][2] = {
     {"APIAUTH_CLIENT_ID", FORWARD_PREFIX "Client-Id"},
     {"APIAUTH_INSTALL_ID", FORWARD_PREFIX "Install-Id"},
     {"APIAUTH_ACTING_APP", FORWARD_PREFIX "Acting-App"},
+    {"APIAUTH_ISSUER", FORWARD_PREFIX "Issuer"},
 };
 
 static void set_identity_var(request_rec *r, int forward, int var,
@@ -378,6 +380,7 @@ apiauth_request_state *apiauth_publish(request_rec *r,
     set_identity_var(r, fwd, VAR_CLIENT_ID, id->client_id);
     set_identity_var(r, fwd, VAR_INSTALL_ID, id->install_id);
     set_identity_var(r, fwd, VAR_ACTING_APP, id->acting_app);
+    set_identity_var(r, fwd, VAR_ISSUER, id->issuer);
     if (conf->keep_credential != 1) {
         strip_credential(r, conf, cred);
     }

@@ -64,6 +64,8 @@ typedef struct apiauth_dir_conf {
     void *credential_file_state;     /* provider_file.c's, per file */
     apr_array_header_t *jwt_keys;    /* apiauth_jwk_t *, provider jwt */
     const char *jwt_issuer;
+    int jwt_local;                   /* the issuer is this deployment's own:
+                                        its app and client names are ours */
     const char *jwt_audience;
     int jwt_leeway;                  /* seconds */
     int group_source;                /* APIAUTH_GROUP_*, 0 = unset */
@@ -282,6 +284,11 @@ extern const apiauth_provider_t apiauth_provider_dbd;
 extern const apiauth_provider_t apiauth_provider_file;
 extern const apiauth_provider_t apiauth_provider_jwt;
 const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg);
+const char *apiauth_jwt_set_issuer(cmd_parms *cmd, void *dconf,
+                                   const char *issuer, const char *local);
+/* May an identity the jwt provider made from a token be used at a location
+ * whose issuer is not declared local?  Only when it names none of ours. */
+int apiauth_jwt_names_foreign(const apiauth_identity_t *id);
 void apiauth_dbd_prepare_statements(server_rec *s);
 void *apiauth_file_state_for(apr_pool_t *pconf, const char *path);
 

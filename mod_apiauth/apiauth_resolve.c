@@ -429,12 +429,15 @@ static int jwt_key_trusted_here(const apiauth_dir_conf *conf,
 static int cached_still_holds(request_rec *r, const apiauth_dir_conf *conf,
                               const apiauth_identity_t *id)
 {
+    /* an entry made where the issuer is declared local may name our apps
+     * and clients; elsewhere it must be taken as the provider would */
     if (from_jwt(id)
         && (conf->jwt_issuer == NULL || conf->jwt_audience == NULL
             || id->issuer == NULL || id->audience == NULL
             || strcmp(conf->jwt_issuer, id->issuer) != 0
             || strcmp(conf->jwt_audience, id->audience) != 0
-            || !jwt_key_trusted_here(conf, id->key_id))) {
+            || !jwt_key_trusted_here(conf, id->key_id)
+            || (conf->jwt_local != 1 && !apiauth_jwt_names_foreign(id)))) {
         return 0;
     }
     if (id->grant_id && apiauth_cache_is_revoked(r, "grant", id->grant_id)) {

@@ -44,6 +44,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->cache = APIAUTH_UNSET;
     conf->cache_ttl = APIAUTH_UNSET;
     conf->jwt_leeway = APIAUTH_UNSET;
+    conf->jwt_local = APIAUTH_UNSET;
     conf->group_body_limit = APIAUTH_UNSET;
     conf->group_required = APIAUTH_UNSET;
     conf->app_token_allowed = APIAUTH_UNSET;
@@ -74,6 +75,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(credential_file_state);
     MERGE_PTR(jwt_keys);
     MERGE_PTR(jwt_issuer);
+    /* the issuer and what it is go together */
+    conf->jwt_local = add->jwt_issuer ? add->jwt_local : base->jwt_local;
     MERGE_PTR(jwt_audience);
     MERGE_INT(jwt_leeway);
     conf->group_source = add->group_source ? add->group_source
@@ -286,9 +289,9 @@ static const command_rec apiauth_cmds[] = {
                   OR_AUTHCFG, "credentials file of the 'file' provider"),
     AP_INIT_TAKE1("ApiAuthJWTKeys", apiauth_jwt_add_keys, NULL, OR_AUTHCFG,
                   "public keys (PEM or JWKS file) of the jwt provider"),
-    AP_INIT_TAKE1("ApiAuthJWTIssuer", ap_set_string_slot,
-                  (void *)APR_OFFSETOF(apiauth_dir_conf, jwt_issuer),
-                  OR_AUTHCFG, "the iss the jwt provider requires"),
+    AP_INIT_TAKE12("ApiAuthJWTIssuer", apiauth_jwt_set_issuer, NULL,
+                   OR_AUTHCFG, "the iss the jwt provider requires, and "
+                   "'local' when it is this deployment's own server"),
     AP_INIT_TAKE1("ApiAuthJWTAudience", ap_set_string_slot,
                   (void *)APR_OFFSETOF(apiauth_dir_conf, jwt_audience),
                   OR_AUTHCFG, "the aud the jwt provider requires"),

@@ -14,7 +14,11 @@
  * variables and, with ApiAuthForwardHeaders, headers to the backend.  So
  * they are held to the rules of names apiauth-admin creates, and a user
  * may not pass for one of our apps or clients (DESIGN.md: subjects never
- * collide).
+ * collide).  Names of ours (app_..., cli_...) and the `app` claim are
+ * believed only from an issuer the operator declares this deployment's
+ * own (ApiAuthJWTIssuer URL local: a node that checks our tokens without
+ * the store); another issuer's token names its client alone, and
+ * APIAUTH_ISSUER tells a backend whose names they are.
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -44,19 +48,48 @@ static int has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+const char *apiauth_jwt_set_issuer(cmd_parms *cmd, void *dconf,
+                                   const char *issuer, const char *local)
+{
+    apiauth_dir_conf *conf = dconf;
+
+    if (local && strcasecmp(local, "local") != 0) {
+        return "ApiAuthJWTIssuer URL [local]: 'local' says the issuer is "
+               "this deployment's own authorization server";
+    }
+    conf->jwt_issuer = issuer;
+    conf->jwt_local = local != NULL;
+    return NULL;
+}
+
+/* Names of ours: an app's public id, a client's id. */
+static int local_name(const char *s)
+{
+    return s && (has_prefix(s, "app_") || has_prefix(s, "cli_"));
+}
+
+int apiauth_jwt_names_foreign(const apiauth_identity_t *id)
+{
+    return !local_name(id->client_id) && !local_name(id->user)
+           && (id->app == NULL || !local_name(id->app));
+}
+
 /* The claim that cannot name anyone here, or NULL when all can: control
- * characters and separators would split a header or a log line. */
+ * characters and separators would split a header or a log line, and a
+ * token of another issuer may not take the name of an app or a client of
+ * ours (nor may a user of any issuer pass for one). */
 static const char *unusable_claim(const apiauth_jwt_claims_t *claims,
-                                  const char *app)
+                                  const char *app, int local)
 {
     if (!apiauth_name_is_valid(claims->client_id)
-        || has_prefix(claims->client_id, "app_")) {
+        || has_prefix(claims->client_id, "app_")
+        || (!local && local_name(claims->client_id))) {
         return "client_id";
     }
     if (!apiauth_name_is_valid(claims->sub)
         || (strcmp(claims->sub, claims->client_id) != 0
-            && (has_prefix(claims->sub, "app_")
-                || has_prefix(claims->sub, "cli_")))) {
+            && local_name(claims->sub))
+        || (!local && local_name(claims->sub))) {
         return "sub";
     }
     if (app && !apiauth_name_is_valid(app)) {
@@ -101,8 +134,12 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
     if (st != APIAUTH_OK) {
         return st;
     }
-    app = json_string_value(json_object_get(claims.payload, "app"));
-    if ((bad = unusable_claim(&claims, app)) != NULL) {
+    /* the app of a token is ours to name: only our own issuer's is
+     * believed, another issuer's token is its client's alone */
+    app = conf->jwt_local == 1
+              ? json_string_value(json_object_get(claims.payload, "app"))
+              : NULL;
+    if ((bad = unusable_claim(&claims, app, conf->jwt_local == 1)) != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10071)
                       "token of %s refused: its %s claim is not a name "
                       "usable here", conf->jwt_issuer, bad);

@@ -65,6 +65,37 @@ def b64url_json(obj):
     return b64url(json.dumps(obj, separators=(",", ":")))
 
 
+def thumbprint(pem):
+    """The RFC 7638 JWK thumbprint of a PEM key (private or public): the
+    kid the server gives a key it reads from PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    data = Path(pem).read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, None).public_key()
+    except ValueError:
+        key = serialization.load_pem_public_key(data)
+
+    def num(n, size=None):
+        size = size or (n.bit_length() + 7) // 8
+        return b64url(n.to_bytes(size, "big"))
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        pn = key.public_numbers()
+        members = {"crv": "P-256", "kty": "EC", "x": num(pn.x, 32),
+                   "y": num(pn.y, 32)}
+    elif isinstance(key, rsa.RSAPublicKey):
+        pn = key.public_numbers()
+        members = {"e": num(pn.e), "kty": "RSA", "n": num(pn.n)}
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(serialization.Encoding.Raw,
+                               serialization.PublicFormat.Raw)
+        members = {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
+    else:
+        raise ValueError("unknown key type")
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
 def unverified(token):
     """(header, payload) of a JWT, read without checking anything."""
     return (jwt.get_unverified_header(token),

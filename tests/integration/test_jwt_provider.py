@@ -18,27 +18,31 @@ import pytest
 
 from harness import env_of, make_key, make_workdir
 from oauth_tokens import (bearer, claims_like, client_token, hmac_signed,
-                          public_pem, sign, sign_header, unsigned,
+                          public_pem, sign, sign_header, thumbprint, unsigned,
                           unverified, user_tokens, with_payload)
 
 ALGS = {"rsa": "RS256", "ec": "ES256", "ed25519": "EdDSA"}
 OTHER = "https://other.example"
 
 
-def location(path, keys=None, issuer=None, audience=None, extra=""):
+def location(path, keys=None, issuer=None, audience=None, extra="",
+             local=True, require="apiauth-scope integration.store"):
+    """A verifier location.  `local`: the issuer is declared this
+    deployment's own (its tokens name our apps and clients)."""
     lines = [f"<Location {path}>", "    AuthType apiauth",
              '    AuthName "verifier"', "    ApiAuthScheme bearer",
              "    ApiAuthProvider jwt"]
     if keys:
         lines.append(f'    ApiAuthJWTKeys "{keys}"')
     if issuer:
-        lines.append(f"    ApiAuthJWTIssuer {issuer}")
+        lines.append(f"    ApiAuthJWTIssuer {issuer}"
+                     + (" local" if local else ""))
     if audience:
         lines.append(f"    ApiAuthJWTAudience {audience}")
     if extra:
         lines.append("    " + extra)
     lines += ["    AuthzSendForbiddenOnFailure On",
-              "    Require apiauth-scope integration.store", "</Location>"]
+              f"    Require {require}", "</Location>"]
     return "\n".join(lines) + "\n"
 
 
@@ -83,6 +87,16 @@ def w(servers, module_httpd):
     body += location("/rsa-other-keys", other_keys, rsa.issuer, rsa.issuer)
     body += location("/wrong-issuer", rsa_jwks, OTHER, rsa.issuer)
     body += location("/wrong-audience", rsa_jwks, rsa.issuer, OTHER)
+    # another organisation's authorization server: its keys, its issuer
+    k.ext_key = make_key(k.dir, "ec", "ext.pem")
+    ext_public = public_pem(k.ext_key, k.dir / "ext.pub.pem")
+    body += location("/ext", ext_public, OTHER, "https://api.example",
+                     local=False)
+    body += location("/ext-app", ext_public, OTHER, "https://api.example",
+                     local=False, require="apiauth-app " + k.shop["rsa"]["app"])
+    # our own issuer, not declared local: taken as anybody's
+    body += location("/rsa-not-local", rsa_jwks, rsa.issuer, rsa.issuer,
+                     local=False)
     k.verifier = module_httpd(body=body)
     k.kid = unverified(client_token(rsa, k.shop["rsa"])["access_token"])[0][
         "kid"]
@@ -333,6 +347,68 @@ def test_signed_claims_that_cannot_name_anyone_here_are_refused(w, change):
     claims = {**claims_like(o, w.shop["rsa"], sub="bob"), **change}
     assert_refused(at(w, "/rsa", sign(claims, o.signing_key, "RS256",
                                       w.kid)))
+
+
+def ext_claims(sub="auth0|5f7c8e", client_id="abcXYZ123", **more):
+    now = int(time.time())
+    return {"iss": OTHER, "aud": "https://api.example", "sub": sub,
+            "client_id": client_id, "scope": "integration.store",
+            "iat": now, "exp": now + 600,
+            "jti": f"ext-{time.time_ns()}", **more}
+
+
+def ext_token(w, **claims):
+    """A token of the other organisation's server, signed by its key."""
+    return sign(ext_claims(**claims), w.ext_key, "ES256",
+                thumbprint(w.ext_key))
+
+
+def test_another_issuers_token_names_its_client_and_issuer(w):
+    r = at(w, "/ext", ext_token(w))
+    assert r.status_code == 200, r.text
+    env = env_of(r)
+    assert env["APIAUTH_ISSUER"] == OTHER
+    assert env["APIAUTH_CLIENT_ID"] == "abcXYZ123"
+    assert env["APIAUTH_USER"] == "auth0|5f7c8e"
+    assert env["APIAUTH_KIND"] == "oauth"
+
+
+@pytest.mark.parametrize("claims", [
+    {"client_id": "cli_" + "x" * 16},
+    {"sub": "cli_" + "x" * 16},
+    {"sub": "app_" + "x" * 16},
+    {"sub": "cli_same", "client_id": "cli_same"},
+], ids=["client-id", "sub-cli", "sub-app", "sub-is-client"])
+def test_another_issuers_token_cannot_take_our_names(w, claims):
+    """A token of https://other.example may not pass for one of our
+    clients or apps: its names are refused, whatever its signature."""
+    r = at(w, "/ext", ext_token(w, **claims))
+    assert_refused(r)
+
+
+def test_another_issuers_app_claim_names_no_app_of_ours(w):
+    """The `app` claim is believed from a local issuer only: a foreign
+    token naming our app is its client's, and Require apiauth-app of that
+    app refuses it."""
+    ours = w.shop["rsa"]["app"]
+    token = ext_token(w, app=ours)
+    r = at(w, "/ext", token)
+    assert r.status_code == 200, r.text
+    assert env_of(r)["APIAUTH_APP"] == "abcXYZ123"
+    r = at(w, "/ext-app", token)
+    assert r.status_code == 403, r.text
+    # the same app named by our own issuer's token, where it is local
+    r = at(w, "/rsa", token_of(w, "rsa"))
+    assert env_of(r)["APIAUTH_APP"] == ours
+    assert env_of(r)["APIAUTH_ISSUER"] == w.as_["rsa"].issuer
+
+
+def test_our_own_tokens_need_the_issuer_declared_local(w):
+    """Without `local`, our issuer is any issuer: its cli_ clients are not
+    taken -- and a cached answer of a local location is not reused."""
+    token = token_of(w, "rsa")
+    assert at(w, "/rsa", token).status_code == 200
+    assert_refused(at(w, "/rsa-not-local", token))
 
 
 def test_signed_claims_of_unusual_but_clean_names_are_accepted(w):
