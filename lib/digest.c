@@ -16,6 +16,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "digest.h"
 #include "encoding.h"
@@ -72,6 +73,31 @@ static apr_status_t pepper_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* An HMAC-SHA-256 key of `len` bytes, its context living until `p` goes;
+ * the caller wipes `key`. */
+static int pepper_from_key(apr_pool_t *p, const unsigned char *key,
+                           apr_size_t len, apiauth_pepper_t **out)
+{
+    apiauth_pepper_t *pepper = apr_pcalloc(p, sizeof(*pepper));
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    OSSL_PARAM params[2];
+
+    pepper->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    EVP_MAC_free(hmac);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (pepper->mac == NULL
+        || EVP_MAC_init(pepper->mac, key, len, params) != 1) {
+        EVP_MAC_CTX_free(pepper->mac);
+        return -1;
+    }
+    apr_pool_cleanup_register(p, pepper, pepper_cleanup,
+                              apr_pool_cleanup_null);
+    *out = pepper;
+    return 0;
+}
+
 apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
                                      apiauth_pepper_t **out,
                                      const char **errmsg)
@@ -80,9 +106,6 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
     /* room for the longest key and the white space that may follow it */
     unsigned char key[4096];
     apr_size_t len = sizeof(key);
-    apiauth_pepper_t *pepper;
-    EVP_MAC *hmac;
-    OSSL_PARAM params[2];
     apr_status_t rv;
 
     rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p);
@@ -110,24 +133,12 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
         return APIAUTH_ERROR;
     }
 
-    pepper = apr_pcalloc(p, sizeof(*pepper));
-    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    pepper->mac = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-    EVP_MAC_free(hmac);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *)"SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (pepper->mac == NULL
-        || EVP_MAC_init(pepper->mac, key, len, params) != 1) {
+    if (pepper_from_key(p, key, len, out) != 0) {
         OPENSSL_cleanse(key, sizeof(key));
-        EVP_MAC_CTX_free(pepper->mac);
         *errmsg = "OpenSSL cannot set up HMAC-SHA-256";
         return APIAUTH_ERROR;
     }
     OPENSSL_cleanse(key, sizeof(key));
-    apr_pool_cleanup_register(p, pepper, pepper_cleanup,
-                              apr_pool_cleanup_null);
-    *out = pepper;
     return APIAUTH_OK;
 }
 
@@ -192,6 +203,32 @@ int apiauth_digest(const apiauth_pepper_t *pepper, const void *secret,
         return apiauth_sha256(secret, len, out);
     }
     return mac_parts(pepper, &secret, &len, 1, out);
+}
+
+int apiauth_hmac(const apiauth_pepper_t *key, const void *const *data,
+                 const apr_size_t *lens, int n,
+                 unsigned char out[APIAUTH_DIGEST_LEN])
+{
+    return key ? mac_parts(key, data, lens, n, out) : -1;
+}
+
+apiauth_status_t apiauth_pepper_derive(apr_pool_t *p,
+                                       const apiauth_pepper_t *from,
+                                       const char *label,
+                                       apiauth_pepper_t **out)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN];
+    int rc;
+
+    if (from) {
+        rc = apiauth_digest(from, label, strlen(label), key);
+    }
+    else {
+        rc = RAND_bytes(key, sizeof(key)) == 1 ? 0 : -1;
+    }
+    rc = rc == 0 ? pepper_from_key(p, key, sizeof(key), out) : -1;
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc == 0 ? APIAUTH_OK : APIAUTH_ERROR;
 }
 
 apr_size_t apiauth_digest_frame(const char *const *parts, int nparts,

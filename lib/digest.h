@@ -37,6 +37,21 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
                                      apiauth_pepper_t **pepper,
                                      const char **errmsg);
 
+/* A key for another use of the server secret: HMAC(from, label), so that
+ * every node holding the same pepper derives the same one; with `from`
+ * NULL, a random key, for a use no other node needs to agree on.  Lives
+ * (and is cleansed) with `p`. */
+apiauth_status_t apiauth_pepper_derive(apr_pool_t *p,
+                                       const apiauth_pepper_t *from,
+                                       const char *label,
+                                       apiauth_pepper_t **out);
+
+/* HMAC-SHA-256 under `key` over the concatenation of `n` buffers; 0, or
+ * -1 (no key, or OpenSSL failed). */
+int apiauth_hmac(const apiauth_pepper_t *key, const void *const *data,
+                 const apr_size_t *lens, int n,
+                 unsigned char out[APIAUTH_DIGEST_LEN]);
+
 /* The digest of a secret: SHA-256, or HMAC-SHA-256 when `pepper` is set.
  * Returns 0 on success (OpenSSL failures are reported, never ignored). */
 int apiauth_digest(const apiauth_pepper_t *pepper, const void *secret,

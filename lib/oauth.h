@@ -223,17 +223,25 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
                                           json_t **response,
                                           apiauth_error_t *err);
 
+/* An access token revoked (its jti, NULL when none was) and how long
+ * anything may still hold it (its exp plus the leeway): what caches must
+ * stop believing. */
+typedef struct apiauth_oauth_revoked_access {
+    const char *jti;
+    apr_int64_t until;
+} apiauth_oauth_revoked_access_t;
+
 /* Revocation (RFC 7009) by `caller` of its own token: a refresh token
  * revokes its grant family, an access token is deny-listed until it
  * expires.  Unknown tokens and other clients' tokens change nothing (and
- * still answer 200).  *revoked_access says an access token was revoked,
- * so that the caller can drop it from caches. */
+ * still answer 200).  *revoked says which access token was revoked, so
+ * that the caller can drop it, in every encoding, from caches. */
 apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
                                       const apiauth_oauth_config_t *cfg,
                                       apiauth_db_t *db,
                                       const apiauth_oauth_client_t *caller,
                                       const char *token, apr_int64_t now,
-                                      int *revoked_access,
+                                      apiauth_oauth_revoked_access_t *revoked,
                                       apiauth_error_t *err);
 
 /* Revokes a grant family as apiauth_oauth_grant_revoke, and tells

@@ -218,7 +218,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
                                       apiauth_db_t *db,
                                       const apiauth_oauth_client_t *caller,
                                       const char *token, apr_int64_t now,
-                                      int *revoked_access,
+                                      apiauth_oauth_revoked_access_t *revoked,
                                       apiauth_error_t *err)
 {
     static const apiauth_error_t unavailable = {
@@ -228,7 +228,8 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     apiauth_single_use_t rt;
     apiauth_status_t st;
 
-    *revoked_access = 0;
+    revoked->jti = NULL;
+    revoked->until = 0;
     if (token == NULL) {
         return APIAUTH_OK;
     }
@@ -251,7 +252,8 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
             *err = unavailable;
             return APIAUTH_ERROR;
         }
-        *revoked_access = 1;
+        revoked->jti = claims.jti;
+        revoked->until = claims.exp + cfg->leeway;
         return APIAUTH_OK;
     }
     st = refresh_find(p, cfg, db, token, &rt);

@@ -62,10 +62,15 @@ void apiauth_cache_register_file(apr_pool_t *p, const char *path)
 /* Each virtual host's name in cache keys: its ServerName, numbered in
  * configuration order when two hosts share one, so that it is the same on
  * every node that runs the same configuration -- whatever ports the nodes
- * listen on (two nodes on one machine cannot share them). */
-static void name_scopes(apr_pool_t *p, server_rec *s)
+ * listen on (two nodes on one machine cannot share them).  And the key
+ * its entries are authenticated under: derived from its
+ * ApiAuthSecretPepper, so that the nodes sharing a cache agree on it, or
+ * a random one where there is no pepper (allowed only where the cache is
+ * this node's own, shmcb: apiauth_confcheck.c). */
+static int prepare_servers(apr_pool_t *p, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(p);
+    apiauth_pepper_t *random_mac = NULL;
 
     servers = s;
     for (; s; s = s->next) {
@@ -81,7 +86,22 @@ static void name_scopes(apr_pool_t *p, server_rec *s)
         sconf->cache_scope = (*count)++ ? apr_psprintf(p, "%s#%d", name,
                                                        *count)
                                         : name;
+        if (sconf->pepper == NULL && random_mac == NULL
+            && apiauth_pepper_derive(p, NULL, NULL, &random_mac)
+                   != APIAUTH_OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (sconf->pepper
+            && apiauth_pepper_derive(p, sconf->pepper,
+                                     "apiauth credential cache entry",
+                                     &sconf->cache_mac) != APIAUTH_OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (sconf->pepper == NULL) {
+            sconf->cache_mac = random_mac;
+        }
     }
+    return OK;
 }
 
 int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -97,11 +117,15 @@ int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
+    int rc;
+
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    name_scopes(pconf, s);
-    return apiauth_socache_post_config(pconf, ptemp, s);
+    if ((rc = apiauth_socache_post_config(pconf, ptemp, s)) != OK) {
+        return rc;
+    }
+    return prepare_servers(pconf, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -172,15 +196,54 @@ static int ttl_of(const apiauth_dir_conf *conf)
     return conf->cache_ttl > 0 ? conf->cache_ttl : APIAUTH_DEFAULT_CACHE_TTL;
 }
 
-/* An entry is "MADE IDENTITY": MADE is the request time (microseconds)
- * at which it was stored, so that each location honours its own TTL.
- * Read into `copy` (len + 1 bytes), which the identity then points in. */
-static int read_entry(const unsigned char *value, apr_size_t len, char *copy,
+/* An entry is MAC, then "MADE IDENTITY" (its text): MADE is the request
+ * time (microseconds) at which it was stored, so that each location
+ * honours its own TTL; MAC is HMAC-SHA-256, under a key of the server
+ * secret, over the cache key and the text.  A cache others can write to
+ * (memcache, redis) then holds nothing we believe that we did not write
+ * ourselves under that very key: neither an identity planted under a
+ * secret of the writer's choosing, nor a real entry copied onto another
+ * credential's key. */
+#define ENTRY_MAX 2048
+
+static int entry_mac(request_rec *r, const unsigned char *key,
+                     const void *text, apr_size_t len,
+                     unsigned char mac[APIAUTH_DIGEST_LEN])
+{
+    const apiauth_server_conf *sconf =
+        ap_get_module_config(r->server->module_config, &apiauth_module);
+    const void *data[2] = {key, text};
+    apr_size_t lens[2] = {APIAUTH_DIGEST_LEN, len};
+
+    return apiauth_hmac(sconf->cache_mac, data, lens, 2, mac);
+}
+
+static int entry_authentic(request_rec *r, const unsigned char *key,
+                           const unsigned char *value, apr_size_t len)
+{
+    unsigned char mac[APIAUTH_DIGEST_LEN];
+
+    if (len > APIAUTH_DIGEST_LEN
+        && entry_mac(r, key, value + APIAUTH_DIGEST_LEN,
+                     len - APIAUTH_DIGEST_LEN, mac) == 0
+        && apiauth_ct_equal(mac, value, APIAUTH_DIGEST_LEN)) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AALOGNO(10049)
+                  "a credential cache entry fails its MAC: ignored (was "
+                  "it written by someone else, or under another "
+                  "ApiAuthSecretPepper?)");
+    return 0;
+}
+
+/* The text of an entry read into `copy` (len + 1 bytes), which the
+ * identity then points in. */
+static int read_entry(const unsigned char *text, apr_size_t len, char *copy,
                       apiauth_identity_t *id, apr_int64_t *made)
 {
     char *rest;
 
-    memcpy(copy, value, len);
+    memcpy(copy, text, len);
     copy[len] = '\0';
     rest = memchr(copy, ' ', len);
     if (rest == NULL) {
@@ -192,40 +255,88 @@ static int read_entry(const unsigned char *value, apr_size_t len, char *copy,
                                          id) == APIAUTH_OK;
 }
 
-int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
-                      const unsigned char *key, apiauth_identity_t *id)
+/* A revocation through this server leaves a marker under the id of what
+ * it revoked (apiauth_cache_note_revoked): an identity covered by one is
+ * no longer an answer.  Cache keys are digests of what was presented, so
+ * a revocation cannot delete every entry it covers -- the access tokens
+ * of a grant, a session cached under each of its app's tokens, another
+ * encoding of the same access token (ECDSA takes s and n - s alike) --
+ * but each of them finds the marker. */
+static const char *marker_name(apr_pool_t *p, const char *what,
+                               const char *id)
 {
-    unsigned char value[2048];
-    unsigned int len = sizeof(value) - 1;
+    return apr_pstrcat(p, "revoked ", what, " ", id, NULL);
+}
+
+static int marked(request_rec *r, const char *what, const char *id)
+{
+    const char *name = marker_name(r->pool, what, id);
+    unsigned char value[4];
+    unsigned int len = sizeof(value);
+
+    /* a cache that cannot say counts as a marker: the store answers */
+    return apiauth_socache_get(r, (const unsigned char *)name,
+                               (unsigned int)strlen(name), value, &len) != 0;
+}
+
+static int revoked(request_rec *r, const apiauth_identity_t *id)
+{
+    return (id->grant_id && marked(r, "grant", id->grant_id))
+           || (id->kind == APIAUTH_KIND_OAUTH
+               && marked(r, "token", id->credential_id))
+           || (id->kind == APIAUTH_KIND_SESSION
+               && marked(r, "credential", id->credential_id));
+}
+
+int apiauth_cache_lookup(request_rec *r, const apiauth_dir_conf *conf,
+                         const unsigned char *key, apiauth_identity_t *id)
+{
     apr_interval_time_t ttl = apr_time_from_sec(ttl_of(conf));
+    unsigned char value[ENTRY_MAX];
+    unsigned int len = sizeof(value) - 1;
     apr_uint32_t seen = 0;
-    /* read before the lookup it stands for */
+    /* read before the lookups it stands for */
     int counted = apiauth_socache_changes(&seen);
     apiauth_memo_t *memo;
     apr_int64_t made;
-    char *copy;
+    char *copy = NULL;
 
     if (!apiauth_socache_available()) {
         return 0;
     }
     memo = apiauth_memo_of(r->connection);
+    /* nothing deleted or marked revoked on this node since the memo's
+     * lookup, which found the entry and no marker for it */
     if (counted
-        && apiauth_memo_entry_unchanged(memo, r->pool, key, seen, id, &made)
-        && r->request_time - made < ttl) {
-        return 1;
+        && apiauth_memo_entry_unchanged(memo, r->pool, key, seen, id, &made)) {
+        return r->request_time - made < ttl;
     }
     if (apiauth_socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len) != 1) {
         return 0;
     }
-    if (!apiauth_memo_entry(memo, r->pool, key, seen, value, len, id,
-                            &made)) {
-        copy = apr_palloc(r->pool, len + 1);
-        if (!read_entry(value, len, copy, id, &made)) {
+    if (!apiauth_memo_entry(memo, r->pool, key, value, len, id, &made)) {
+        if (!entry_authentic(r, key, value, len)) {
             return 0;
         }
-        apiauth_memo_keep_entry(memo, key, seen, value, len, copy, id, made);
+        len -= APIAUTH_DIGEST_LEN;
+        copy = apr_palloc(r->pool, len + 1);
+        if (!read_entry(value + APIAUTH_DIGEST_LEN, len, copy, id, &made)) {
+            return 0;
+        }
+        len += APIAUTH_DIGEST_LEN;
     }
-    return r->request_time - made < ttl;
+    if (r->request_time - made >= ttl) {
+        return 0;
+    }
+    if (revoked(r, id)) {
+        apiauth_memo_drop_entry(memo);
+        return 0;
+    }
+    if (copy) {
+        apiauth_memo_keep_entry(memo, key, value, len, copy, id, made);
+    }
+    apiauth_memo_entry_checked(memo, seen);
+    return 1;
 }
 
 void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
@@ -233,7 +344,9 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
 {
     apr_time_t now = r->request_time;
     apr_time_t expiry;
-    const char *value;
+    unsigned char value[ENTRY_MAX];
+    const char *text;
+    apr_size_t len;
 
     if (!apiauth_socache_available()) {
         return;
@@ -244,15 +357,18 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
     if (id->expires && id->expires <= apr_time_sec(expiry)) {
         expiry = apr_time_from_sec(id->expires);
     }
-    value = apiauth_identity_serialize(r->pool, id);
-    if (value) {
-        value = apr_psprintf(r->pool, "%" APR_TIME_T_FMT " %s", now, value);
+    text = apiauth_identity_serialize(r->pool, id);
+    if (text) {
+        text = apr_psprintf(r->pool, "%" APR_TIME_T_FMT " %s", now, text);
     }
-    if (value == NULL || expiry <= now || strlen(value) >= 2048) {
+    if (text == NULL || expiry <= now
+        || (len = strlen(text)) >= sizeof(value) - 1 - APIAUTH_DIGEST_LEN
+        || entry_mac(r, key, text, len, value) != 0) {
         return;
     }
+    memcpy(value + APIAUTH_DIGEST_LEN, text, len);
     apiauth_socache_put(r, key, APIAUTH_DIGEST_LEN, expiry, value,
-                        (unsigned int)strlen(value));
+                        (unsigned int)(len + APIAUTH_DIGEST_LEN));
     /* what the memo holds, if anything, was not good enough */
     apiauth_memo_drop_entry(apiauth_memo_of(r->connection));
 }
@@ -290,53 +406,13 @@ void apiauth_cache_forget(request_rec *r, const char *const *parts,
     apiauth_socache_changed();
 }
 
-/* A grant or a credential revoked through this server: a marker under its
- * id, kept as long as anything it covers may live, that a cached identity
- * must not find (apiauth_resolve.c).  Cache keys are digests of what was
- * presented, so a revocation cannot delete every entry it covers -- the
- * access tokens of a grant, a session cached under each of its app's
- * tokens -- but it can leave this note for them.  Shared like the cache. */
-static const char *marker_name(request_rec *r, const char *what,
-                               const char *id)
-{
-    return apr_pstrcat(r->pool, "revoked ", what, " ", id, NULL);
-}
-
 void apiauth_cache_note_revoked(request_rec *r, const char *what,
                                 const char *id, apr_int64_t until)
 {
-    const char *name = marker_name(r, what, id);
+    const char *name = marker_name(r->pool, what, id);
 
     apiauth_socache_put(r, (const unsigned char *)name,
                         (unsigned int)strlen(name), apr_time_from_sec(until),
                         "1", 1);
     apiauth_socache_changed();
-}
-
-int apiauth_cache_is_revoked(request_rec *r, const char *what, const char *id)
-{
-    apr_uint32_t seen = 0;
-    int counted = apiauth_socache_changes(&seen);
-    const char *name;
-    unsigned char value[4];
-    unsigned int len = sizeof(value);
-    apiauth_memo_t *memo;
-
-    if (!apiauth_socache_available()) {
-        return 0;
-    }
-    name = marker_name(r, what, id);
-    memo = apiauth_memo_of(r->connection);
-    if (counted && apiauth_memo_absent(memo, name, seen)) {
-        return 0;
-    }
-    /* a cache that cannot say counts as a marker: the store answers */
-    if (apiauth_socache_get(r, (const unsigned char *)name,
-                            (unsigned int)strlen(name), value, &len) != 0) {
-        return 1;
-    }
-    if (counted) {
-        apiauth_memo_keep_absent(memo, name, seen);
-    }
-    return 0;
 }

@@ -4,6 +4,10 @@
  * mistake stops httpd with its directive and section named instead of
  * answering 503 to every request of the location.
  *
+ * A cache that other hosts can write to (ApiAuthCacheSOCache memcache,
+ * redis...) needs ApiAuthSecretPepper in every virtual host: its entries
+ * are authenticated under a key derived from it (apiauth_cache.c).
+ *
  * A location's settings may come from the section itself or from an
  * enclosing one: each <Location> or <Directory> is checked as merged
  * with the server's defaults and with the sections of its kind whose
@@ -118,11 +122,22 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     for (; s; s = s->next) {
         const core_server_config *core =
             ap_get_core_module_config(s->module_config);
+        const apiauth_server_conf *sconf =
+            ap_get_module_config(s->module_config, &apiauth_module);
         const apiauth_dir_conf *defaults =
             ap_get_module_config(s->lookup_defaults, &apiauth_module);
         const char *why = defaults ? missing(ptemp, defaults) : NULL;
         int rc;
 
+        if (sconf->pepper == NULL && apiauth_socache_configured_shared()) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10050)
+                         "ApiAuthCacheSOCache names a cache other hosts can "
+                         "write to: set ApiAuthSecretPepper (the same file "
+                         "on every node; virtual host %s has none), which "
+                         "authenticates its entries",
+                         s->server_hostname ? s->server_hostname : "-");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (why) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10091)
                          "%s in virtual host %s", why,

@@ -12,11 +12,10 @@
  *              apiauth_digest_frame lays them out) and the configuration
  *              they were read in, the cache key and the credential they
  *              gave;
- *   entry      the bytes of the last cache entry read, the key and the
- *              cache's change count (apiauth_socache.c) they were read
- *              under, and the identity read from them;
- *   absent     the last revocation marker found absent, and the change
- *              count it was looked up under.
+ *   entry      the bytes of the last cache entry read and the key they
+ *              were read under, the identity read from them, and the
+ *              cache's change count (apiauth_socache.c) at which its
+ *              revocation markers were last found absent.
  *
  * Reuse is decided by comparing everything the answer was computed from
  * (the presented inputs in constant time), so the answer is the same by
@@ -24,7 +23,7 @@
  * TTL against the entry's making, the credential's expiry, admission).
  * The cache lookup and the revocation markers are skipped only where the
  * cache is this node's alone and its change count says that nothing has
- * been deleted from it or marked revoked since the memo's lookup; what
+ * been deleted from it or marked revoked since the memo's check; what
  * such a skip does not see is the entry's own end in the socache, which
  * another location's shorter TTL may have set: a location reads an entry
  * for as long as its own ApiAuthCacheTTL allows.  A request never points into the memo: what it gets is copied
@@ -64,17 +63,14 @@ struct apiauth_memo {
     /* entry */
     memo_buf entry;                    /* the cache entry as read */
     memo_buf parsed;                   /* the copy the identity points in
-                                          (entry.len + 1 bytes) */
+                                          (text length + 1 bytes) */
     apiauth_identity_t identity;
     apr_int64_t made;
     int has_entry;
     unsigned char entry_key[APIAUTH_DIGEST_LEN];
-    apr_uint32_t entry_seen;           /* the change count at its lookup */
-
-    /* absent */
-    memo_buf absent;                   /* the marker's name, NUL-terminated */
-    int has_absent;
-    apr_uint32_t absent_seen;
+    int checked;                       /* entry_seen is meaningful */
+    apr_uint32_t entry_seen;           /* the change count at which its
+                                          markers were found absent */
 };
 
 #define FIRST_CAP 256
@@ -277,11 +273,11 @@ void apiauth_memo_keep(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
 static void give_entry(const apiauth_memo_t *m, apr_pool_t *p,
                        apiauth_identity_t *id, apr_int64_t *made)
 {
-    char *copy = apr_pmemdup(p, m->parsed.data, m->entry.len + 1);
+    apr_size_t len = m->parsed.len - 1;
+    char *copy = apr_pmemdup(p, m->parsed.data, len + 1);
 
     *id = m->identity;
-    apiauth_identity_move(id, (const char *)m->parsed.data, m->entry.len,
-                          copy);
+    apiauth_identity_move(id, (const char *)m->parsed.data, len, copy);
     *made = m->made;
 }
 
@@ -289,7 +285,7 @@ int apiauth_memo_entry_unchanged(const apiauth_memo_t *m, apr_pool_t *p,
                                  const unsigned char *key, apr_uint32_t seen,
                                  apiauth_identity_t *id, apr_int64_t *made)
 {
-    if (!m->has_entry || m->entry_seen != seen
+    if (!m->has_entry || !m->checked || m->entry_seen != seen
         || !apiauth_ct_equal(m->entry_key, key, APIAUTH_DIGEST_LEN)) {
         return 0;
     }
@@ -297,60 +293,50 @@ int apiauth_memo_entry_unchanged(const apiauth_memo_t *m, apr_pool_t *p,
     return 1;
 }
 
-int apiauth_memo_entry(apiauth_memo_t *m, apr_pool_t *p,
-                       const unsigned char *key, apr_uint32_t seen,
-                       const void *entry, apr_size_t len,
-                       apiauth_identity_t *id, apr_int64_t *made)
+int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
+                       const unsigned char *key, const void *entry,
+                       apr_size_t len, apiauth_identity_t *id,
+                       apr_int64_t *made)
 {
+    /* the same bytes under the same key, read again after the change
+     * count moved: authentic as they were, the identity theirs */
     if (!m->has_entry || m->entry.len != len
+        || !apiauth_ct_equal(m->entry_key, key, APIAUTH_DIGEST_LEN)
         || memcmp(m->entry.data, entry, len) != 0) {
         return 0;
     }
-    /* the same bytes read again (after the change count moved, or
-     * under another key): the identity is theirs all the same */
-    memcpy(m->entry_key, key, APIAUTH_DIGEST_LEN);
-    m->entry_seen = seen;
     give_entry(m, p, id, made);
     return 1;
 }
 
 void apiauth_memo_keep_entry(apiauth_memo_t *m, const unsigned char *key,
-                             apr_uint32_t seen, const void *entry,
-                             apr_size_t len, const char *parsed,
-                             const apiauth_identity_t *id, apr_int64_t made)
+                             const void *entry, apr_size_t len,
+                             const char *parsed, const apiauth_identity_t *id,
+                             apr_int64_t made)
 {
+    apr_size_t text = len - APIAUTH_DIGEST_LEN;
+
     memcpy(reserve(m->pool, &m->entry, len), entry, len);
-    memcpy(reserve(m->pool, &m->parsed, len + 1), parsed, len + 1);
+    memcpy(reserve(m->pool, &m->parsed, text + 1), parsed, text + 1);
     m->entry.len = len;
-    m->parsed.len = len + 1;
+    m->parsed.len = text + 1;
     m->identity = *id;
-    apiauth_identity_move(&m->identity, parsed, len,
+    apiauth_identity_move(&m->identity, parsed, text,
                           (const char *)m->parsed.data);
     m->made = made;
     memcpy(m->entry_key, key, APIAUTH_DIGEST_LEN);
-    m->entry_seen = seen;
+    m->checked = 0;
     m->has_entry = 1;
+}
+
+void apiauth_memo_entry_checked(apiauth_memo_t *m, apr_uint32_t seen)
+{
+    m->entry_seen = seen;
+    m->checked = m->has_entry;
 }
 
 void apiauth_memo_drop_entry(apiauth_memo_t *m)
 {
     m->has_entry = 0;
-}
-
-int apiauth_memo_absent(const apiauth_memo_t *m, const char *name,
-                        apr_uint32_t seen)
-{
-    return m->has_absent && m->absent_seen == seen
-           && strcmp((const char *)m->absent.data, name) == 0;
-}
-
-void apiauth_memo_keep_absent(apiauth_memo_t *m, const char *name,
-                              apr_uint32_t seen)
-{
-    apr_size_t len = strlen(name) + 1;
-
-    memcpy(reserve(m->pool, &m->absent, len), name, len);
-    m->absent.len = len;
-    m->absent_seen = seen;
-    m->has_absent = 1;
+    m->checked = 0;
 }

@@ -90,6 +90,7 @@ typedef struct apiauth_server_conf {
     int fail_window;                      /* seconds */
     const char *cache_scope;              /* this virtual host in cache
                                              keys (apiauth_cache.c) */
+    apiauth_pepper_t *cache_mac;          /* authenticates its entries */
 } apiauth_server_conf;
 
 /* Defaults, applied where nothing was set (see mod_apiauth.c). */
@@ -206,25 +207,24 @@ void apiauth_memo_keep(apiauth_memo_t *m, const apiauth_memo_ctx_t *ctx,
                        const char *const *in, int n,
                        const apiauth_credential_t *cred,
                        const unsigned char *key);
-/* The cache entry: reused when the same key was read at the same change
- * count (`seen`), or when the same bytes were read again. */
+/* The cache entry, kept once its revocation markers were found absent:
+ * good without asking the cache again while the change count is the one
+ * it was checked at (`seen`); its identity again without the MAC and the
+ * parse when the same bytes come back under the same key. */
 int apiauth_memo_entry_unchanged(const apiauth_memo_t *m, apr_pool_t *p,
                                  const unsigned char *key, apr_uint32_t seen,
                                  apiauth_identity_t *id, apr_int64_t *made);
-int apiauth_memo_entry(apiauth_memo_t *m, apr_pool_t *p,
-                       const unsigned char *key, apr_uint32_t seen,
-                       const void *entry, apr_size_t len,
-                       apiauth_identity_t *id, apr_int64_t *made);
+int apiauth_memo_entry(const apiauth_memo_t *m, apr_pool_t *p,
+                       const unsigned char *key, const void *entry,
+                       apr_size_t len, apiauth_identity_t *id,
+                       apr_int64_t *made);
 void apiauth_memo_keep_entry(apiauth_memo_t *m, const unsigned char *key,
-                             apr_uint32_t seen, const void *entry,
-                             apr_size_t len, const char *parsed,
-                             const apiauth_identity_t *id, apr_int64_t made);
+                             const void *entry, apr_size_t len,
+                             const char *parsed, const apiauth_identity_t *id,
+                             apr_int64_t made);
+/* The kept entry's markers were found absent at change count `seen`. */
+void apiauth_memo_entry_checked(apiauth_memo_t *m, apr_uint32_t seen);
 void apiauth_memo_drop_entry(apiauth_memo_t *m);
-/* A revocation marker found absent at change count `seen`. */
-int apiauth_memo_absent(const apiauth_memo_t *m, const char *name,
-                        apr_uint32_t seen);
-void apiauth_memo_keep_absent(apiauth_memo_t *m, const char *name,
-                              apr_uint32_t seen);
 
 /* apiauth_cache.c */
 void apiauth_cache_register_chain(apr_pool_t *p, const char *chain);
@@ -233,16 +233,21 @@ int apiauth_cache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp);
 int apiauth_cache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s);
-int apiauth_cache_get(request_rec *r, const apiauth_dir_conf *conf,
-                      const unsigned char *key, apiauth_identity_t *id);
+/* The identity cached under `key` that this location may take: written
+ * by us under that key (its MAC), younger than the location's
+ * ApiAuthCacheTTL, and covered by no revocation marker.  1, or 0 for a
+ * miss.  The connection's memo answers while nothing changed. */
+int apiauth_cache_lookup(request_rec *r, const apiauth_dir_conf *conf,
+                         const unsigned char *key, apiauth_identity_t *id);
 void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
                        const unsigned char *key, const apiauth_identity_t *id);
 void apiauth_cache_forget(request_rec *r, const char *const *parts,
                           int nparts);
+/* Something revoked through this server -- `what` "grant", "token" (an
+ * access token, by jti) or "credential" -- with its id: a marker, kept
+ * until `until` (Unix seconds), that cached identities it covers find. */
 void apiauth_cache_note_revoked(request_rec *r, const char *what,
                                 const char *id, apr_int64_t until);
-int apiauth_cache_is_revoked(request_rec *r, const char *what,
-                             const char *id);
 /* The credential's cache key; `remember`: through the connection memo
  * (a caller that keeps the key in the memo itself passes 0). */
 int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
@@ -261,6 +266,9 @@ int apiauth_socache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                                 server_rec *s);
 void apiauth_socache_child_init(apr_pool_t *p, server_rec *s);
 int apiauth_socache_available(void);
+/* Whether ApiAuthCacheSOCache names a cache other hosts may write to
+ * (anything but shmcb). */
+int apiauth_socache_configured_shared(void);
 /* 1 (and *len) when found, 0 when not or no socache, -1 when the socache
  * could not say */
 int apiauth_socache_get(request_rec *r, const unsigned char *key,

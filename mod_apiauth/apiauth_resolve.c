@@ -405,10 +405,10 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
 }
 
 
-/* A cached answer that depends on more than the provider chain: a JWT the
- * jwt provider accepted was checked against this location's issuer and
- * audience, which another location may set differently; an OAuth token's
- * grant, or a session, may have been revoked through this server since. */
+/* A cached answer that depends on more than the provider chain and the
+ * virtual host (revocations are the cache's own business): a JWT the jwt
+ * provider accepted was checked against this location's issuer, audience
+ * and keys, which another location may set differently. */
 
 /* Does this location trust the key (by kid) that verified a cached JWT? */
 static int jwt_key_trusted_here(const apiauth_dir_conf *conf,
@@ -426,27 +426,17 @@ static int jwt_key_trusted_here(const apiauth_dir_conf *conf,
     return 0;
 }
 
-static int cached_still_holds(request_rec *r, const apiauth_dir_conf *conf,
+static int cached_still_holds(const apiauth_dir_conf *conf,
                               const apiauth_identity_t *id)
 {
     /* an entry made where the issuer is declared local may name our apps
      * and clients; elsewhere it must be taken as the provider would */
-    if (from_jwt(id)
-        && (conf->jwt_issuer == NULL || conf->jwt_audience == NULL
-            || id->issuer == NULL || id->audience == NULL
-            || strcmp(conf->jwt_issuer, id->issuer) != 0
-            || strcmp(conf->jwt_audience, id->audience) != 0
-            || !jwt_key_trusted_here(conf, id->key_id)
-            || (conf->jwt_local != 1 && !apiauth_jwt_names_foreign(id)))) {
-        return 0;
-    }
-    if (id->grant_id && apiauth_cache_is_revoked(r, "grant", id->grant_id)) {
-        return 0;
-    }
-    /* a session may be cached under each app token of its app; logout
-     * cannot reach them all, but leaves a note */
-    return id->kind != APIAUTH_KIND_SESSION
-           || !apiauth_cache_is_revoked(r, "credential", id->credential_id);
+    return !from_jwt(id)
+           || (conf->jwt_issuer && conf->jwt_audience && id->issuer
+               && id->audience && strcmp(conf->jwt_issuer, id->issuer) == 0
+               && strcmp(conf->jwt_audience, id->audience) == 0
+               && jwt_key_trusted_here(conf, id->key_id)
+               && (conf->jwt_local == 1 || apiauth_jwt_names_foreign(id)));
 }
 
 /* What identifies a presented credential, for the cache: the secret, and
@@ -500,8 +490,8 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
     if (conf->cache == 0) {
         key = NULL;
     }
-    if (key == NULL || !apiauth_cache_get(r, conf, key, id)
-        || !cached_still_holds(r, conf, id)) {
+    if (key == NULL || !apiauth_cache_lookup(r, conf, key, id)
+        || !cached_still_holds(conf, id)) {
         st = resolve_uncached(r, conf, cred, id, err);
         if (st != APIAUTH_OK) {
             return st;

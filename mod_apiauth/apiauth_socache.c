@@ -284,6 +284,16 @@ int apiauth_socache_available(void)
     return socache_instance != NULL;
 }
 
+/* From ApiAuthCacheSOCache alone, so that it can be asked before
+ * post_config (apiauth_confcheck.c). */
+int apiauth_socache_configured_shared(void)
+{
+    return socache_configured
+           && socache_provider
+                  != ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, "shmcb",
+                                        AP_SOCACHE_PROVIDER_VERSION);
+}
+
 /* After a change that can take an answer back has been made (not
  * before: a lookup that sees the new count must also see the change). */
 void apiauth_socache_changed(void)

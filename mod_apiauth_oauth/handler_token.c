@@ -171,7 +171,8 @@ int oauth_handle_revoke(request_rec *r)
     apiauth_db_t db;
     apiauth_oauth_client_t caller;
     const char *token;
-    int rc, revoked_access = 0;
+    apiauth_oauth_revoked_access_t revoked;
+    int rc;
 
     if ((rc = authenticated_client(r, 1, &params, &db, &caller)) != OK) {
         return rc;
@@ -182,13 +183,15 @@ int oauth_handle_revoke(request_rec *r)
     }
     cfg = request_config(r);
     if (apiauth_oauth_revoke(r->pool, &cfg, &db, &caller, token,
-                             apr_time_sec(r->request_time), &revoked_access,
+                             apr_time_sec(r->request_time), &revoked,
                              &err) != APIAUTH_OK) {
         return oauth_send_error(r, APIAUTH_ERROR, &err);
     }
-    if (revoked_access) {
-        /* at once here; elsewhere at the latest when caches expire */
+    if (revoked.jti) {
+        /* this encoding's entry goes at once, and every other encoding of
+         * the token (ECDSA takes s and n - s alike) finds the marker */
         oauth_forget_cached(r, token);
+        oauth_note_revoked(r, "token", revoked.jti, revoked.until);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20025)
                   "revocation request of client %s handled", caller.id);

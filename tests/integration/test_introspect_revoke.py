@@ -6,6 +6,7 @@ Introspection tells a client about its own tokens only, unless it is
 registered --resource-server; anything else is {"active": false}, the same
 answer as for garbage.  Revocation answers 200 whatever it is given, and
 changes nothing for a token that is not the caller's."""
+import base64
 import time
 
 import pytest
@@ -237,6 +238,49 @@ def on_one_connection(o, token, times=3):
         r = s.get(o.url(RESOURCE), headers=bearer(token), timeout=30)
         assert r.status_code == 200, r.text
     return s
+
+
+# the order of P-256's group: an ECDSA signature (r, s) verifies as (r, n - s)
+P256_N = int("FFFFFFFF00000000FFFFFFFFFFFFFFFF"
+             "BCE6FAADA7179E84F3B9CAC2FC632551", 16)
+
+
+def other_encoding(token):
+    """The same ES256 token with its signature's s replaced by n - s:
+    another string, as valid, with the same jti."""
+    head, payload, sig = token.split(".")
+    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    r_, s_ = raw[:32], int.from_bytes(raw[32:], "big")
+    flipped = r_ + (P256_N - s_).to_bytes(32, "big")
+    return ".".join((head, payload, base64.urlsafe_b64encode(
+        flipped).rstrip(b"=").decode()))
+
+
+def test_revocation_holds_for_every_encoding_of_the_token(servers):
+    """Revoked at once means every copy: ECDSA accepts s and n - s, so one
+    ES256 token has two valid strings with one jti; each is cached under
+    its own key, and revoking one must refuse both at once."""
+    o = servers.make(key_kind="ec")
+    shop = o.client("shop", "client_credentials")
+    token = client_token(o, shop, scope="integration.store")["access_token"]
+    copy = other_encoding(token)
+    assert copy != token
+    for t in (token, copy):      # both taken, and both cached
+        assert o.get(RESOURCE, headers=bearer(t)).status_code == 200
+    assert revoke(o, shop, token).status_code == 200
+    for t in (token, copy):
+        r = o.get(RESOURCE, headers=bearer(t))
+        assert r.status_code == 401, r.text
+    assert introspect(o, shop, copy).json() == INACTIVE
+
+
+def test_revoking_the_other_encoding_revokes_the_token(servers):
+    o = servers.make(key_kind="ec")
+    shop = o.client("shop", "client_credentials")
+    token = client_token(o, shop, scope="integration.store")["access_token"]
+    assert o.get(RESOURCE, headers=bearer(token)).status_code == 200
+    assert revoke(o, shop, other_encoding(token)).status_code == 200
+    assert o.get(RESOURCE, headers=bearer(token)).status_code == 401
 
 
 def test_revocation_reaches_a_connection_kept_open_at_once(o, c):

@@ -112,13 +112,14 @@ static int revoke_as(const char *caller, const char *token, apr_int64_t now)
 {
     apiauth_oauth_client_t c = client_get(caller);
     apiauth_error_t err = {NULL, NULL};
-    int revoked_access = -1;
+    apiauth_oauth_revoked_access_t revoked = {"unset", -1};
 
     if (apiauth_oauth_revoke(unit_pool, &fx.cfg, fx.db, &c, token, now,
-                             &revoked_access, &err) != APIAUTH_OK) {
+                             &revoked, &err) != APIAUTH_OK) {
         fail_msg("revoke: %s (%s)", err.error, err.description);
     }
-    return revoked_access;
+    assert_true((revoked.jti == NULL) == (revoked.until == 0));
+    return revoked.jti != NULL;
 }
 
 static apiauth_status_t refresh(const char *client_id, const char *rt,
