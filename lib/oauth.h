@@ -72,6 +72,9 @@ typedef struct apiauth_oauth_config {
 typedef struct apiauth_oauth_client {
     const char *id;                       /* cli_... */
     const char *name;
+    const char *display_name;             /* for people (RFC 7591
+                                           * client_name): the name when
+                                           * none was given */
     const char *app;                      /* the app it belongs to */
     const char *secret_digest;            /* NULL: public client */
     const char *redirect_uris;            /* space separated */
@@ -162,11 +165,13 @@ apiauth_status_t apiauth_oauth_authorize_check(
     apr_table_t *params, apiauth_oauth_authz_t *authz, int *redirectable,
     apiauth_error_t *err);
 
-/* The user consented: records the grant and returns a new code. */
+/* The user consented: records the grant and returns a new code.  With
+ * `nonce` (a consent form's), the form is spent in the same transaction:
+ * APIAUTH_DENIED (access_denied) when it was answered already. */
 apiauth_status_t apiauth_oauth_authorize_issue(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const apiauth_oauth_authz_t *authz, const char *user, apr_int64_t now,
-    const char **code, apiauth_error_t *err);
+    const apiauth_oauth_authz_t *authz, const char *user, const char *nonce,
+    apr_int64_t now, const char **code, apiauth_error_t *err);
 
 /* The redirect back to the client: `base` with the pairs of `params`
  * (NULL-terminated name, value list; NULL values skipped) added to its
@@ -180,16 +185,34 @@ char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
  * a fragment is never allowed. */
 int apiauth_oauth_redirect_allowed(const char *registered, const char *uri);
 
-/* A consent form's CSRF token, bound to the user, the client and the time;
- * valid for 10 minutes (and a minute early, for clock skew).  `key` is a
- * server secret.  No token, and none valid, without a user and a client. */
-char *apiauth_oauth_csrf_token(apr_pool_t *p, const unsigned char *key,
-                               apr_size_t keylen, const char *user,
-                               const char *client_id, apr_int64_t now);
-int apiauth_oauth_csrf_valid(apr_pool_t *p, const unsigned char *key,
-                             apr_size_t keylen, const char *token,
-                             const char *user, const char *client_id,
-                             apr_int64_t now);
+/* A consent form's token (its CSRF defence): "when.nonce.mac", the MAC
+ * under `key` (a server secret) over the user and the whole checked
+ * authorization request (client, redirect URI as sent, granted scope,
+ * state, PKCE challenge and method), the nonce and the time.  A form
+ * answers the request it was made for and no other: another loopback
+ * port, state or challenge is another request.  NULL without a user. */
+char *apiauth_oauth_consent_token(apr_pool_t *p, const apiauth_pepper_t *key,
+                                  const char *user,
+                                  const apiauth_oauth_authz_t *authz,
+                                  apr_int64_t now);
+
+/* Valid for 10 minutes (and a minute early, for clock skew): 1, and
+ * *nonce is the form's, which apiauth_oauth_consent_spend makes single
+ * use; else 0. */
+int apiauth_oauth_consent_token_valid(apr_pool_t *p,
+                                      const apiauth_pepper_t *key,
+                                      const char *token, const char *user,
+                                      const apiauth_oauth_authz_t *authz,
+                                      apr_int64_t now, const char **nonce);
+
+/* Records that the form of `nonce` was answered: APIAUTH_OK the first
+ * time (of two concurrent posts, one), APIAUTH_DENIED after, or
+ * APIAUTH_ERROR. */
+apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,
+                                             const apiauth_oauth_config_t *cfg,
+                                             apiauth_db_t *db,
+                                             const char *nonce,
+                                             apr_int64_t now);
 
 /* ---- access tokens (oauth_tokens.c) -------------------------------- */
 

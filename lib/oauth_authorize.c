@@ -205,8 +205,8 @@ apiauth_status_t apiauth_oauth_authorize_check(
 
 apiauth_status_t apiauth_oauth_authorize_issue(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const apiauth_oauth_authz_t *a, const char *user, apr_int64_t now,
-    const char **code, apiauth_error_t *err)
+    const apiauth_oauth_authz_t *a, const char *user, const char *nonce,
+    apr_int64_t now, const char **code, apiauth_error_t *err)
 {
     const char *grant_id = apiauth_id_new(p, "grt");
     const char *secret = apiauth_secret_new(p, APIAUTH_PREFIX_CODE);
@@ -219,6 +219,18 @@ apiauth_status_t apiauth_oauth_authorize_issue(
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
                             "the authorization could not be recorded");
     }
+    /* the consent form is spent with the code it yields, or not at all */
+    if (nonce && (st = apiauth_oauth_consent_spend(p, cfg, db, nonce, now))
+                     != APIAUTH_OK) {
+        apiauth_db_end(p, db, txn, 0);
+        return st == APIAUTH_DENIED
+                   ? apiauth_fail(err, st, "access_denied", "this consent "
+                                  "form was answered already")
+                   : apiauth_fail(err, APIAUTH_ERROR,
+                                  "temporarily_unavailable",
+                                  "the authorization could not be recorded");
+    }
+    st = APIAUTH_ERROR;
     args[0] = grant_id;
     args[1] = a->client.id;
     args[2] = user;
@@ -287,62 +299,103 @@ char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
     return url;
 }
 
-/* HMAC-SHA-256 over the parts that bind a consent form.  User and client
- * are length-prefixed: r->user comes from whatever authenticated the
- * user and may hold a newline, and ("a\nb", "c") must not sign the same
- * bytes as ("a", "b\nc"). */
-static const char *csrf_mac(apr_pool_t *p, const unsigned char *key,
-                            apr_size_t keylen, const char *user,
-                            const char *client_id, const char *when)
+/* The consent form's MAC: HMAC-SHA-256 under `key` over what the form
+ * answers -- the user, and the authorization request as checked: client,
+ * redirect URI as sent, granted scope, state, PKCE challenge and method --
+ * and its nonce and time.  Each part is length-prefixed: r->user comes
+ * from whatever authenticated the user and may hold a newline, and
+ * ("a\nb", "c") must not sign the same bytes as ("a", "b\nc"). */
+static const char *consent_mac(apr_pool_t *p, const apiauth_pepper_t *key,
+                               const char *user,
+                               const apiauth_oauth_authz_t *a,
+                               const char *nonce, const char *when)
 {
-    unsigned char mac[32];
-    size_t maclen = 0;
-    const char *data;
+    const char *parts[] = {"consent form 2", user, a->client.id,
+                           a->redirect_uri, a->granted_scope, a->state,
+                           a->code_challenge, a->code_challenge_method,
+                           nonce, when};
+    unsigned char mac[APIAUTH_DIGEST_LEN];
+    const void *data[1];
+    apr_size_t lens[1];
+    char *framed = "";
+    size_t i;
 
-    if (user == NULL || client_id == NULL) {
+    if (user == NULL || a->client.id == NULL || a->granted_scope == NULL) {
         return NULL;
     }
-    data = apr_psprintf(p, "consent\n%" APR_SIZE_T_FMT ":%s\n%"
-                        APR_SIZE_T_FMT ":%s\n%s", strlen(user), user,
-                        strlen(client_id), client_id, when);
-    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
-                  (const unsigned char *)data, strlen(data), mac, sizeof(mac),
-                  &maclen) == NULL
-        || maclen != sizeof(mac)) {
+    for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        const char *v = parts[i] ? parts[i] : "";
+        framed = apr_psprintf(p, "%s%" APR_SIZE_T_FMT ":%s\n", framed,
+                              strlen(v), v);
+    }
+    data[0] = framed;
+    lens[0] = strlen(framed);
+    if (apiauth_hmac(key, data, lens, 1, mac) != 0) {
         return NULL;
     }
-    return apiauth_b64url_encode(p, mac, maclen);
+    return apiauth_b64url_encode(p, mac, sizeof(mac));
 }
 
-char *apiauth_oauth_csrf_token(apr_pool_t *p, const unsigned char *key,
-                               apr_size_t keylen, const char *user,
-                               const char *client_id, apr_int64_t now)
+char *apiauth_oauth_consent_token(apr_pool_t *p, const apiauth_pepper_t *key,
+                                  const char *user,
+                                  const apiauth_oauth_authz_t *a,
+                                  apr_int64_t now)
 {
     const char *when = apr_psprintf(p, "%" APR_INT64_T_FMT, now);
-    const char *mac = csrf_mac(p, key, keylen, user, client_id, when);
+    unsigned char raw[16];
+    const char *nonce, *mac;
 
-    return mac ? apr_pstrcat(p, when, ".", mac, NULL) : NULL;
+    if (apiauth_random_bytes(raw, sizeof(raw)) != 0) {
+        return NULL;
+    }
+    nonce = apiauth_b64url_encode(p, raw, sizeof(raw));
+    mac = consent_mac(p, key, user, a, nonce, when);
+    return mac ? apr_pstrcat(p, when, ".", nonce, ".", mac, NULL) : NULL;
 }
 
-int apiauth_oauth_csrf_valid(apr_pool_t *p, const unsigned char *key,
-                             apr_size_t keylen, const char *token,
-                             const char *user, const char *client_id,
-                             apr_int64_t now)
+int apiauth_oauth_consent_token_valid(apr_pool_t *p,
+                                      const apiauth_pepper_t *key,
+                                      const char *token, const char *user,
+                                      const apiauth_oauth_authz_t *a,
+                                      apr_int64_t now, const char **nonce)
 {
-    const char *dot, *mac;
+    const char *dot1, *dot2, *mac;
     char *when;
     apr_int64_t t;
 
-    if (token == NULL || (dot = strchr(token, '.')) == NULL
-        || dot - token > 20) {
+    if (token == NULL || (dot1 = strchr(token, '.')) == NULL
+        || dot1 - token > 20 || (dot2 = strchr(dot1 + 1, '.')) == NULL
+        || dot2 - dot1 - 1 != 22) {
         return 0;
     }
-    when = apr_pstrmemdup(p, token, dot - token);
+    when = apr_pstrmemdup(p, token, dot1 - token);
     t = apr_atoi64(when);
     if (t <= 0 || now - t > CSRF_LIFETIME || t > now + 60
         || strcmp(apr_psprintf(p, "%" APR_INT64_T_FMT, t), when) != 0) {
         return 0;
     }
-    mac = csrf_mac(p, key, keylen, user, client_id, when);
-    return mac && apiauth_ct_streq(mac, dot + 1);
+    *nonce = apr_pstrmemdup(p, dot1 + 1, dot2 - dot1 - 1);
+    mac = consent_mac(p, key, user, a, *nonce, when);
+    return mac && apiauth_ct_streq(mac, dot2 + 1);
+}
+
+apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,
+                                             const apiauth_oauth_config_t *cfg,
+                                             apiauth_db_t *db,
+                                             const char *nonce,
+                                             apr_int64_t now)
+{
+    const char *args[2];
+    int changed = 0;
+
+    args[0] = apiauth_digest_hex(p, cfg->pepper, nonce);
+    /* kept as long as the form could be posted, and the clock skew of
+     * another node */
+    args[1] = apiauth_db_int(p, now + CSRF_LIFETIME + 60);
+    if (args[0] == NULL
+        || apiauth_db_exec(p, db, APIAUTH_SQL_CONSENT_SPEND, 2, args,
+                           &changed) != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    return changed == 1 ? APIAUTH_OK : APIAUTH_DENIED;
 }

@@ -88,7 +88,7 @@ apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
         return APIAUTH_NOT_MINE;
     }
     /* id, name, app_id, secret_digest, redirect_uris, grant_types, scope,
-     * first_party, resource_server */
+     * first_party, resource_server, display_name */
     c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
     memset(client, 0, sizeof(*client));
     client->id = c[0];
@@ -100,6 +100,7 @@ apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
     client->scope = c[6] ? c[6] : "";
     client->first_party = apiauth_db_int_value(c[7]) != 0;
     client->resource_server = apiauth_db_int_value(c[8]) != 0;
+    client->display_name = c[9] && *c[9] ? c[9] : client->name;
     return client->id && client->app ? APIAUTH_OK : APIAUTH_NOT_MINE;
 }
 

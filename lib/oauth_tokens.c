@@ -277,7 +277,8 @@ apiauth_status_t apiauth_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
 {
     static const apiauth_sql_id_t purges[] = {
         APIAUTH_SQL_PURGE_CODES, APIAUTH_SQL_PURGE_REFRESH,
-        APIAUTH_SQL_PURGE_GRANTS, APIAUTH_SQL_PURGE_JTI};
+        APIAUTH_SQL_PURGE_GRANTS, APIAUTH_SQL_PURGE_JTI,
+        APIAUTH_SQL_PURGE_CONSENTS};
     const char *args[1] = {apiauth_db_int(p, now)};
     size_t i;
     int n;

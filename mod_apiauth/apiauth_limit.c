@@ -13,6 +13,12 @@
  * balancer mod_remoteip makes it the client's.  Counting needs a socache
  * (shmcb per node, memcache or redis across nodes); without one the limit
  * is off, which the server says at startup.
+ *
+ * httpd's own authentication counts too: a login that mod_auth_basic or
+ * mod_auth_form refuses (the resource owner's at the authorization
+ * endpoint, say) is seen once the request is over -- a 401 for a user
+ * name that never authenticated -- and an address over the limit gets its
+ * 429 before such a module checks another password.
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -80,6 +86,11 @@ int apiauth_limit_blocked(request_rec *r)
     return (int)(end - apr_time_sec(r->request_time));
 }
 
+/* Notes on the request: a refusal was counted already (by us, or by
+ * mod_apiauth_oauth through us), or httpd authenticated the user. */
+#define NOTE_COUNTED "apiauth-failure-counted"
+#define NOTE_AUTHENTICATED "apiauth-authenticated"
+
 void apiauth_limit_failed(request_rec *r)
 {
     const apiauth_server_conf *sconf = limited(r);
@@ -88,5 +99,50 @@ void apiauth_limit_failed(request_rec *r)
     if (sconf) {
         const char *name = window_key(r, sconf, &end);
         apiauth_socache_increment(r, name, apr_time_from_sec(end));
+        apr_table_setn(r->notes, NOTE_COUNTED, "1");
     }
+}
+
+static int other_authentication(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type && strcasecmp(type, APIAUTH_AUTH_TYPE) != 0;
+}
+
+/* access_checker_ex: before mod_auth_basic, mod_auth_form or any other
+ * authentication module checks a password at all. */
+int apiauth_limit_check_access(request_rec *r)
+{
+    int wait;
+
+    if (!other_authentication(r) || limited(r) == NULL
+        || (wait = apiauth_limit_blocked(r)) <= 0) {
+        return DECLINED;
+    }
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, wait));
+    return HTTP_TOO_MANY_REQUESTS;
+}
+
+/* check_authz, which runs only once authentication succeeded: a 401 after
+ * it is a refusal of the user's rights, not of their password. */
+int apiauth_limit_note_authenticated(request_rec *r)
+{
+    if (other_authentication(r) && limited(r)) {
+        apr_table_setn(r->notes, NOTE_AUTHENTICATED, "1");
+    }
+    return DECLINED;
+}
+
+/* log_transaction: a user name was presented (mod_auth_basic and
+ * mod_auth_form leave it in r->user), it never authenticated, and the
+ * answer was 401 -- a wrong password, or an unknown user. */
+int apiauth_limit_log(request_rec *r)
+{
+    if (r->status == HTTP_UNAUTHORIZED && r->user && other_authentication(r)
+        && apr_table_get(r->notes, NOTE_COUNTED) == NULL
+        && apr_table_get(r->notes, NOTE_AUTHENTICATED) == NULL) {
+        apiauth_limit_failed(r);
+    }
+    return DECLINED;
 }

@@ -166,6 +166,12 @@ const char *apiauth_limit_set(cmd_parms *cmd, void *dummy, const char *count,
 /* Seconds until this address may try again; 0 when it may now. */
 int apiauth_limit_blocked(request_rec *r);
 void apiauth_limit_failed(request_rec *r);
+/* httpd's own authentication (mod_auth_basic, mod_auth_form): 429 before
+ * it checks a password, and its refusals counted once the request is
+ * over (hooks access_checker_ex, check_authz, log_transaction). */
+int apiauth_limit_check_access(request_rec *r);
+int apiauth_limit_note_authenticated(request_rec *r);
+int apiauth_limit_log(request_rec *r);
 
 /* apiauth_response.c */
 int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,

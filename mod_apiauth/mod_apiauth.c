@@ -429,6 +429,11 @@ static void register_hooks(apr_pool_t *p)
                                 APR_HOOK_MIDDLE);
     ap_hook_log_transaction(apiauth_mask_logged_query, NULL, before_log,
                             APR_HOOK_FIRST);
+    ap_hook_access_checker_ex(apiauth_limit_check_access, NULL, NULL,
+                              APR_HOOK_FIRST);
+    ap_hook_check_authz(apiauth_limit_note_authenticated, NULL, NULL,
+                        APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_log_transaction(apiauth_limit_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_output_filter(APIAUTH_ERROR_FILTER, apiauth_error_filter,
                               NULL, AP_FTYPE_CONTENT_SET);
     apiauth_group_register_filter();

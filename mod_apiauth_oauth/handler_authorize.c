@@ -5,10 +5,11 @@
  * (r->user, any AuthType): this module only asks whether they allow the
  * client what it asks for.  GET shows the consent page (or, for a
  * first-party client, goes straight back with a code); the page POSTs the
- * answer with a CSRF token bound to the user and the client, and gets a
- * 303 back to the client.  The page may not be framed (clickjacking).
- * Errors before the client and its redirect URI check out are shown as a
- * page, never redirected (lib/oauth_authorize.c decides which).
+ * answer with a token (its CSRF defence) bound to the user and to the
+ * whole authorization request, good for one answer, and gets a 303 back
+ * to the client.  The pages are consent_page.c's.  Errors before the
+ * client and its redirect URI check out are shown as a page, never
+ * redirected (lib/oauth_authorize.c decides which).
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -18,40 +19,6 @@
 #include "form.h"
 #include "oauth_private.h"
 #include "scope.h"
-
-static void page_headers(request_rec *r)
-{
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "Content-Security-Policy",
-                   "default-src 'none'; style-src 'unsafe-inline'; "
-                   "form-action 'self'; frame-ancestors 'none'");
-    apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->headers_out, "Referrer-Policy", "no-referrer");
-}
-
-static const char *html(request_rec *r, const char *s)
-{
-    return ap_escape_html2(r->pool, s ? s : "", 1);
-}
-
-/* An error the user sees, because it cannot safely go anywhere else. */
-static int error_page(request_rec *r, int status, const apiauth_error_t *err)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20030)
-                  "authorization request refused on the page: %s (%s)",
-                  err->error, err->description ? err->description : "");
-    r->status = status;
-    page_headers(r);
-    ap_rvputs(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
-              "charset=\"utf-8\"><title>Authorization failed</title></head>"
-              "<body><h1>This authorization request cannot be answered</h1>"
-              "<p>", html(r, err->description), " (<code>",
-              html(r, err->error), "</code>)</p><p>The application that sent "
-              "you here is misconfigured or the link was altered; nothing "
-              "was shared with it.</p></body></html>\n", NULL);
-    return DONE;
-}
 
 /* Back to the client: 302 from the GET, 303 after the consent POST. */
 static int redirect_back(request_rec *r, const apiauth_oauth_authz_t *a,
@@ -79,73 +46,36 @@ static int redirect_back(request_rec *r, const apiauth_oauth_authz_t *a,
     return DONE;
 }
 
-static void hidden(request_rec *r, const char *name, const char *value)
-{
-    if (value) {
-        ap_rvputs(r, "<input type=\"hidden\" name=\"", name, "\" value=\"",
-                  html(r, value), "\">\n", NULL);
-    }
-}
-
 static int consent_page(request_rec *r, const apiauth_oauth_authz_t *a)
 {
     oauth_server_conf *conf = oauth_conf(r);
-    apr_array_header_t *scopes = apiauth_scope_split(r->pool,
-                                                     a->granted_scope);
-    const char *csrf = apiauth_oauth_csrf_token(
-        r->pool, conf->csrf_key, sizeof(conf->csrf_key), r->user, a->client.id,
+    const char *token = apiauth_oauth_consent_token(
+        r->pool, conf->consent_key, r->user, a,
         apr_time_sec(r->request_time));
-    int i, k;
 
-    if (csrf == NULL) {
+    if (token == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    page_headers(r);
-    ap_rvputs(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
-              "charset=\"utf-8\"><title>Authorize ", html(r, a->client.name),
-              "</title></head><body>\n<h1>", html(r, a->client.name),
-              " asks for access to your account</h1>\n<p>You are signed in "
-              "as <b>", html(r, r->user), "</b>. If you allow it, ",
-              html(r, a->client.name), " may:</p>\n<ul>\n", NULL);
-    for (i = 0; i < scopes->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(scopes, i, const char *);
-        const char *words = NULL;
-        for (k = 0; conf->oauth.scopes && k < conf->oauth.scopes->nelts; k++) {
-            const apiauth_oauth_scope_t *s = &APR_ARRAY_IDX(
-                conf->oauth.scopes, k, apiauth_oauth_scope_t);
-            if (strcmp(s->name, name) == 0) {
-                words = s->description;
-            }
-        }
-        ap_rvputs(r, "<li>", html(r, words ? words : name), " <small>(",
-                  html(r, name), ")</small></li>\n", NULL);
-    }
-    ap_rvputs(r, "</ul>\n<form method=\"post\" action=\"",
-              html(r, r->uri), "\">\n", NULL);
-    hidden(r, "response_type", a->response_type);
-    hidden(r, "client_id", a->client.id);
-    hidden(r, "redirect_uri", a->redirect_uri);
-    hidden(r, "scope", a->granted_scope);
-    hidden(r, "state", a->state);
-    hidden(r, "code_challenge", a->code_challenge);
-    hidden(r, "code_challenge_method", a->code_challenge_method);
-    hidden(r, "csrf", csrf);
-    ap_rputs("<button type=\"submit\" name=\"decision\" value=\"approve\">"
-             "Allow</button>\n<button type=\"submit\" name=\"decision\" "
-             "value=\"deny\">Deny</button>\n</form>\n</body></html>\n", r);
-    return DONE;
+    return oauth_consent_page(r, a, token);
 }
 
+/* The code for `a`; `nonce`: the consent form's, spent with it (NULL for
+ * a first-party client, which gets no form). */
 static int issue_code(request_rec *r, apiauth_db_t *db,
-                      const apiauth_oauth_authz_t *a)
+                      const apiauth_oauth_authz_t *a, const char *nonce)
 {
     oauth_server_conf *conf = oauth_conf(r);
     const char *code = NULL;
     apiauth_error_t err;
+    apiauth_status_t st;
 
-    if (apiauth_oauth_authorize_issue(r->pool, &conf->oauth, db, a, r->user,
-                                      apr_time_sec(r->request_time), &code,
-                                      &err) != APIAUTH_OK) {
+    st = apiauth_oauth_authorize_issue(r->pool, &conf->oauth, db, a, r->user,
+                                       nonce, apr_time_sec(r->request_time),
+                                       &code, &err);
+    if (st == APIAUTH_DENIED) {
+        return oauth_error_page(r, HTTP_FORBIDDEN, &err);
+    }
+    if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20032)
                       "cannot record an authorization: %s",
                       db->last_error ? db->last_error : err.description);
@@ -179,7 +109,7 @@ int oauth_handle_authorize(request_rec *r)
     apr_table_t *params;
     apiauth_db_t db;
     apiauth_status_t st;
-    const char *decision;
+    const char *decision, *nonce = NULL;
     int redirectable = 0, rc, posted = r->method_number == M_POST;
 
     if (!posted && (rc = oauth_require_method(r, M_GET)) != OK) {
@@ -203,7 +133,7 @@ int oauth_handle_authorize(request_rec *r)
         apiauth_error_t unusable = {"access_denied", "this account's name "
                                     "cannot be the subject of a token "
                                     "(separators, or app_ or cli_ first)"};
-        return error_page(r, HTTP_FORBIDDEN, &unusable);
+        return oauth_error_page(r, HTTP_FORBIDDEN, &unusable);
     }
     if (posted) {
         if ((rc = oauth_read_params(r, 1, &params)) != OK) {
@@ -214,39 +144,57 @@ int oauth_handle_authorize(request_rec *r)
                                 r->args ? r->args : "",
                                 r->args ? strlen(r->args) : 0, &limits,
                                 &params, &err) != APIAUTH_OK) {
-        return error_page(r, HTTP_BAD_REQUEST, &err);
+        return oauth_error_page(r, HTTP_BAD_REQUEST, &err);
     }
     if (oauth_store(r, &db) != 0) {
         apiauth_error_t down = {"temporarily_unavailable",
                                 "the authorization server cannot reach its "
                                 "store; try again later"};
-        return error_page(r, HTTP_SERVICE_UNAVAILABLE, &down);
+        return oauth_error_page(r, HTTP_SERVICE_UNAVAILABLE, &down);
     }
     st = apiauth_oauth_authorize_check(r->pool, &conf->oauth, &db, params, &a,
                                        &redirectable, &err);
     if (st == APIAUTH_ERROR) {
-        return error_page(r, HTTP_SERVICE_UNAVAILABLE, &err);
+        return oauth_error_page(r, HTTP_SERVICE_UNAVAILABLE, &err);
     }
     if (st != APIAUTH_OK) {
         return redirectable ? redirect_back(r, &a, NULL, &err)
-                            : error_page(r, HTTP_BAD_REQUEST, &err);
+                            : oauth_error_page(r, HTTP_BAD_REQUEST, &err);
     }
     if (!posted) {
-        return a.client.first_party ? issue_code(r, &db, &a)
+        return a.client.first_party ? issue_code(r, &db, &a, NULL)
                                     : consent_page(r, &a);
     }
-    if (!apiauth_oauth_csrf_valid(r->pool, conf->csrf_key,
-                                  sizeof(conf->csrf_key),
-                                  apr_table_get(params, "csrf"), r->user,
-                                  a.client.id,
-                                  apr_time_sec(r->request_time))) {
+    /* the form answers the very request it was made for, once */
+    if (!apiauth_oauth_consent_token_valid(r->pool, conf->consent_key,
+                                           apr_table_get(params, "csrf"),
+                                           r->user, &a,
+                                           apr_time_sec(r->request_time),
+                                           &nonce)) {
         apiauth_error_t forged = {"access_denied", "the consent form has "
-                                  "expired or was not issued to you"};
-        return error_page(r, HTTP_FORBIDDEN, &forged);
+                                  "expired, was changed, or was not issued "
+                                  "to you"};
+        return oauth_error_page(r, HTTP_FORBIDDEN, &forged);
     }
     decision = apr_table_get(params, "decision");
     if (decision && strcmp(decision, "approve") == 0) {
-        return issue_code(r, &db, &a);
+        return issue_code(r, &db, &a, nonce);
+    }
+    switch (apiauth_oauth_consent_spend(r->pool, &conf->oauth, &db, nonce,
+                                        apr_time_sec(r->request_time))) {
+    case APIAUTH_OK:
+        break;
+    case APIAUTH_DENIED: {
+        apiauth_error_t used = {"access_denied", "this consent form was "
+                                "answered already"};
+        return oauth_error_page(r, HTTP_FORBIDDEN, &used);
+    }
+    default: {
+        apiauth_error_t down = {"temporarily_unavailable",
+                                "the authorization server cannot reach its "
+                                "store; try again later"};
+        return oauth_error_page(r, HTTP_SERVICE_UNAVAILABLE, &down);
+    }
     }
     err.error = "access_denied";
     err.description = "the user denied the request";

@@ -58,6 +58,7 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(endpoints);
     MERGE_INT(session_lifetime);
     MERGE_INT(install_lifetime);
+    MERGE_PTR(consent_template);
     return conf;
 }
 
@@ -284,6 +285,9 @@ static const command_rec oauth_cmds[] = {
                   "largest request body of the endpoints (default 64 KiB)"),
     AP_INIT_TAKE2("ApiAuthOAuthEndpoint", set_endpoint, NULL, RSRC_CONF,
                   "where an endpoint is, for the metadata document"),
+    AP_INIT_TAKE1("ApiAuthOAuthConsentTemplate", oauth_set_consent_template,
+                  NULL, RSRC_CONF, "an HTML file with {{placeholders}}: the "
+                  "consent page of this server"),
     AP_INIT_TAKE1("ApiAuthSessionLifetime", set_session_lifetime, NULL,
                   RSRC_CONF, "seconds a login session lasts (30 days)"),
     AP_INIT_TAKE1("ApiAuthInstallTokenLifetime", set_install_lifetime, NULL,
@@ -348,18 +352,14 @@ int oauth_post_config_server(apr_pool_t *p, server_rec *s)
     if (conf->install_lifetime <= 0) {
         conf->install_lifetime = OAUTH_DEFAULT_INSTALL_LIFETIME;
     }
-    /* The consent form's CSRF key: from the pepper when there is one, so
-     * that every node of a cluster accepts the forms of the others; else
-     * random per start (a restart only invalidates open consent pages). */
-    if (o->pepper) {
-        static const char label[] = "apiauth consent csrf key";
-        apiauth_digest(o->pepper, label, sizeof(label) - 1, conf->csrf_key);
-    }
-    else if (apiauth_random_bytes(conf->csrf_key, sizeof(conf->csrf_key))
-             != 0) {
+    /* The consent form's key: from the pepper when there is one, so that
+     * every node of a cluster accepts the forms of the others; else random
+     * per start (a restart only invalidates open consent pages). */
+    if (apiauth_pepper_derive(p, o->pepper, "apiauth consent form",
+                              &conf->consent_key) != APIAUTH_OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return OK;
+    return oauth_consent_page_init(p, conf);
 }
 
 static int oauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,

@@ -4,7 +4,8 @@
  * mod_apiauth_oauth.c    configuration, directives, hooks (table of contents)
  * oauth_http.c           request bodies, JSON answers, the store, TLS
  * handler_token.c        token, introspection and revocation endpoints
- * handler_authorize.c    authorization endpoint and consent page
+ * handler_authorize.c    authorization endpoint
+ * consent_page.c         the consent page (ApiAuthOAuthConsentTemplate)
  * handler_discovery.c    JWKS and authorization server metadata
  * handler_login.c        session tokens (login, logout), install tokens
  * provider_oauth.c       ApiAuthProvider oauth: our access tokens
@@ -43,9 +44,10 @@ typedef struct oauth_server_conf {
     apr_table_t *endpoints;             /* metadata name -> URL or path */
     apr_int64_t session_lifetime;       /* apiauth-login */
     apr_int64_t install_lifetime;       /* apiauth-install-token */
+    struct apiauth_template *consent_template;   /* the page, parsed */
     /* made in post_config from the above */
     apiauth_oauth_config_t oauth;
-    unsigned char csrf_key[APIAUTH_DIGEST_LEN];
+    apiauth_pepper_t *consent_key;      /* MACs the consent form */
 } oauth_server_conf;
 
 #define OAUTH_DEFAULT_ACCESS_LIFETIME 172800    /* 2 days, as Taptouch */
@@ -113,6 +115,16 @@ int oauth_handle_jwks(request_rec *r);
 int oauth_handle_metadata(request_rec *r);
 int oauth_handle_login(request_rec *r);
 int oauth_handle_install_token(request_rec *r);
+
+/* consent_page.c */
+const char *oauth_set_consent_template(cmd_parms *cmd, void *dummy,
+                                       const char *arg);
+int oauth_consent_page_init(apr_pool_t *p, oauth_server_conf *conf);
+/* The consent page for `authz`, its form carrying `form_token`: DONE. */
+int oauth_consent_page(request_rec *r, const apiauth_oauth_authz_t *authz,
+                       const char *form_token);
+/* An error the user sees, because it cannot safely go anywhere else. */
+int oauth_error_page(request_rec *r, int status, const apiauth_error_t *err);
 
 /* provider_oauth.c */
 extern const apiauth_provider_t oauth_provider;

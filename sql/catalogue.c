@@ -14,7 +14,7 @@
 
 #define CLIENT_COLUMNS \
     "id, name, app_id, secret_digest, redirect_uris, grant_types, scope, " \
-    "first_party, resource_server"
+    "first_party, resource_server, display_name"
 
 /* a code's first six columns are the same (CODE_FIND) */
 #define REFRESH_COLUMNS \
@@ -89,7 +89,8 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_ADMIN,
         "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
         " redirect_uris, grant_types, scope, first_party, resource_server,"
-        " created) VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %lld)"},
+        " display_name, created)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld)"},
     [APIAUTH_SQL_CLIENT_LIST] = {
         "apiauth_client_list",
         APIAUTH_SQL_FOR_ADMIN,
@@ -193,6 +194,17 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         "apiauth_purge_grants",
         APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
         "DELETE FROM apiauth_grants WHERE expires < %lld"},
+    [APIAUTH_SQL_PURGE_CONSENTS] = {
+        "apiauth_purge_consents",
+        APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,
+        "DELETE FROM apiauth_consents WHERE expires < %lld"},
+    /* one consent form, one answer: of two posts of the same form, one
+     * inserts the row (schema 4) */
+    [APIAUTH_SQL_CONSENT_SPEND] = {
+        "apiauth_consent_spend",
+        APIAUTH_SQL_FOR_OAUTH,
+        "INSERT INTO apiauth_consents (digest, expires) VALUES (%s, %lld)"
+        " ON CONFLICT (digest) DO NOTHING"},
     [APIAUTH_SQL_PURGE_JTI] = {
         "apiauth_purge_jti",
         APIAUTH_SQL_FOR_OAUTH | APIAUTH_SQL_FOR_ADMIN,

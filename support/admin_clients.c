@@ -18,6 +18,25 @@
 #include "oauth.h"
 #include "scope.h"
 
+/* RFC 7591's client_name is for people: any text, but no control
+ * character (it is shown on a page, logged, put in JSON) and not so long
+ * that a page can be pushed off the screen by it. */
+static int display_name_ok(const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    json_t *utf8 = json_string(s);   /* NULL unless valid UTF-8 */
+    size_t chars = 0;
+
+    json_decref(utf8);
+    for (; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            return 0;
+        }
+        chars += (*c & 0xc0) != 0x80;
+    }
+    return utf8 != NULL && chars >= 1 && chars <= 100;
+}
+
 static int redirect_uri_ok(apr_pool_t *p, const char *uri)
 {
     apr_uri_t u;
@@ -66,7 +85,8 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     int public = apr_table_get(a->opts, "public") != NULL;
     const char *grant_list = apr_array_pstrcat(ad->pool, grants, ' ');
     const char *scope = apr_array_pstrcat(ad->pool, scopes, ' ');
-    const char *bad = NULL, *app = NULL, *id, *args[10];
+    const char *display = apr_table_get(a->opts, "display-name");
+    const char *bad = NULL, *app = NULL, *id, *args[11];
     char *secret = NULL;
     unsigned bits;
     int i, rc;
@@ -103,6 +123,10 @@ static int client_create(admin_t *ad, const admin_args_t *a)
         return admin_say(ADMIN_USAGE, "a --scope is printable ASCII without "
                          "space, quote or backslash");
     }
+    if (display && !display_name_ok(display)) {
+        return admin_say(ADMIN_USAGE, "--display-name is 1 to 100 characters "
+                         "of UTF-8 text without control characters");
+    }
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK
         || (rc = client_app(ad, a, name, &app)) != ADMIN_OK) {
         return rc;
@@ -120,19 +144,21 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     args[6] = scope;
     args[7] = apr_table_get(a->opts, "first-party") ? "1" : "0";
     args[8] = apr_table_get(a->opts, "resource-server") ? "1" : "0";
-    args[9] = apiauth_db_int(ad->pool, ad->now);
+    args[9] = display;
+    args[10] = apiauth_db_int(ad->pool, ad->now);
     if (id == NULL || (!public && (secret == NULL || args[3] == NULL))) {
         return admin_say(ADMIN_REFUSED, "OpenSSL could not mint the client");
     }
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_INSERT, 10, args,
+    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_INSERT, 11, args,
                         NULL) != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "client '%s' not created (does it "
                          "exist?): %s", name, ad->db.last_error);
     }
     if (ad->json) {
-        admin_print_json(json_pack("{s:s, s:s?, s:s, s:s}", "client_id", id,
-                                   "client_secret", secret, "app", app,
-                                   "name", name));
+        admin_print_json(json_pack("{s:s, s:s?, s:s, s:s, s:s}", "client_id",
+                                   id, "client_secret", secret, "app", app,
+                                   "name", name, "client_name",
+                                   display ? display : name));
     }
     else {
         puts(id);
@@ -167,13 +193,15 @@ static int client_list(admin_t *ad)
     }
     for (i = 0; i < rows->nelts; i++) {
         /* id, name, app_id, secret_digest, redirect_uris, grant_types,
-         * scope, first_party, resource_server, created */
+         * scope, first_party, resource_server, display_name, created */
         const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
         const char *type = c[3] ? "confidential" : "public";
         if (ad->json) {
             json_array_append_new(list, json_pack(
-                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "client_id",
-                c[0], "name", c[1], "app", c[2], "type", type,
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
+                "client_id", c[0], "name", c[1],
+                "client_name", c[9] && *c[9] ? c[9] : c[1], "app", c[2],
+                "type", type,
                 "redirect_uris", c[4] ? c[4] : "", "grant_types",
                 c[5] ? c[5] : "", "scope", c[6] ? c[6] : "", "first_party",
                 apiauth_db_int_value(c[7]) != 0, "resource_server",

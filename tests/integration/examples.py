@@ -2,6 +2,7 @@
 under /etc/apiauth and /var/lib/apiauth moved into a work directory, the
 files there made, and an ExampleSite that serves examples over a fresh
 store with a real httpd."""
+import secrets
 import shutil
 
 from harness import (APIAUTH_SO, OAUTH_SO, ROOT, Httpd, Store, htpasswd,
@@ -24,6 +25,11 @@ def make_named_files(workdir):
     make_key(etc, "rsa", "signing-2026.pem")
     htpasswd(etc / "users", "alice", "wonderland")
     (etc / "pepper").write_text("0123456789abcdef0123456789abcdef\n")
+    # form-login.conf's session key and login page
+    (etc / "session-key").write_text(secrets.token_hex(32) + "\n")
+    shutil.copy(ROOT / "conf-examples" / "login.html", etc / "login.html")
+    for f in etc.iterdir():
+        f.chmod(0o644)
 
 
 class ExampleSite:
@@ -45,11 +51,12 @@ class ExampleSite:
             local_paths((ROOT / "conf-examples" / name).read_text(), self.dir)
             for name in names)
 
-    def serve(self, tls, body, **kw):
-        """Starts an httpd with mod_apiauth and mod_apiauth_oauth on this
-        store; `body` is its configuration (or a function of the server)."""
+    def serve(self, tls, body, modules=("oauth",), **kw):
+        """Starts an httpd with mod_apiauth and mod_apiauth_oauth (and
+        `modules`) on this store; `body` is its configuration (or a
+        function of the server)."""
         h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=body,
-                  store=self.store, modules=("oauth",), **kw).start()
+                  store=self.store, modules=modules, **kw).start()
         self.servers.append(h)
         if self.httpd is None:
             self.httpd = h

@@ -792,7 +792,7 @@ class OAuthServer:
 
     def client(self, name, *grants, redirect_uris=("https://client.example/cb",),
                scopes=("integration.store",), public=False, first_party=False,
-               resource_server=False, app=None):
+               resource_server=False, app=None, display_name=None):
         """Registers a client with apiauth-admin; returns its JSON
         (client_id, client_secret or None, app, name)."""
         import json as _json
@@ -811,6 +811,8 @@ class OAuthServer:
             args.append("--resource-server")
         if app:
             args += ["--app", app]
+        if display_name:
+            args += ["--display-name", display_name]
         return _json.loads(self.store.out(*args, json=True))
 
     def start(self):

@@ -478,6 +478,94 @@ def test_consent_post_with_another_users_csrf_token_is_forbidden(o, c):
     assert_forbidden_page(post_consent(o, alices))
 
 
+def test_a_consent_form_is_answered_once(o, c):
+    """One form, one answer: posted again (a second tab, a replay), it is
+    refused -- whether the first answer was Allow or Deny."""
+    for first, second in (("approve", "approve"), ("approve", "deny"),
+                          ("deny", "approve")):
+        fields = consent_form(o, c.shop["client_id"])
+        fields["decision"] = first
+        r = post_consent(o, fields)
+        assert r.status_code == 303, r.text
+        fields["decision"] = second
+        r = post_consent(o, fields)
+        assert_forbidden_page(r)
+        assert "answered already" in r.text
+    # a new form of the same request is a new answer
+    r = post_consent(o, consent_form(o, c.shop["client_id"]))
+    assert r.status_code == 303, r.text
+
+
+def native_form(o, c, port, **more):
+    _, challenge = pkce_pair()
+    params = {"response_type": "code", "client_id": c.native["client_id"],
+              "redirect_uri": f"http://127.0.0.1:{port}/cb",
+              "code_challenge": challenge, "code_challenge_method": "S256",
+              "state": "bind-1", **more}
+    r = get_authorize(o, **params)
+    assert r.status_code == 200, r.text
+    fields = consent_fields(r.text)
+    fields["decision"] = "approve"
+    return fields
+
+
+@pytest.mark.parametrize("change", [
+    {"redirect_uri": "http://127.0.0.1:40001/cb"},   # another loopback port
+    {"state": "bind-2"},
+    {"scope": "integration.order"},
+    {"code_challenge": pkce_pair()[1]},
+    {"client_id": None},
+], ids=["loopback-port", "state", "scope", "challenge", "client"])
+def test_a_consent_form_answers_only_its_own_request(o, c, change):
+    """The form's token is bound to the whole authorization request: the
+    same form with any part changed is refused, and the form as it was
+    issued still works."""
+    fields = native_form(o, c, 40000)
+    forged = dict(fields)
+    for k, v in change.items():
+        forged[k] = v if v is not None else c.shop["client_id"]
+    r = post_consent(o, forged)
+    # refused: on a page, or back at the client with an error, never a code
+    assert r.status_code in (303, 400, 403), r.text
+    assert "code" not in redirect_params(r.headers.get("Location", ""))
+    r = post_consent(o, fields)
+    assert r.status_code == 303, r.text
+    assert r.headers["Location"].startswith("http://127.0.0.1:40000/cb?")
+    assert "code" in redirect_params(r.headers["Location"])
+
+
+def test_consent_page_shows_the_display_name_and_where_the_user_goes(o, c):
+    shop = o.client(unique("acme"), "authorization_code",
+                    display_name="Acme Shop & Café")
+    r = get_authorize(o, response_type="code", client_id=shop["client_id"],
+                      redirect_uri=CALLBACK)
+    assert r.status_code == 200, r.text
+    assert "Acme Shop &amp; Café wants access" in r.text
+    assert "<b>client.example</b>" in r.text
+    # a page for a phone as much as for a desktop
+    assert '<meta name="viewport" content="width=device-width' in r.text
+    # the answer may go to this one origin besides the server itself
+    csp = r.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://client.example;" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_consent_page_names_a_loopback_client_with_its_port(o, c):
+    r = get_authorize(o, **{k: v for k, v in native_form_params(
+        c, 53123).items()})
+    assert r.status_code == 200, r.text
+    assert "<b>127.0.0.1:53123</b>" in r.text
+    assert "form-action 'self' http://127.0.0.1:53123;" in \
+        r.headers["Content-Security-Policy"]
+
+
+def native_form_params(c, port):
+    _, challenge = pkce_pair()
+    return {"response_type": "code", "client_id": c.native["client_id"],
+            "redirect_uri": f"http://127.0.0.1:{port}/cb",
+            "code_challenge": challenge, "code_challenge_method": "S256"}
+
+
 def test_first_party_client_skips_the_consent_page(o, c):
     r = get_authorize(o, response_type="code",
                       client_id=c.console["client_id"], redirect_uri=CALLBACK,
@@ -575,3 +663,59 @@ def test_head_never_issues_a_code(tls):
         assert "code=" in r.headers["Location"]
     finally:
         o.stop()
+
+
+# ---- the operator's page (ApiAuthOAuthConsentTemplate) --------------------
+
+BRANDED = """<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>Example Corp</title></head><body class="brand">
+<p id="who">{{user}} / {{client_name}} ({{client_id}}) to {{redirect_host}}</p>
+<ul id="scopes">{{scopes}}</ul><p id="issuer">{{issuer}}</p>
+<form method="post" action="{{action}}">{{fields}}
+<button name="decision" value="approve">Yes</button>
+<button name="decision" value="deny">No</button></form></body></html>
+"""
+
+
+def test_an_operator_template_brands_the_page(servers, tmp_path):
+    page = tmp_path / "consent.html"
+    page.write_text(BRANDED)
+    page.chmod(0o644)
+    tmp_path.chmod(0o755)
+    o = servers.make(extra=f'ApiAuthOAuthConsentTemplate "{page}"')
+    shop = o.client("shop", "authorization_code",
+                    display_name="<script>x</script>")
+    r = get_authorize(o, response_type="code", client_id=shop["client_id"],
+                      redirect_uri=CALLBACK, state="t1")
+    assert r.status_code == 200, r.text
+    assert 'class="brand"' in r.text
+    # every value is escaped, the template itself is not
+    assert (f'<p id="who">alice / &lt;script&gt;x&lt;/script&gt; '
+            f'({shop["client_id"]}) to client.example</p>') in r.text
+    assert "<li>Read and change your store <small>(integration.store)" \
+        in r.text
+    assert f'<p id="issuer">{o.issuer}</p>' in r.text
+    # and the form it holds works
+    fields = consent_fields(r.text)
+    fields["decision"] = "approve"
+    answer = post_consent(o, fields)
+    assert answer.status_code == 303, answer.text
+    assert "code" in redirect_params(answer.headers["Location"])
+
+
+@pytest.mark.parametrize("text, says", [
+    (BRANDED.replace("{{fields}}", ""), "needs {{fields}}"),
+    (BRANDED.replace("{{issuer}}", "{{issuer_name}}"),
+     "unknown placeholder {{issuer_name}}"),
+    (BRANDED.replace("{{user}}", "{{ user }}"), "starts no placeholder"),
+], ids=["no-fields", "unknown", "malformed"])
+def test_a_broken_template_stops_httpd(servers, tmp_path, text, says):
+    page = tmp_path / "consent.html"
+    page.write_text(text)
+    page.chmod(0o644)
+    o = servers.make(start=False,
+                     extra=f'ApiAuthOAuthConsentTemplate "{page}"')
+    test = o.httpd.config_test()
+    assert test.returncode != 0
+    assert "ApiAuthOAuthConsentTemplate" in test.stderr
+    assert says in test.stderr, test.stderr

@@ -35,6 +35,13 @@ LoadModule dbd_module {MODULE_DIR}/mod_dbd.so
 LoadModule socache_shmcb_module {MODULE_DIR}/mod_socache_shmcb.so
 LoadModule proxy_module {MODULE_DIR}/mod_proxy.so
 LoadModule proxy_http_module {MODULE_DIR}/mod_proxy_http.so
+LoadModule alias_module {MODULE_DIR}/mod_alias.so
+LoadModule headers_module {MODULE_DIR}/mod_headers.so
+LoadModule request_module {MODULE_DIR}/mod_request.so
+LoadModule session_module {MODULE_DIR}/mod_session.so
+LoadModule session_cookie_module {MODULE_DIR}/mod_session_cookie.so
+LoadModule session_crypto_module {MODULE_DIR}/mod_session_crypto.so
+LoadModule auth_form_module {MODULE_DIR}/mod_auth_form.so
 {loads}
 Include "{workdir}/example.conf"
 """

@@ -1,6 +1,7 @@
 """ApiAuthFailureLimit: refused attempts are counted per client address in
 the socache; past the limit the address gets 429 with Retry-After, even
 with a good credential, while other addresses are not affected."""
+import base64
 import http.client
 import json
 import ssl
@@ -123,6 +124,44 @@ def test_token_endpoint_wrong_secrets_count_and_get_429(tls):
             o.httpd, "127.0.0.9", "POST", "/auth/v2/token", hdr,
             form.format(c["client_id"], c["client_secret"]))
         assert st == 200, body
+    finally:
+        o.stop()
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(
+        f"{user}:{password}".encode()).decode()}
+
+
+def test_wrong_passwords_at_the_authorize_endpoint_count(tls):
+    """The resource owner's login is mod_auth_basic's: its refusals count
+    towards the limit all the same, and past it the address gets 429
+    before mod_auth_basic checks any password."""
+    o = OAuthServer(tls[0], tls[1], extra=f"ApiAuthFailureLimit {LIMIT} 60")
+    o.start()
+    try:
+        for _ in range(LIMIT):
+            st, headers, _ = from_address(o.httpd, "127.0.0.11", "GET",
+                                          "/auth/v2/authorize",
+                                          basic("alice", "guess"))
+            assert st == 401
+            assert headers["WWW-Authenticate"].startswith("Basic")
+        st, headers, _ = from_address(o.httpd, "127.0.0.11", "GET",
+                                      "/auth/v2/authorize",
+                                      basic("alice", "wonderland"))
+        assert st == 429
+        assert 0 < int(headers["Retry-After"]) <= 60
+        # alice's right password from elsewhere reaches the endpoint (a
+        # 400 page: this request names no client)
+        st, _, _ = from_address(o.httpd, "127.0.0.12", "GET",
+                                "/auth/v2/authorize",
+                                basic("alice", "wonderland"))
+        assert st == 400
+        # asking without a password is no attempt
+        for _ in range(LIMIT + 1):
+            st, _, _ = from_address(o.httpd, "127.0.0.13", "GET",
+                                    "/auth/v2/authorize")
+            assert st == 401
     finally:
         o.stop()
 

@@ -131,6 +131,36 @@ def test_client_create_accepts_good_registrations(store, args, public):
     assert name in listed_names(store)
 
 
+def test_client_create_takes_a_display_name_for_people(store):
+    """RFC 7591's client_name: free text, shown on the consent page and
+    listed; the name stays the operator's handle."""
+    name = unique("acme")
+    got = json.loads(create(store, name, "--grant", "client_credentials",
+                            "--display-name", "Acme Shop, Inc. — Café").stdout)
+    assert got["client_name"] == "Acme Shop, Inc. — Café"
+    listed = {c["name"]: c for c in json.loads(
+        store.out("client", "list", json=True))}
+    assert listed[name]["client_name"] == "Acme Shop, Inc. — Café"
+    # without one, people see the name
+    other = unique("plain")
+    got = json.loads(create(store, other, "--grant",
+                            "client_credentials").stdout)
+    assert got["client_name"] == other
+
+
+@pytest.mark.parametrize("display", ["", "a\nb", "tab\there", "x" * 101,
+                                     "\x7f"],
+                         ids=["empty", "newline", "tab", "long", "del"])
+def test_client_create_refuses_a_display_name_that_is_no_text(store,
+                                                              display):
+    name = unique("bad")
+    proc = create(store, name, "--grant", "client_credentials",
+                  "--display-name", display)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "--display-name" in proc.stderr
+    assert name not in listed_names(store)
+
+
 def test_client_create_plain_output_is_id_then_secret(store):
     proc = store.admin("client", "create", unique("plain"), "--grant",
                        "client_credentials", check=False)

@@ -256,7 +256,7 @@ FIXTURE_FN void client_add(const char *id, const char *secret,
                            const char *grants, const char *scope,
                            const char *redirect_uris, int flags)
 {
-    const char *args[10];
+    const char *args[11];
 
     args[0] = id;
     args[1] = apr_pstrcat(unit_pool, "name-", id, NULL);
@@ -268,9 +268,10 @@ FIXTURE_FN void client_add(const char *id, const char *secret,
     args[6] = scope;
     args[7] = flags & CLIENT_FIRST_PARTY ? "1" : "0";
     args[8] = flags & CLIENT_RESOURCE_SERVER ? "1" : "0";
-    args[9] = "1700000000";
+    args[9] = NULL;   /* no display name: the name is shown */
+    args[10] = "1700000000";
     assert_int_equal(apiauth_db_exec(unit_pool, fx.db,
-                                     APIAUTH_SQL_CLIENT_INSERT, 10, args,
+                                     APIAUTH_SQL_CLIENT_INSERT, 11, args,
                                      NULL), APIAUTH_OK);
 }
 
@@ -352,8 +353,8 @@ FIXTURE_FN const char *code_for(const char *client_id,
         fail_msg("authorize: %s (%s)", err.error, err.description);
     }
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &a, USER, now, &code,
-                                                   &err), APIAUTH_OK);
+                                                   &a, USER, NULL, now,
+                                                   &code, &err), APIAUTH_OK);
     return code;
 }
 

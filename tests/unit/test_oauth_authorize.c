@@ -9,7 +9,6 @@
 
 #define CB "https://client.example/cb"
 
-static const unsigned char csrf_key[32] = "0123456789abcdef0123456789abcdef";
 
 /* conf: confidential, one redirect URI; pub: public, loopback; multi:
  * several URIs; cc: no authorization_code grant */
@@ -577,7 +576,7 @@ static void test_issue_records_the_grant_and_a_code_by_digest(void **state)
     r = check(request("scope", "read write"));
     assert_int_equal(r.st, APIAUTH_OK);
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &r.a, USER, NOW, &code,
+                                                   &r.a, USER, NULL, NOW, &code,
                                                    &err), APIAUTH_OK);
     assert_non_null(code);
     assert_int_equal(strncmp(code, "aac_", 4), 0);
@@ -608,7 +607,7 @@ static void test_issue_keeps_a_left_out_redirect_uri_null(void **state)
     add_clients();
     r = check(request("redirect_uri", NULL));
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &r.a, USER, NOW, &code,
+                                                   &r.a, USER, NULL, NOW, &code,
                                                    &err), APIAUTH_OK);
     assert_true(sql_int("SELECT COUNT(*) FROM apiauth_codes WHERE "
                         "redirect_uri IS NULL") == 1);
@@ -623,10 +622,10 @@ static void test_issue_gives_a_new_code_each_time(void **state)
     add_clients();
     r = check(request(NULL, NULL));
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &r.a, USER, NOW, &a, &err),
+                                                   &r.a, USER, NULL, NOW, &a, &err),
                      APIAUTH_OK);
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &r.a, USER, NOW, &b, &err),
+                                                   &r.a, USER, NULL, NOW, &b, &err),
                      APIAUTH_OK);
     assert_string_not_equal(a, b);
     assert_true(sql_int("SELECT COUNT(DISTINCT grant_id) FROM apiauth_codes")
@@ -646,7 +645,7 @@ static void test_issue_records_nothing_when_the_store_fails(void **state)
                                    "ON apiauth_codes BEGIN SELECT RAISE("
                                    "ABORT, 'test'); END"), 0);
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &r.a, USER, NOW, &code,
+                                                   &r.a, USER, NULL, NOW, &code,
                                                    &err), APIAUTH_ERROR);
     assert_null(code);
     assert_string_equal(err.error, "temporarily_unavailable");
@@ -654,7 +653,7 @@ static void test_issue_records_nothing_when_the_store_fails(void **state)
     /* and works again once the store does */
     assert_int_equal(schema_change("DROP TRIGGER fail_code"), 0);
     assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
-                                                   &r.a, USER, NOW, &code,
+                                                   &r.a, USER, NULL, NOW, &code,
                                                    &err), APIAUTH_OK);
     assert_true(sql_int("SELECT COUNT(*) FROM apiauth_grants") == 1);
 }
@@ -713,141 +712,210 @@ static void test_redirect_keeps_empty_values(void **state)
                         CB "?state=&iss=https%3A%2F%2Fas.example");
 }
 
-/* --- CSRF tokens of the consent form ------------------------------------- */
+/* --- the consent form's token ------------------------------------------- */
 
-static char *csrf(const char *user, const char *client, apr_int64_t when)
+static apiauth_pepper_t *form_key(void)
 {
-    char *t = apiauth_oauth_csrf_token(unit_pool, csrf_key, sizeof(csrf_key),
-                                       user, client, when);
+    static apiauth_pepper_t *key;
+
+    if (key == NULL) {
+        static apr_pool_t *keys;
+        apr_pool_create(&keys, NULL);
+        assert_int_equal(apiauth_pepper_derive(keys, NULL, NULL, &key),
+                         APIAUTH_OK);
+    }
+    return key;
+}
+
+/* The request a form is made for: cli_conf, loopback, read, with PKCE. */
+static apiauth_oauth_authz_t form_request(void)
+{
+    apiauth_oauth_authz_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.client.id = "cli_conf";
+    a.redirect_uri = "http://127.0.0.1:51000/cb";
+    a.granted_scope = "read";
+    a.state = "s-1";
+    a.code_challenge = CHALLENGE;
+    a.code_challenge_method = "S256";
+    return a;
+}
+
+static char *form_token(const char *user, const apiauth_oauth_authz_t *a,
+                        apr_int64_t when)
+{
+    char *t = apiauth_oauth_consent_token(unit_pool, form_key(), user, a,
+                                          when);
 
     assert_non_null(t);
     return t;
 }
 
-static int csrf_ok(const char *token, const char *user, const char *client,
-                   apr_int64_t now)
+static int form_ok(const char *token, const char *user,
+                   const apiauth_oauth_authz_t *a, apr_int64_t now)
 {
-    return apiauth_oauth_csrf_valid(unit_pool, csrf_key, sizeof(csrf_key),
-                                    token, user, client, now);
+    const char *nonce = NULL;
+
+    return apiauth_oauth_consent_token_valid(unit_pool, form_key(), token,
+                                             user, a, now, &nonce);
 }
 
-static void test_csrf_token_is_valid_for_ten_minutes(void **state)
+static void test_form_token_is_valid_for_ten_minutes(void **state)
 {
-    char *t = csrf(USER, "cli_conf", NOW);
+    apiauth_oauth_authz_t a = form_request();
+    char *t = form_token(USER, &a, NOW);
 
-    assert_true(csrf_ok(t, USER, "cli_conf", NOW));
-    assert_true(csrf_ok(t, USER, "cli_conf", NOW + 1));
-    assert_true(csrf_ok(t, USER, "cli_conf", NOW + 600));
-    assert_false(csrf_ok(t, USER, "cli_conf", NOW + 601));
-    assert_false(csrf_ok(t, USER, "cli_conf", NOW + 86400));
-}
-
-static void test_csrf_token_from_the_future_is_refused(void **state)
-{
+    assert_true(form_ok(t, USER, &a, NOW));
+    assert_true(form_ok(t, USER, &a, NOW + 600));
+    assert_false(form_ok(t, USER, &a, NOW + 601));
+    assert_false(form_ok(t, USER, &a, NOW + 86400));
     /* a minute of clock skew between servers sharing the key, no more */
-    assert_true(csrf_ok(csrf(USER, "cli_conf", NOW + 60), USER, "cli_conf",
-                        NOW));
-    assert_false(csrf_ok(csrf(USER, "cli_conf", NOW + 61), USER, "cli_conf",
-                         NOW));
-    assert_false(csrf_ok(csrf(USER, "cli_conf", NOW + 3600), USER,
-                         "cli_conf", NOW));
+    assert_true(form_ok(form_token(USER, &a, NOW + 60), USER, &a, NOW));
+    assert_false(form_ok(form_token(USER, &a, NOW + 61), USER, &a, NOW));
 }
 
-static void test_csrf_token_is_bound_to_the_user(void **state)
+static void test_form_token_is_bound_to_the_user(void **state)
 {
-    char *t = csrf(USER, "cli_conf", NOW);
+    apiauth_oauth_authz_t a = form_request();
+    char *t = form_token(USER, &a, NOW);
 
-    assert_false(csrf_ok(t, "bob", "cli_conf", NOW));
-    assert_false(csrf_ok(t, "Alice", "cli_conf", NOW));
-    assert_false(csrf_ok(t, "alice2", "cli_conf", NOW));
+    assert_false(form_ok(t, "bob", &a, NOW));
+    assert_false(form_ok(t, "Alice", &a, NOW));
+    assert_false(form_ok(t, NULL, &a, NOW));
+    assert_null(apiauth_oauth_consent_token(unit_pool, form_key(), NULL, &a,
+                                            NOW));
 }
 
-static void test_csrf_token_is_bound_to_the_client(void **state)
+static void test_form_token_is_bound_to_the_whole_request(void **state)
 {
-    char *t = csrf(USER, "cli_conf", NOW);
+    apiauth_oauth_authz_t a = form_request(), b;
+    char *t = form_token(USER, &a, NOW);
 
-    assert_false(csrf_ok(t, USER, "cli_pub", NOW));
-    assert_false(csrf_ok(t, USER, "cli_conf2", NOW));
+    /* each part of the request changed alone is another request */
+    b = a; b.client.id = "cli_pub";
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.redirect_uri = "http://127.0.0.1:51001/cb";
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.redirect_uri = NULL;
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.granted_scope = "read write";
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.state = "s-2";
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.state = NULL;
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN";
+    assert_false(form_ok(t, USER, &b, NOW));
+    b = a; b.code_challenge_method = NULL;
+    assert_false(form_ok(t, USER, &b, NOW));
+    assert_true(form_ok(t, USER, &a, NOW));
 }
 
-static void test_csrf_token_binds_user_and_client_unambiguously(void **state)
+static void test_form_token_binds_its_parts_unambiguously(void **state)
 {
     /* the same bytes split differently are another user and client */
-    char *t = csrf("alice\ncli_x", "y", NOW);
+    apiauth_oauth_authz_t a = form_request(), b = form_request();
+    char *t;
 
-    assert_true(csrf_ok(t, "alice\ncli_x", "y", NOW));
-    assert_false(csrf_ok(t, "alice", "cli_x\ny", NOW));
+    a.client.id = "y";
+    b.client.id = "cli_x\ny";
+    t = form_token("alice\ncli_x", &a, NOW);
+    assert_true(form_ok(t, "alice\ncli_x", &a, NOW));
+    assert_false(form_ok(t, "alice", &b, NOW));
 }
 
-static void test_csrf_token_with_an_altered_mac_is_refused(void **state)
+static void test_form_token_altered_is_refused(void **state)
 {
-    char *t = csrf(USER, "cli_conf", NOW);
-    char *dot = strchr(t, '.');
-    size_t n = strlen(t);
+    apiauth_oauth_authz_t a = form_request();
+    char *t = form_token(USER, &a, NOW), *u;
+    char *nonce = strchr(t, '.') + 1;
 
-    assert_non_null(dot);
-    t[n - 1] = t[n - 1] == 'A' ? 'B' : 'A';
-    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
-    t = csrf(USER, "cli_conf", NOW);
-    t[strlen(t) - 1] = '\0';
-    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
-    t = csrf(USER, "cli_conf", NOW);
-    strchr(t, '.')[1] = '\0';
-    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
+    /* the MAC, the nonce, the time */
+    u = apr_pstrdup(unit_pool, t);
+    u[strlen(u) - 1] = u[strlen(u) - 1] == 'A' ? 'B' : 'A';
+    assert_false(form_ok(u, USER, &a, NOW));
+    u = apr_pstrdup(unit_pool, t);
+    u[nonce - t] = u[nonce - t] == 'A' ? 'B' : 'A';
+    assert_false(form_ok(u, USER, &a, NOW));
+    assert_false(form_ok(apr_psprintf(unit_pool, "%" APR_INT64_T_FMT ".%s",
+                                      NOW + 1, nonce), USER, &a, NOW));
+    assert_false(form_ok(apr_pstrcat(unit_pool, "0", t, NULL), USER, &a,
+                         NOW));
+    /* another key's */
+    {
+        apr_pool_t *keys;
+        apiauth_pepper_t *other;
+        apr_pool_create(&keys, unit_pool);
+        assert_int_equal(apiauth_pepper_derive(keys, NULL, NULL, &other),
+                         APIAUTH_OK);
+        assert_false(form_ok(apiauth_oauth_consent_token(unit_pool, other,
+                                                         USER, &a, NOW),
+                             USER, &a, NOW));
+    }
 }
 
-static void test_csrf_token_with_an_altered_time_is_refused(void **state)
+static void test_form_token_garbage_is_refused(void **state)
 {
-    char *t = csrf(USER, "cli_conf", NOW - 3600);
-    const char *mac = strchr(t, '.') + 1;
-
-    /* an old token moved to now */
-    assert_false(csrf_ok(apr_psprintf(unit_pool, "%" APR_INT64_T_FMT ".%s",
-                                      NOW, mac), USER, "cli_conf", NOW));
-    /* the same time written another way */
-    t = csrf(USER, "cli_conf", NOW);
-    mac = strchr(t, '.') + 1;
-    assert_false(csrf_ok(apr_pstrcat(unit_pool, "0", t, NULL), USER,
-                         "cli_conf", NOW));
-    assert_false(csrf_ok(apr_pstrcat(unit_pool, "+", t, NULL), USER,
-                         "cli_conf", NOW));
-    assert_false(csrf_ok(apr_pstrcat(unit_pool, ".", mac, NULL), USER,
-                         "cli_conf", NOW));
-}
-
-static void test_csrf_token_of_another_key_is_refused(void **state)
-{
-    static const unsigned char other[32] = "fedcba9876543210fedcba9876543210";
-    char *t = apiauth_oauth_csrf_token(unit_pool, other, sizeof(other), USER,
-                                       "cli_conf", NOW);
-
-    assert_false(csrf_ok(t, USER, "cli_conf", NOW));
-}
-
-static void test_csrf_garbage_is_refused(void **state)
-{
-    const char *garbage[] = {"", ".", "x", "1700000000", "1700000000.",
-                             "-1.abc", "99999999999999999999999.x",
-                             "1700000000.!!!!"};
+    apiauth_oauth_authz_t a = form_request();
+    const char *garbage[] = {"", ".", "..", "x", "1700000000", "1700000000.",
+                             "1700000000..", "-1.abc.def",
+                             "99999999999999999999999.x.y",
+                             "1700000000.AAAAAAAAAAAAAAAAAAAAAA.!!!!"};
     size_t i;
 
     for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
-        assert_false(csrf_ok(garbage[i], USER, "cli_conf", NOW));
+        assert_false(form_ok(garbage[i], USER, &a, NOW));
     }
-    assert_false(csrf_ok(NULL, USER, "cli_conf", NOW));
+    assert_false(form_ok(NULL, USER, &a, NOW));
 }
 
-static void test_csrf_token_needs_a_user_and_a_client(void **state)
+static void test_form_tokens_differ_and_each_has_its_nonce(void **state)
 {
-    char *t = csrf(USER, "cli_conf", NOW);
+    apiauth_oauth_authz_t a = form_request();
+    char *t1 = form_token(USER, &a, NOW), *t2 = form_token(USER, &a, NOW);
+    const char *n1 = NULL, *n2 = NULL;
 
-    assert_null(apiauth_oauth_csrf_token(unit_pool, csrf_key,
-                                         sizeof(csrf_key), NULL, "cli_conf",
-                                         NOW));
-    assert_null(apiauth_oauth_csrf_token(unit_pool, csrf_key,
-                                         sizeof(csrf_key), USER, NULL, NOW));
-    assert_false(csrf_ok(t, NULL, "cli_conf", NOW));
-    assert_false(csrf_ok(t, USER, NULL, NOW));
+    assert_string_not_equal(t1, t2);
+    assert_true(apiauth_oauth_consent_token_valid(unit_pool, form_key(), t1,
+                                                  USER, &a, NOW, &n1));
+    assert_true(apiauth_oauth_consent_token_valid(unit_pool, form_key(), t2,
+                                                  USER, &a, NOW, &n2));
+    assert_string_not_equal(n1, n2);
+}
+
+static void test_a_consent_form_is_answered_once(void **state)
+{
+    apiauth_error_t err = {NULL, NULL};
+    check_result_t r;
+    const char *code = NULL;
+
+    add_clients();
+    r = check(request(NULL, NULL));
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, "nonce-1", NOW,
+                                                   &code, &err), APIAUTH_OK);
+    code = NULL;
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &r.a, USER, "nonce-1", NOW,
+                                                   &code, &err),
+                     APIAUTH_DENIED);
+    assert_null(code);
+    assert_string_equal(err.error, "access_denied");
+    /* nothing of the second answer was recorded */
+    assert_true(sql_int("SELECT COUNT(*) FROM apiauth_grants") == 1);
+    /* a denial spends a form too, and another form is another answer */
+    assert_int_equal(apiauth_oauth_consent_spend(unit_pool, &fx.cfg, fx.db,
+                                                 "nonce-2", NOW), APIAUTH_OK);
+    assert_int_equal(apiauth_oauth_consent_spend(unit_pool, &fx.cfg, fx.db,
+                                                 "nonce-2", NOW),
+                     APIAUTH_DENIED);
+    /* kept by digest, as long as the form could be posted */
+    assert_true(sql_int(apr_psprintf(unit_pool, "SELECT expires FROM "
+                                     "apiauth_consents WHERE digest = '%s'",
+                                     apiauth_digest_hex(unit_pool, NULL,
+                                                        "nonce-2")))
+                == NOW + 660);
 }
 
 int main(void)
@@ -896,16 +964,14 @@ int main(void)
         UNIT_TEST(test_redirect_encodes_every_reserved_character),
         UNIT_TEST(test_redirect_skips_null_values),
         UNIT_TEST(test_redirect_keeps_empty_values),
-        UNIT_TEST(test_csrf_token_is_valid_for_ten_minutes),
-        UNIT_TEST(test_csrf_token_from_the_future_is_refused),
-        UNIT_TEST(test_csrf_token_is_bound_to_the_user),
-        UNIT_TEST(test_csrf_token_is_bound_to_the_client),
-        UNIT_TEST(test_csrf_token_binds_user_and_client_unambiguously),
-        UNIT_TEST(test_csrf_token_with_an_altered_mac_is_refused),
-        UNIT_TEST(test_csrf_token_with_an_altered_time_is_refused),
-        UNIT_TEST(test_csrf_token_of_another_key_is_refused),
-        UNIT_TEST(test_csrf_garbage_is_refused),
-        UNIT_TEST(test_csrf_token_needs_a_user_and_a_client),
+        UNIT_TEST(test_form_token_is_valid_for_ten_minutes),
+        UNIT_TEST(test_form_token_is_bound_to_the_user),
+        UNIT_TEST(test_form_token_is_bound_to_the_whole_request),
+        UNIT_TEST(test_form_token_binds_its_parts_unambiguously),
+        UNIT_TEST(test_form_token_altered_is_refused),
+        UNIT_TEST(test_form_token_garbage_is_refused),
+        UNIT_TEST(test_form_tokens_differ_and_each_has_its_nonce),
+        OAUTH_TEST(test_a_consent_form_is_answered_once),
     };
     int rc;
 
