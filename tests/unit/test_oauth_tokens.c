@@ -555,7 +555,7 @@ static void test_revoke_reports_a_store_failure(void **state)
     apiauth_oauth_client_t c;
     apiauth_error_t err = {NULL, NULL};
     const char *t;
-    int revoked = -1;
+    apiauth_oauth_revoked_access_t revoked = {"unset", -1};
 
     add_clients();
     t = client_token("cli_conf", NOW);
@@ -565,7 +565,7 @@ static void test_revoke_reports_a_store_failure(void **state)
                                           NOW, &revoked, &err),
                      APIAUTH_ERROR);
     assert_string_equal(err.error, "temporarily_unavailable");
-    assert_int_equal(revoked, 0);
+    assert_null(revoked.jti);
 }
 
 static void test_grant_revoke_keeps_the_first_revocation(void **state)
