@@ -154,6 +154,9 @@ static int rewrite_pair(void *data, const char *pair, apr_size_t len,
     if (named && c->mask == NULL) {
         return 0;
     }
+    /* an empty one holds no secret, and masked would gain a value: it
+     * counts as absent (apiauth_query_get) and stays so */
+    named = named && namelen + 1 < len;
     if (c->used) {
         c->out[c->used++] = '&';
     }

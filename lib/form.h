@@ -26,8 +26,9 @@ int apiauth_query_get(apr_pool_t *p, const char *args, const char *name,
                       const char **value);
 
 /* `args` with every parameter named in `names` (NULL terminated) removed
- * (mask NULL) or its value replaced by `mask`; NULL when nothing is left.
- * The other parameters keep their exact bytes. */
+ * (mask NULL) or its value replaced by `mask` (an empty one stays empty);
+ * NULL when nothing is left.  The other parameters keep their exact
+ * bytes. */
 char *apiauth_query_rewrite(apr_pool_t *p, const char *args,
                             const char *const *names, const char *mask);
 
