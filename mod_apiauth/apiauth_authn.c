@@ -215,9 +215,11 @@ int apiauth_mask_logged_query(request_rec *r)
         }
     }
     for (each = r; each; each = each->next) {
-        const char *type = ap_auth_type(each);
+        const char *type;
+        /* the query first: ap_auth_type() evaluates an expression */
         if (each->args && ap_strstr_c(each->args, ACCESS_TOKEN_PARAM)
-            && type && strcasecmp(type, APIAUTH_AUTH_TYPE) == 0) {
+            && (type = ap_auth_type(each)) != NULL
+            && strcasecmp(type, APIAUTH_AUTH_TYPE) == 0) {
             names[n++] = ACCESS_TOKEN_PARAM;
             break;
         }

@@ -94,11 +94,26 @@ static const char *missing(apr_pool_t *p, const apiauth_dir_conf *conf)
     return NULL;
 }
 
+/* Marks a configuration that holds no directive of ours, so that merging
+ * it costs nothing at request time (mod_apiauth.c).  Before threads, and
+ * the configuration does not change after. */
+static void note_empty(ap_conf_vector_t *vector)
+{
+    apiauth_dir_conf *conf = ap_get_module_config(vector, &apiauth_module);
+
+    if (conf && !conf->empty) {
+        conf->empty = apiauth_dir_conf_untouched(conf);
+    }
+}
+
 static int check_sections(apr_pool_t *p, server_rec *s,
                           apr_array_header_t *sections, const char *kind)
 {
     int i;
 
+    for (i = 0; sections && i < sections->nelts; i++) {
+        note_empty(APR_ARRAY_IDX(sections, i, ap_conf_vector_t *));
+    }
     for (i = 0; sections && i < sections->nelts; i++) {
         const core_dir_config *core = ap_get_core_module_config(
             APR_ARRAY_IDX(sections, i, ap_conf_vector_t *));
@@ -129,6 +144,7 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         const char *why = defaults ? missing(ptemp, defaults) : NULL;
         int rc;
 
+        note_empty(s->lookup_defaults);
         if (sconf->pepper == NULL && apiauth_socache_configured_shared()) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10050)
                          "ApiAuthCacheSOCache names a cache other hosts can "

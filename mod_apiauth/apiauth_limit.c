@@ -116,7 +116,8 @@ int apiauth_limit_check_access(request_rec *r)
 {
     int wait;
 
-    if (!other_authentication(r) || limited(r) == NULL
+    /* limited() first: ap_auth_type() evaluates an expression */
+    if (limited(r) == NULL || !other_authentication(r)
         || (wait = apiauth_limit_blocked(r)) <= 0) {
         return DECLINED;
     }
@@ -128,7 +129,7 @@ int apiauth_limit_check_access(request_rec *r)
  * it is a refusal of the user's rights, not of their password. */
 int apiauth_limit_note_authenticated(request_rec *r)
 {
-    if (other_authentication(r) && limited(r)) {
+    if (limited(r) && other_authentication(r)) {
         apr_table_setn(r->notes, NOTE_AUTHENTICATED, "1");
     }
     return DECLINED;
@@ -139,7 +140,8 @@ int apiauth_limit_note_authenticated(request_rec *r)
  * answer was 401 -- a wrong password, or an unknown user. */
 int apiauth_limit_log(request_rec *r)
 {
-    if (r->status == HTTP_UNAUTHORIZED && r->user && other_authentication(r)
+    if (r->status == HTTP_UNAUTHORIZED && r->user && limited(r)
+        && other_authentication(r)
         && apr_table_get(r->notes, NOTE_COUNTED) == NULL
         && apr_table_get(r->notes, NOTE_AUTHENTICATED) == NULL) {
         apiauth_limit_failed(r);

@@ -73,6 +73,9 @@ typedef struct apiauth_dir_conf {
     apr_int64_t group_body_limit;
     int group_required;              /* a Require apiauth-group is here */
     int app_token_allowed;           /* Require apiauth-kind app_token */
+    int empty;                       /* holds no directive of ours: found
+                                        at start (apiauth_confcheck.c),
+                                        so that merging skips it */
 } apiauth_dir_conf;
 
 enum {
@@ -159,6 +162,8 @@ apiauth_status_t apiauth_group_read(request_rec *r,
 /* apiauth_confcheck.c: the check_config hook */
 int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                          apr_pool_t *ptemp, server_rec *s);
+/* Does `conf` hold no directive of ours (compared with a new one)? */
+int apiauth_dir_conf_untouched(const apiauth_dir_conf *conf);
 
 /* apiauth_limit.c */
 const char *apiauth_limit_set(cmd_parms *cmd, void *dummy, const char *count,

@@ -320,21 +320,24 @@ static int from_jwt(const apiauth_identity_t *id)
     return id->provider && strcmp(id->provider, "jwt") == 0;
 }
 
-/* The last second a credential is taken here: its expiry, plus the
- * ApiAuthJWTLeeway of this location for a JWT the jwt provider checked
- * (clock skew between the issuer and us covers exp as it covers nbf and
- * iat); 0 when it does not expire. */
-static apr_int64_t expiry_here(const apiauth_dir_conf *conf,
-                               const apiauth_identity_t *id)
+/* Has the credential expired here?  At its expiry, or, for a JWT the jwt
+ * provider checked, ApiAuthJWTLeeway later (clock skew between the issuer
+ * and us covers exp as it covers nbf and iat).  The leeway is looked at
+ * only for what has expired at face value. */
+static int expired_here(const apiauth_dir_conf *conf,
+                        const apiauth_identity_t *id, apr_int64_t now)
 {
-    apr_int64_t leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
-                                               : APIAUTH_DEFAULT_JWT_LEEWAY;
+    apr_int64_t leeway;
 
-    if (id->expires == 0 || !from_jwt(id)
-        || id->expires > APR_INT64_MAX - leeway) {
-        return id->expires;
+    if (id->expires == 0 || id->expires > now) {
+        return 0;
     }
-    return id->expires + leeway;
+    if (!from_jwt(id)) {
+        return 1;
+    }
+    leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
+                                   : APIAUTH_DEFAULT_JWT_LEEWAY;
+    return id->expires + leeway <= now;   /* expires <= now: no overflow */
 }
 
 /* This location's rules, applied to every answer, cached or fresh. */
@@ -348,9 +351,7 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
     int is_key = id->kind == APIAUTH_KIND_API_KEY
                  || id->kind == APIAUTH_KIND_TOKEN;
 
-    apr_int64_t expires = expiry_here(conf, id);
-
-    if (expires && expires <= apr_time_sec(r->request_time)) {
+    if (expired_here(conf, id, apr_time_sec(r->request_time))) {
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                             "the credential has expired");
     }

@@ -33,31 +33,53 @@
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
 
+/* A section's configuration before any directive of ours: every field
+ * unset.  A new one is a byte-for-byte copy (static storage zeroes the
+ * padding too), so that an untouched section is recognised by comparing
+ * bytes (see merge_dir_conf). */
+static const apiauth_dir_conf unset_conf = {
+    .require_tls = APIAUTH_UNSET,
+    .allow_backend = APIAUTH_UNSET,
+    .forward_headers = APIAUTH_UNSET,
+    .keep_credential = APIAUTH_UNSET,
+    .cache = APIAUTH_UNSET,
+    .cache_ttl = APIAUTH_UNSET,
+    .jwt_leeway = APIAUTH_UNSET,
+    .jwt_local = APIAUTH_UNSET,
+    .group_body_limit = APIAUTH_UNSET,
+    .group_required = APIAUTH_UNSET,
+    .app_token_allowed = APIAUTH_UNSET,
+};
+
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
-    apiauth_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    return apr_pmemdup(p, &unset_conf, sizeof(unset_conf));
+}
 
-    conf->require_tls = APIAUTH_UNSET;
-    conf->allow_backend = APIAUTH_UNSET;
-    conf->forward_headers = APIAUTH_UNSET;
-    conf->keep_credential = APIAUTH_UNSET;
-    conf->cache = APIAUTH_UNSET;
-    conf->cache_ttl = APIAUTH_UNSET;
-    conf->jwt_leeway = APIAUTH_UNSET;
-    conf->jwt_local = APIAUTH_UNSET;
-    conf->group_body_limit = APIAUTH_UNSET;
-    conf->group_required = APIAUTH_UNSET;
-    conf->app_token_allowed = APIAUTH_UNSET;
-    return conf;
+int apiauth_dir_conf_untouched(const apiauth_dir_conf *conf)
+{
+    return memcmp(conf, &unset_conf, sizeof(*conf)) == 0;
 }
 
 #define MERGE_PTR(f) conf->f = add->f ? add->f : base->f
 #define MERGE_INT(f) conf->f = add->f != APIAUTH_UNSET ? add->f : base->f
 
+/* Run for every section that matches a request, on every request: where
+ * one side holds no directive of ours (the server's defaults, a section
+ * of other modules' directives: `empty`, found once at start) the other
+ * is the answer as it is, shared and never written to after start. */
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     apiauth_dir_conf *base = basev, *add = addv;
-    apiauth_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    apiauth_dir_conf *conf;
+
+    if (add->empty) {
+        return base;
+    }
+    if (base->empty) {
+        return add;
+    }
+    conf = apr_pcalloc(p, sizeof(*conf));
 
     MERGE_PTR(schemes);
     conf->scheme_mask = add->schemes ? add->scheme_mask : base->scheme_mask;
