@@ -11,14 +11,13 @@
  * family (RFC 9700 §4.14.2) -- which is also why, of two concurrent
  * refreshes of one token, exactly one succeeds.
  *
- * The order is the rule: a code or refresh token is read, every check is
- * made, and only then is it spent.  A refusal (RFC 6749 §5.2) spends
- * nothing, so a client that asked for too wide a scope can ask again, and
- * one presented by another client than its own is refused without
- * touching its owner's grant.  Spending is the database's single-use
- * decision (UPDATE ... WHERE used IS NULL), inside a transaction with
- * what is issued in exchange, so a store failure part way loses nothing:
- * the old secret stays usable.
+ * A refusal (RFC 6749 §5.2) spends nothing, so a client that asked for
+ * too wide a scope can ask again, and one presented by another client
+ * than its own is refused without touching its owner's grant.  Spending
+ * is the database's single-use decision (UPDATE ... WHERE used IS NULL),
+ * made first so that concurrent redemptions queue on the row, inside a
+ * transaction with what is issued in exchange; a refusal or a store
+ * failure part way rolls it back, and the old secret stays usable.
  */
 #include <string.h>
 
@@ -204,60 +203,35 @@ static apiauth_status_t replayed(apr_pool_t *p,
     return invalid(err, "invalid_grant", why);
 }
 
-/* The row of `secret` (*digest gets its digest), if it may be redeemed by
- * `client`.  Looking changes nothing: an unknown secret, or one issued to
- * another client (RFC 6749 §4.1.3, §6: invalid_grant, and whoever merely
- * saw a token cannot end its owner's grant with it), is refused as it is.
- * Only the owning client presenting a used secret is a replay, which
- * revokes the family. */
-static apiauth_status_t find_single_use(apr_pool_t *p,
-                                        const apiauth_oauth_config_t *cfg,
-                                        apiauth_db_t *db,
-                                        const single_use_kind_t *what,
-                                        const char *secret,
-                                        const apiauth_oauth_client_t *client,
-                                        apr_int64_t now, const char **digest,
-                                        apiauth_single_use_t *row,
-                                        apiauth_error_t *err)
+/* Why `digest` could not be spent: it is unknown (or purged), it is
+ * another client's (RFC 6749 §4.1.3, §6: invalid_grant, and whoever merely
+ * saw a token cannot end its owner's grant with it), or its own client
+ * presents it a second time -- a replay, which revokes the family (*keep:
+ * that revocation is to be committed). */
+static apiauth_status_t not_spent(apr_pool_t *p,
+                                  const apiauth_oauth_config_t *cfg,
+                                  apiauth_db_t *db,
+                                  const single_use_kind_t *what,
+                                  const char *digest,
+                                  const apiauth_oauth_client_t *client,
+                                  apr_int64_t now, int *keep,
+                                  apiauth_error_t *err)
 {
-    apiauth_status_t st;
+    apiauth_single_use_t row;
 
-    if ((*digest = apiauth_digest_hex(p, cfg->pepper, secret)) == NULL) {
-        return unavailable(err);
-    }
-    st = apiauth_store_single_use_find(p, db, what->kind, *digest, row);
-    if (st == APIAUTH_ERROR) {
-        return unavailable(err);
-    }
-    if (st != APIAUTH_OK) {
-        return invalid(err, "invalid_grant", what->unknown);
-    }
-    if (strcmp(row->client_id, client->id) != 0) {
-        return invalid(err, "invalid_grant", what->foreign);
-    }
-    if (row->used) {
-        return replayed(p, cfg, db, row->grant_id, what->replayed, now, err);
-    }
-    return APIAUTH_OK;
-}
-
-/* Marks the secret used, once every check has passed.  Of two concurrent
- * redemptions the database lets one change the row (UPDATE ... WHERE used
- * IS NULL); the other is a replay like any second use. */
-static apiauth_status_t spend(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
-                              apiauth_db_t *db, const single_use_kind_t *what,
-                              const char *digest,
-                              const apiauth_single_use_t *row,
-                              apr_int64_t now, apiauth_error_t *err)
-{
-    switch (apiauth_store_single_use_spend(p, db, what->kind, digest, now)) {
+    switch (apiauth_store_single_use_find(p, db, what->kind, digest, &row)) {
     case APIAUTH_OK:
-        return APIAUTH_OK;
-    case APIAUTH_DENIED:
-        return replayed(p, cfg, db, row->grant_id, what->replayed, now, err);
+        break;
+    case APIAUTH_NOT_MINE:
+        return invalid(err, "invalid_grant", what->unknown);
     default:
         return unavailable(err);
     }
+    if (strcmp(row.client_id, client->id) != 0) {
+        return invalid(err, "invalid_grant", what->foreign);
+    }
+    *keep = 1;
+    return replayed(p, cfg, db, row.grant_id, what->replayed, now, err);
 }
 
 /* Is the grant family still live?  The user may have withdrawn it
@@ -313,15 +287,19 @@ static apiauth_status_t code_matches(apr_pool_t *p,
     return APIAUTH_OK;
 }
 
-/* The code and refresh token grants: the secret is found, every check is
- * made, and only then is it spent (RFC 6749 §5.2: an error issues nothing
- * and leaves the secret as it was -- a client that asked for too wide a
- * scope may ask again). */
+/* The code and refresh token grants.  The secret is spent first: the
+ * database lets one of two concurrent redemptions change its row (UPDATE
+ * ... WHERE used IS NULL; the other waits for it, then finds it used).
+ * Then every check is made on it; a refusal is rolled back with the
+ * transaction (*keep stays 0): RFC 6749 §5.2, an error issues nothing and
+ * leaves the secret as it was -- a client that asked for too wide a scope
+ * may ask again, and one presented by another client stays its owner's.
+ * What is committed: tokens issued, or a replay's revoked family. */
 static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                apiauth_db_t *db,
                                const apiauth_oauth_client_t *client,
                                apr_table_t *params, unsigned grant,
-                               apr_int64_t now, json_t **response,
+                               apr_int64_t now, json_t **response, int *keep,
                                apiauth_error_t *err)
 {
     int is_code = grant == APIAUTH_GRANT_AUTHORIZATION_CODE;
@@ -333,6 +311,7 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
     apiauth_single_use_t row;
     apiauth_status_t st;
 
+    *keep = 0;
     if (secret == NULL) {
         return invalid(err, "invalid_request", is_code
                        ? "code is required" : "refresh_token is required");
@@ -341,10 +320,23 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
         return invalid(err, "invalid_request", "code_verifier must be 43 to "
                        "128 unreserved characters (RFC 7636 §4.1)");
     }
-    st = find_single_use(p, cfg, db, what, secret, client, now, &digest, &row,
-                         err);
-    if (st != APIAUTH_OK) {
-        return st;
+    if ((digest = apiauth_digest_hex(p, cfg->pepper, secret)) == NULL) {
+        return unavailable(err);
+    }
+    switch (apiauth_store_single_use_spend(p, db, what->kind, digest, now)) {
+    case APIAUTH_OK:
+        break;
+    case APIAUTH_DENIED:
+        return not_spent(p, cfg, db, what, digest, client, now, keep, err);
+    default:
+        return unavailable(err);
+    }
+    if (apiauth_store_single_use_find(p, db, what->kind, digest, &row)
+        != APIAUTH_OK) {
+        return unavailable(err);
+    }
+    if (strcmp(row.client_id, client->id) != 0) {
+        return invalid(err, "invalid_grant", what->foreign);
     }
     if (row.expires <= now) {
         return invalid(err, "invalid_grant", is_code
@@ -356,13 +348,13 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                apr_table_get(params, "redirect_uri"), verifier,
                                err)) != APIAUTH_OK)
         || (st = narrowed_scope(params, row.scope, &scope, err)) != APIAUTH_OK
-        || (st = grant_live(p, db, row.grant_id, err)) != APIAUTH_OK
-        || (st = spend(p, cfg, db, what, digest, &row, now, err))
-               != APIAUTH_OK) {
+        || (st = grant_live(p, db, row.grant_id, err)) != APIAUTH_OK) {
         return st;
     }
-    return issue(p, cfg, db, client, row.user_id, row.scope, scope,
-                 row.grant_id, now, response, err);
+    st = issue(p, cfg, db, client, row.user_id, row.scope, scope,
+               row.grant_id, now, response, err);
+    *keep = st == APIAUTH_OK;
+    return st;
 }
 
 apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
@@ -376,6 +368,7 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
     unsigned grant = apiauth_grant_from_name(name);
     apr_dbd_transaction_t *txn = NULL;
     apiauth_status_t st;
+    int keep = 0;
 
     *response = NULL;
     if (name == NULL) {
@@ -397,11 +390,9 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
     if (apiauth_db_begin(p, db, &txn) != APIAUTH_OK) {
         return unavailable(err);
     }
-    st = redeem(p, cfg, db, client, params, grant, now, response, err);
-    /* a refusal commits too: a replay's revoked family stays revoked
-     * (nothing else is written before a refusal); only a store failure
-     * rolls back */
-    if (apiauth_db_end(p, db, txn, st != APIAUTH_ERROR) != APIAUTH_OK
+    st = redeem(p, cfg, db, client, params, grant, now, response, &keep,
+                err);
+    if (apiauth_db_end(p, db, txn, keep && st != APIAUTH_ERROR) != APIAUTH_OK
         && st != APIAUTH_ERROR) {
         if (*response) {
             json_decref(*response);
