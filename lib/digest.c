@@ -221,7 +221,19 @@ apiauth_status_t apiauth_pepper_derive(apr_pool_t *p,
     int rc;
 
     if (from) {
-        rc = apiauth_digest(from, label, strlen(label), key);
+        /* "\0apiauth key\0" before the label: no secret a client presents
+         * (a C string) starts with a NUL, so no request can make the
+         * server compute -- and send its store as a digest -- a derived
+         * key; HMAC(pepper, label) alone it could, for a "code" equal to
+         * the label */
+        static const char domain[] = "\0apiauth key\0";
+        apr_size_t len = sizeof(domain) - 1 + strlen(label);
+        char *input = apr_palloc(p, len);
+
+        memcpy(input, domain, sizeof(domain) - 1);
+        memcpy(input + sizeof(domain) - 1, label, strlen(label));
+        rc = apiauth_digest(from, input, len, key);
+        OPENSSL_cleanse(input, len);
     }
     else {
         rc = RAND_bytes(key, sizeof(key)) == 1 ? 0 : -1;

@@ -37,10 +37,11 @@ apiauth_status_t apiauth_pepper_load(apr_pool_t *p, const char *path,
                                      apiauth_pepper_t **pepper,
                                      const char **errmsg);
 
-/* A key for another use of the server secret: HMAC(from, label), so that
- * every node holding the same pepper derives the same one; with `from`
- * NULL, a random key, for a use no other node needs to agree on.  Lives
- * (and is cleansed) with `p`. */
+/* A key for another use of the server secret: HMAC(from, "\0apiauth
+ * key\0" label), so that every node holding the same pepper derives the
+ * same one, and no digest of a presented secret is ever one of them; with
+ * `from` NULL, a random key, for a use no other node needs to agree on.
+ * Lives (and is cleansed) with `p`. */
 apiauth_status_t apiauth_pepper_derive(apr_pool_t *p,
                                        const apiauth_pepper_t *from,
                                        const char *label,

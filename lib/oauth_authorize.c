@@ -359,7 +359,7 @@ int apiauth_oauth_consent_token_valid(apr_pool_t *p,
                                       const apiauth_oauth_authz_t *a,
                                       apr_int64_t now, const char **nonce)
 {
-    const char *dot1, *dot2, *mac;
+    const char *dot1, *dot2, *mac, *n;
     char *when;
     apr_int64_t t;
 
@@ -374,9 +374,13 @@ int apiauth_oauth_consent_token_valid(apr_pool_t *p,
         || strcmp(apr_psprintf(p, "%" APR_INT64_T_FMT, t), when) != 0) {
         return 0;
     }
-    *nonce = apr_pstrmemdup(p, dot1 + 1, dot2 - dot1 - 1);
-    mac = consent_mac(p, key, user, a, *nonce, when);
-    return mac && apiauth_ct_streq(mac, dot2 + 1);
+    n = apr_pstrmemdup(p, dot1 + 1, dot2 - dot1 - 1);
+    mac = consent_mac(p, key, user, a, n, when);
+    if (mac == NULL || !apiauth_ct_streq(mac, dot2 + 1)) {
+        return 0;
+    }
+    *nonce = n;
+    return 1;
 }
 
 apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,

@@ -545,12 +545,18 @@ int apiauth_check_authn(request_rec *r)
  * it left in r->user, which the access log shows as %u.  A user part that
  * is no app id may be a secret (a key, an app or backend token sent as
  * the user), so it is masked where it lies, before either can read it:
- * the pool memory of this request, which nothing else points into. */
-static void mask_basic_user(const char *user)
+ * the pool copy mod_auth_basic decoded from the header.  Only that one
+ * (it is r->user): another module's string (mod_auth_form reads the user
+ * from its session) is not ours to write. */
+static void mask_basic_user(request_rec *r, const char *user)
 {
     char *at = (char *)user;
-    size_t len = strlen(at), i;
+    size_t len, i;
 
+    if (user != r->user) {
+        return;
+    }
+    len = strlen(at);
     for (i = 0; i < len && i < 3; i++) {
         at[i] = '*';
     }
@@ -573,7 +579,7 @@ static authn_status basic_check_password(request_rec *r, const char *user,
     const char *group = NULL;
 
     if (strncmp(user, "app_", 4) != 0 || !apiauth_name_is_valid(user)) {
-        mask_basic_user(user);
+        mask_basic_user(r, user);
         apiauth_limit_failed(r);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10013)
                       "AuthBasicProvider apiauth takes only an app id as "

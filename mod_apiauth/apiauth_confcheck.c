@@ -9,12 +9,14 @@
  * are authenticated under a key derived from it (apiauth_cache.c).
  *
  * A location's settings may come from the section itself or from an
- * enclosing one: each <Location> or <Directory> is checked as merged
- * with the server's defaults and with the sections of its kind whose
- * path encloses its own, in configuration order, as a request to that
- * path would see it.  What httpd decides only per request (<If>,
- * regular expressions, .htaccess) is left to the request, which fails
- * closed as before.
+ * enclosing one: each <Location> or <Directory> that holds a directive
+ * of ours is checked as merged with the server's defaults and with the
+ * sections of its kind whose path encloses its own, in configuration
+ * order, as a request to that path would see it.  A setting made in a
+ * section of the other kind is taken to reach it (only a request can
+ * tell).  What httpd decides only per request (<LocationMatch>, <If>,
+ * .htaccess), and a section that names none of our directives, are left
+ * to the request, which fails closed (503).
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -76,22 +78,60 @@ static int chain_has(const apiauth_dir_conf *conf, const char *name)
     return 0;
 }
 
-/* What `conf` lacks for its providers to work, or NULL. */
-static const char *missing(apr_pool_t *p, const apiauth_dir_conf *conf)
+/* What a configuration lacks for its providers to work, as bits. */
+enum { NEED_KEYS = 1, NEED_ISSUER = 2, NEED_AUDIENCE = 4, NEED_FILE = 8 };
+
+static unsigned missing(const apiauth_dir_conf *conf)
 {
-    if (chain_has(conf, "jwt")
-        && (!conf->jwt_keys || !conf->jwt_issuer || !conf->jwt_audience)) {
-        return apr_pstrcat(p, "ApiAuthProvider jwt needs ApiAuthJWTKeys, "
-                           "ApiAuthJWTIssuer and ApiAuthJWTAudience (missing:",
-                           conf->jwt_keys ? "" : " ApiAuthJWTKeys",
-                           conf->jwt_issuer ? "" : " ApiAuthJWTIssuer",
-                           conf->jwt_audience ? "" : " ApiAuthJWTAudience",
-                           ")", NULL);
+    unsigned m = 0;
+
+    if (chain_has(conf, "jwt")) {
+        m |= (conf->jwt_keys ? 0 : NEED_KEYS)
+             | (conf->jwt_issuer ? 0 : NEED_ISSUER)
+             | (conf->jwt_audience ? 0 : NEED_AUDIENCE);
     }
     if (chain_has(conf, "file") && conf->credential_file == NULL) {
+        m |= NEED_FILE;
+    }
+    return m;
+}
+
+/* What `conf` sets of those (a section of another kind may supply it to
+ * a request: a <Directory> to a <Location>'s, say). */
+static unsigned supplies(const apiauth_dir_conf *conf)
+{
+    return (conf->jwt_keys ? NEED_KEYS : 0)
+           | (conf->jwt_issuer ? NEED_ISSUER : 0)
+           | (conf->jwt_audience ? NEED_AUDIENCE : 0)
+           | (conf->credential_file ? NEED_FILE : 0);
+}
+
+static unsigned supplied_by(apr_array_header_t *sections)
+{
+    unsigned m = 0;
+    int i;
+
+    for (i = 0; sections && i < sections->nelts; i++) {
+        const apiauth_dir_conf *conf = ap_get_module_config(
+            APR_ARRAY_IDX(sections, i, ap_conf_vector_t *), &apiauth_module);
+        const core_dir_config *core = ap_get_core_module_config(
+            APR_ARRAY_IDX(sections, i, ap_conf_vector_t *));
+        m |= (conf ? supplies(conf) : 0) | supplied_by(core->sec_file);
+    }
+    return m;
+}
+
+static const char *say_missing(apr_pool_t *p, unsigned m)
+{
+    if (m & NEED_FILE) {
         return "ApiAuthProvider file needs ApiAuthCredentialFile";
     }
-    return NULL;
+    return apr_pstrcat(p, "ApiAuthProvider jwt needs ApiAuthJWTKeys, "
+                       "ApiAuthJWTIssuer and ApiAuthJWTAudience (missing:",
+                       m & NEED_KEYS ? " ApiAuthJWTKeys" : "",
+                       m & NEED_ISSUER ? " ApiAuthJWTIssuer" : "",
+                       m & NEED_AUDIENCE ? " ApiAuthJWTAudience" : "", ")",
+                       NULL);
 }
 
 /* Marks a configuration that holds no directive of ours, so that merging
@@ -106,24 +146,38 @@ static void note_empty(ap_conf_vector_t *vector)
     }
 }
 
+/* Each section that holds directives of ours, as a request to its path
+ * sees it.  What a section of another kind (`others`) sets anywhere is
+ * given the benefit of the doubt: whether it reaches the same requests
+ * only a request can tell, which still fails closed (503). */
 static int check_sections(apr_pool_t *p, server_rec *s,
-                          apr_array_header_t *sections, const char *kind)
+                          apr_array_header_t *sections,
+                          apr_array_header_t *others, const char *kind)
 {
+    unsigned elsewhere = supplied_by(others);
     int i;
 
     for (i = 0; sections && i < sections->nelts; i++) {
         note_empty(APR_ARRAY_IDX(sections, i, ap_conf_vector_t *));
     }
     for (i = 0; sections && i < sections->nelts; i++) {
-        const core_dir_config *core = ap_get_core_module_config(
-            APR_ARRAY_IDX(sections, i, ap_conf_vector_t *));
-        const apiauth_dir_conf *conf = effective(p, s, sections, i);
-        const char *why = conf ? missing(p, conf) : NULL;
+        ap_conf_vector_t *vector = APR_ARRAY_IDX(sections, i,
+                                                 ap_conf_vector_t *);
+        const core_dir_config *core = ap_get_core_module_config(vector);
+        const apiauth_dir_conf *own = ap_get_module_config(vector,
+                                                           &apiauth_module);
+        const apiauth_dir_conf *conf;
+        unsigned m;
 
-        if (why) {
+        if (own == NULL || own->empty) {
+            continue;
+        }
+        conf = effective(p, s, sections, i);
+        m = conf ? missing(conf) & ~elsewhere : 0;
+        if (m) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10090)
-                         "%s in <%s %s> (virtual host %s)", why, kind,
-                         core->d ? core->d : "?",
+                         "%s in <%s %s> (virtual host %s)",
+                         say_missing(p, m), kind, core->d ? core->d : "?",
                          s->server_hostname ? s->server_hostname : "-");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -139,12 +193,8 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             ap_get_core_module_config(s->module_config);
         const apiauth_server_conf *sconf =
             ap_get_module_config(s->module_config, &apiauth_module);
-        const apiauth_dir_conf *defaults =
-            ap_get_module_config(s->lookup_defaults, &apiauth_module);
-        const char *why = defaults ? missing(ptemp, defaults) : NULL;
         int rc;
 
-        note_empty(s->lookup_defaults);
         if (sconf->pepper == NULL && apiauth_socache_configured_shared()) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10050)
                          "ApiAuthCacheSOCache names a cache other hosts can "
@@ -154,15 +204,11 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                          s->server_hostname ? s->server_hostname : "-");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        if (why) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10091)
-                         "%s in virtual host %s", why,
-                         s->server_hostname ? s->server_hostname : "-");
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        if ((rc = check_sections(ptemp, s, core->sec_url, "Location")) != OK
-            || (rc = check_sections(ptemp, s, core->sec_dir, "Directory"))
-                   != OK) {
+        note_empty(s->lookup_defaults);
+        if ((rc = check_sections(ptemp, s, core->sec_url, core->sec_dir,
+                                 "Location")) != OK
+            || (rc = check_sections(ptemp, s, core->sec_dir, core->sec_url,
+                                    "Directory")) != OK) {
             return rc;
         }
     }

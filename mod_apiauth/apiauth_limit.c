@@ -14,11 +14,14 @@
  * (shmcb per node, memcache or redis across nodes); without one the limit
  * is off, which the server says at startup.
  *
- * httpd's own authentication counts too: a login that mod_auth_basic or
+ * httpd's own password logins count too: a login that mod_auth_basic or
  * mod_auth_form refuses (the resource owner's at the authorization
  * endpoint, say) is seen once the request is over -- a 401 for a user
  * name that never authenticated -- and an address over the limit gets its
- * 429 before such a module checks another password.
+ * 429 at such a location before any password is checked.  (mod_auth_form
+ * with AuthFormLoginRequiredLocation answers a wrong password with a 302,
+ * which looks like its success: conf-examples/form-login.conf does not
+ * use it.)
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -103,11 +106,15 @@ void apiauth_limit_failed(request_rec *r)
     }
 }
 
-static int other_authentication(request_rec *r)
+/* httpd's password logins: Basic (mod_auth_basic) and form
+ * (mod_auth_form).  Not Digest: mod_auth_digest names the user of every
+ * stale-nonce 401, a normal step of its handshake, not a wrong guess. */
+static int password_login(request_rec *r)
 {
     const char *type = ap_auth_type(r);
 
-    return type && strcasecmp(type, APIAUTH_AUTH_TYPE) != 0;
+    return type && (strcasecmp(type, "Basic") == 0
+                    || strcasecmp(type, "form") == 0);
 }
 
 /* access_checker_ex: before mod_auth_basic, mod_auth_form or any other
@@ -117,7 +124,7 @@ int apiauth_limit_check_access(request_rec *r)
     int wait;
 
     /* limited() first: ap_auth_type() evaluates an expression */
-    if (limited(r) == NULL || !other_authentication(r)
+    if (limited(r) == NULL || !password_login(r)
         || (wait = apiauth_limit_blocked(r)) <= 0) {
         return DECLINED;
     }
@@ -129,7 +136,7 @@ int apiauth_limit_check_access(request_rec *r)
  * it is a refusal of the user's rights, not of their password. */
 int apiauth_limit_note_authenticated(request_rec *r)
 {
-    if (limited(r) && other_authentication(r)) {
+    if (limited(r) && password_login(r)) {
         apr_table_setn(r->notes, NOTE_AUTHENTICATED, "1");
     }
     return DECLINED;
@@ -141,7 +148,7 @@ int apiauth_limit_note_authenticated(request_rec *r)
 int apiauth_limit_log(request_rec *r)
 {
     if (r->status == HTTP_UNAUTHORIZED && r->user && limited(r)
-        && other_authentication(r)
+        && password_login(r)
         && apr_table_get(r->notes, NOTE_COUNTED) == NULL
         && apr_table_get(r->notes, NOTE_AUTHENTICATED) == NULL) {
         apiauth_limit_failed(r);

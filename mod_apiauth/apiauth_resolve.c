@@ -406,11 +406,6 @@ static apiauth_status_t admit(request_rec *r, const apiauth_dir_conf *conf,
 }
 
 
-/* A cached answer that depends on more than the provider chain and the
- * virtual host (revocations are the cache's own business): a JWT the jwt
- * provider accepted was checked against this location's issuer, audience
- * and keys, which another location may set differently. */
-
 /* Does this location trust the key (by kid) that verified a cached JWT? */
 static int jwt_key_trusted_here(const apiauth_dir_conf *conf,
                                 const char *kid)
@@ -427,6 +422,10 @@ static int jwt_key_trusted_here(const apiauth_dir_conf *conf,
     return 0;
 }
 
+/* A cached answer that depends on more than the provider chain and the
+ * virtual host (revocations are the cache's own business): a JWT the jwt
+ * provider accepted was checked against this location's issuer, audience
+ * and keys, which another location may set differently. */
 static int cached_still_holds(const apiauth_dir_conf *conf,
                               const apiauth_identity_t *id)
 {

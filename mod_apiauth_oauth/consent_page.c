@@ -11,10 +11,13 @@
  * into it is HTML-escaped here.
  *
  * Both pages forbid framing (clickjacking: frame-ancestors 'none',
- * X-Frame-Options) and allow the form to post only to this server --
- * and, since a browser applies form-action to the redirects that follow a
- * form submission (Chromium does), to the origin of the one redirect URI
- * the answer goes to.
+ * X-Frame-Options), scripts and anything else from anywhere (default-src
+ * 'none').  They set no form-action: a browser applies it to every
+ * redirect that follows the form's submission (Chromium does), so it
+ * would have to name the client's redirect origin -- which CSP cannot
+ * write for an IPv6 loopback client -- and every origin that client
+ * redirects to in turn.  The form is ours, its target written here, and
+ * the page runs no script that could change it.
  */
 #include <apr_file_io.h>
 #include <apr_lib.h>
@@ -134,60 +137,74 @@ int oauth_consent_page_init(apr_pool_t *p, oauth_server_conf *conf)
 {
     const char *errmsg = NULL;
 
-    return conf->consent_template
-           || apiauth_template_parse(p, default_page, placeholders, required,
-                                     &conf->consent_template, &errmsg)
-                  == APIAUTH_OK
-               ? OK
-               : HTTP_INTERNAL_SERVER_ERROR;
+    if (conf->consent_template) {
+        return OK;
+    }
+    if (apiauth_template_parse(p, default_page, placeholders, required,
+                               &conf->consent_template, &errmsg)
+        != APIAUTH_OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;   /* our own page: never */
+    }
+    return OK;
 }
 
+/* For text and for attribute values in either quotes: ap_escape_html2
+ * leaves ' alone, which an operator's template may quote with.  UTF-8
+ * passes through: the page says charset=utf-8. */
 static const char *html(request_rec *r, const char *s)
 {
-    /* UTF-8 passes through: the page says charset=utf-8 */
-    return ap_escape_html2(r->pool, s ? s : "", 0);
+    const char *e = ap_escape_html2(r->pool, s ? s : "", 0);
+    const char *q;
+    char *out;
+    apr_size_t n = 0;
+
+    if ((q = strchr(e, '\'')) == NULL) {
+        return e;
+    }
+    for (q = e; *q; q++) {
+        n += *q == '\'' ? 5 : 1;
+    }
+    out = apr_palloc(r->pool, n + 1);
+    for (n = 0, q = e; *q; q++) {
+        if (*q == '\'') {
+            memcpy(out + n, "&#39;", 5);
+            n += 5;
+        }
+        else {
+            out[n++] = *q;
+        }
+    }
+    out[n] = '\0';
+    return out;
 }
 
-/* Where the answer goes, as people read it and as CSP names it: the
- * redirect URI's host (and port), and its origin.  NULL when it cannot be
- * said safely (registration admits only https and loopback http). */
-static int redirect_place(request_rec *r, const char *redirect_to,
-                          const char **host, const char **origin)
+/* Where the answer goes, as people read it: the redirect URI's host and
+ * port, or the URI itself when it does not parse (registration admits
+ * only https and loopback http, so it does). */
+static const char *redirect_host(request_rec *r, const char *redirect_to)
 {
     apr_uri_t u;
-    const char *name, *c;
+    const char *name;
 
-    *host = *origin = NULL;
     if (redirect_to == NULL
         || apr_uri_parse(r->pool, redirect_to, &u) != APR_SUCCESS
-        || u.scheme == NULL || u.hostname == NULL
-        || (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0)) {
-        return 0;
-    }
-    for (c = u.hostname; *c; c++) {
-        if (!apr_isalnum(*c) && *c != '.' && *c != '-' && *c != ':') {
-            return 0;
-        }
+        || u.hostname == NULL) {
+        return redirect_to;
     }
     name = strchr(u.hostname, ':') ? apr_pstrcat(r->pool, "[", u.hostname,
                                                  "]", NULL)
                                    : u.hostname;
-    *host = u.port_str ? apr_pstrcat(r->pool, name, ":", u.port_str, NULL)
-                       : name;
-    *origin = apr_pstrcat(r->pool, u.scheme, "://", *host, NULL);
-    return 1;
+    return u.port_str ? apr_pstrcat(r->pool, name, ":", u.port_str, NULL)
+                      : name;
 }
 
-static void page_headers(request_rec *r, const char *origin)
+static void page_headers(request_rec *r)
 {
     ap_set_content_type(r, "text/html; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Content-Security-Policy",
-                   apr_pstrcat(r->pool, "default-src 'none'; "
-                               "style-src 'unsafe-inline'; base-uri 'none'; "
-                               "form-action 'self'", origin ? " " : "",
-                               origin ? origin : "",
-                               "; frame-ancestors 'none'", NULL));
+                   "default-src 'none'; style-src 'unsafe-inline'; "
+                   "base-uri 'none'; frame-ancestors 'none'");
     apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
     apr_table_setn(r->headers_out, "Referrer-Policy", "no-referrer");
 }
@@ -228,16 +245,15 @@ int oauth_consent_page(request_rec *r, const apiauth_oauth_authz_t *a,
                        const char *form_token)
 {
     oauth_server_conf *conf = oauth_conf(r);
-    const char *values[P_COUNT], *host, *origin;
+    const char *values[P_COUNT];
     const char *page;
 
-    redirect_place(r, a->redirect_to, &host, &origin);
     values[P_CLIENT_NAME] = html(r, a->client.display_name);
     values[P_CLIENT_ID] = html(r, a->client.id);
-    values[P_REDIRECT_HOST] = html(r, host ? host : a->redirect_to);
+    values[P_REDIRECT_HOST] = html(r, redirect_host(r, a->redirect_to));
     values[P_USER] = html(r, r->user);
     values[P_SCOPES] = scope_items(r, a->granted_scope);
-    values[P_ACTION] = html(r, r->uri);
+    values[P_ACTION] = html(r, ap_escape_uri(r->pool, r->uri));
     values[P_ISSUER] = html(r, conf->oauth.issuer);
     values[P_FIELDS] = apr_pstrcat(
         r->pool, hidden(r, "response_type", a->response_type),
@@ -248,7 +264,7 @@ int oauth_consent_page(request_rec *r, const apiauth_oauth_authz_t *a,
         hidden(r, "code_challenge_method", a->code_challenge_method),
         hidden(r, "csrf", form_token), NULL);
     page = apiauth_template_render(r->pool, conf->consent_template, values);
-    page_headers(r, origin);
+    page_headers(r);
     ap_set_content_length(r, strlen(page));
     if (!r->header_only) {
         ap_rputs(page, r);
@@ -262,7 +278,7 @@ int oauth_error_page(request_rec *r, int status, const apiauth_error_t *err)
                   "authorization request refused on the page: %s (%s)",
                   err->error, err->description ? err->description : "");
     r->status = status;
-    page_headers(r, NULL);
+    page_headers(r);
     ap_rvputs(r, HEAD("Authorization failed")
               "<body>\n<main>\n<h1>This authorization request cannot be "
               "answered</h1>\n<p>", html(r, err->description),

@@ -19,8 +19,10 @@
 #include "scope.h"
 
 /* RFC 7591's client_name is for people: any text, but no control
- * character (it is shown on a page, logged, put in JSON) and not so long
- * that a page can be pushed off the screen by it. */
+ * character (it is shown on a page, logged, put in JSON), none of the
+ * marks that reorder the text around it (U+202A-U+202E, U+2066-U+2069:
+ * the consent page's sentence must read as written), and not so long
+ * that it pushes the page off the screen. */
 static int display_name_ok(const char *s)
 {
     const unsigned char *c = (const unsigned char *)s;
@@ -29,7 +31,12 @@ static int display_name_ok(const char *s)
 
     json_decref(utf8);
     for (; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f) {
+        if (*c < 0x20 || *c == 0x7f
+            || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f)      /* C1 */
+            || (c[0] == 0xe2 && c[1] == 0x80 && c[2] >= 0xaa
+                && c[2] <= 0xae)                           /* LRE..RLO */
+            || (c[0] == 0xe2 && c[1] == 0x81 && c[2] >= 0xa6
+                && c[2] <= 0xa9)) {                        /* LRI..PDI */
             return 0;
         }
         chars += (*c & 0xc0) != 0x80;

@@ -7,6 +7,7 @@ endpoint must not be an open redirector.  After that, every answer goes
 back to that redirect URI, success or error, with state and iss.  Each
 refusal below sits next to the request that succeeds."""
 import re
+import threading
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from harness import htpasswd
 from oauth_flows import (ALICE, AUTHORIZE, CALLBACK, TOKEN, authorize_url,
                          consent, consent_fields, pkce_pair, redirect_params,
-                         unique)
+                         store_sql, unique)
 
 LOOPBACK = "http://127.0.0.1/cb"
 OTHER_CALLBACK = "https://client.example/other"
@@ -34,7 +35,11 @@ class Clients:
 
 @pytest.fixture(scope="module")
 def o(servers):
-    return servers.make(body=UNAUTHENTICATED)
+    # a second scope for the code grant, so that a narrower scope is a
+    # request of its own
+    return servers.make(body=UNAUTHENTICATED,
+                        extra="ApiAuthOAuthScope profile.read "
+                              "authorization_code")
 
 
 @pytest.fixture(scope="module")
@@ -496,42 +501,74 @@ def test_a_consent_form_is_answered_once(o, c):
     assert r.status_code == 303, r.text
 
 
-def native_form(o, c, port, **more):
-    _, challenge = pkce_pair()
-    params = {"response_type": "code", "client_id": c.native["client_id"],
-              "redirect_uri": f"http://127.0.0.1:{port}/cb",
-              "code_challenge": challenge, "code_challenge_method": "S256",
-              "state": "bind-1", **more}
-    r = get_authorize(o, **params)
-    assert r.status_code == 200, r.text
-    fields = consent_fields(r.text)
-    fields["decision"] = "approve"
-    return fields
+@pytest.fixture(scope="module")
+def twins(o):
+    """Two public clients of the same loopback redirect URI, that may ask
+    for two scopes: a form of one is, changed, a valid request of the
+    other or of a narrower scope -- only its token can tell them apart."""
+    return [o.client(unique(name), "authorization_code",
+                     redirect_uris=(LOOPBACK,), public=True,
+                     scopes=("integration.store", "profile.read"))
+            for name in ("twin-a", "twin-b")]
 
 
 @pytest.mark.parametrize("change", [
     {"redirect_uri": "http://127.0.0.1:40001/cb"},   # another loopback port
     {"state": "bind-2"},
-    {"scope": "integration.order"},
+    {"scope": "integration.store"},                  # narrower, still valid
     {"code_challenge": pkce_pair()[1]},
-    {"client_id": None},
+    {"client_id": "twin"},                           # the other twin
 ], ids=["loopback-port", "state", "scope", "challenge", "client"])
-def test_a_consent_form_answers_only_its_own_request(o, c, change):
+def test_a_consent_form_answers_only_its_own_request(o, twins, change):
     """The form's token is bound to the whole authorization request: the
-    same form with any part changed is refused, and the form as it was
-    issued still works."""
-    fields = native_form(o, c, 40000)
+    same form with any part changed -- each change a valid request by
+    itself -- is refused, and the form as it was issued still works."""
+    _, challenge = pkce_pair()
+    r = get_authorize(o, response_type="code",
+                      client_id=twins[0]["client_id"],
+                      redirect_uri="http://127.0.0.1:40000/cb",
+                      scope="integration.store profile.read",
+                      code_challenge=challenge, code_challenge_method="S256",
+                      state="bind-1")
+    assert r.status_code == 200, r.text
+    fields = consent_fields(r.text)
+    fields["decision"] = "approve"
     forged = dict(fields)
     for k, v in change.items():
-        forged[k] = v if v is not None else c.shop["client_id"]
+        forged[k] = twins[1]["client_id"] if v == "twin" else v
     r = post_consent(o, forged)
-    # refused: on a page, or back at the client with an error, never a code
-    assert r.status_code in (303, 400, 403), r.text
-    assert "code" not in redirect_params(r.headers.get("Location", ""))
+    assert_forbidden_page(r)
+    assert "was changed" in r.text
     r = post_consent(o, fields)
     assert r.status_code == 303, r.text
     assert r.headers["Location"].startswith("http://127.0.0.1:40000/cb?")
     assert "code" in redirect_params(r.headers["Location"])
+
+
+def test_one_form_posted_at_once_from_many_tabs_answers_once(o, c):
+    fields = consent_form(o, c.shop["client_id"])
+    answers = []
+
+    def post():
+        answers.append(post_consent(o, dict(fields)).status_code)
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) == [303] + [403] * 7, answers
+
+
+def test_a_denial_when_the_store_cannot_record_it_is_a_503_page(servers):
+    o = servers.make()
+    shop = o.client("shop", "authorization_code")
+    fields = consent_form(o, shop["client_id"])
+    fields["decision"] = "deny"
+    store_sql(o, "DROP TABLE apiauth_consents")
+    r = post_consent(o, fields)
+    assert r.status_code == 503, r.text
+    assert "Location" not in r.headers
+    assert r.headers["Content-Type"].startswith("text/html")
 
 
 def test_consent_page_shows_the_display_name_and_where_the_user_goes(o, c):
@@ -544,10 +581,11 @@ def test_consent_page_shows_the_display_name_and_where_the_user_goes(o, c):
     assert "<b>client.example</b>" in r.text
     # a page for a phone as much as for a desktop
     assert '<meta name="viewport" content="width=device-width' in r.text
-    # the answer may go to this one origin besides the server itself
+    # no form-action: browsers apply it to the redirects after the form,
+    # which go to the client (test_browser.py); no script, no framing
     csp = r.headers["Content-Security-Policy"]
-    assert "form-action 'self' https://client.example;" in csp
-    assert "frame-ancestors 'none'" in csp
+    assert "form-action" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
 
 
 def test_consent_page_names_a_loopback_client_with_its_port(o, c):
@@ -555,8 +593,6 @@ def test_consent_page_names_a_loopback_client_with_its_port(o, c):
         c, 53123).items()})
     assert r.status_code == 200, r.text
     assert "<b>127.0.0.1:53123</b>" in r.text
-    assert "form-action 'self' http://127.0.0.1:53123;" in \
-        r.headers["Content-Security-Policy"]
 
 
 def native_form_params(c, port):
@@ -634,7 +670,8 @@ def test_metadata_lists_issuer_endpoints_pkce_and_iss_support(o):
     assert m["code_challenge_methods_supported"] == ["S256"]
     assert m["authorization_response_iss_parameter_supported"] is True
     assert set(m["scopes_supported"]) == {
-        "integration.store", "integration.order", "integration.inventory"}
+        "integration.store", "integration.order", "integration.inventory",
+        "profile.read"}
     assert m["response_types_supported"] == ["code"]
     assert set(m["grant_types_supported"]) == {
         "authorization_code", "client_credentials", "refresh_token"}
@@ -701,6 +738,19 @@ def test_an_operator_template_brands_the_page(servers, tmp_path):
     answer = post_consent(o, fields)
     assert answer.status_code == 303, answer.text
     assert "code" in redirect_params(answer.headers["Location"])
+
+
+def test_a_template_that_cannot_be_read_stops_httpd(servers, tmp_path):
+    big = tmp_path / "big.html"
+    big.write_text(BRANDED + "<!--" + "x" * (256 * 1024) + "-->")
+    big.chmod(0o644)
+    for path, says in ((tmp_path / "absent.html", "cannot read"),
+                       (big, "larger than 256 KiB")):
+        o = servers.make(start=False,
+                         extra=f'ApiAuthOAuthConsentTemplate "{path}"')
+        test = o.httpd.config_test()
+        assert test.returncode != 0
+        assert says in test.stderr, test.stderr
 
 
 @pytest.mark.parametrize("text, says", [

@@ -10,6 +10,7 @@ phone's screen, that the form cannot be answered twice.  A screenshot of
 each consent page is kept in tests/artifacts/ to look at."""
 import json
 import shutil
+import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from backends import free_port
 from examples import ExampleSite, make_named_files
 from harness import ROOT, SECRETS
 from oauth_flows import TOKEN, authorize_url, pkce_pair
@@ -40,10 +40,12 @@ def browser_present():
 
 
 class Callback:
-    """The client's redirect URI: http://127.0.0.1:PORT/cb, answering 200
-    and keeping the query of every request that reached it."""
+    """The client's redirect URI: http://HOST:PORT/cb on a loopback
+    address, answering 200 (or, with `then`, a 302 there, as a client
+    that moves the user on at once) and keeping the query of every
+    request that reached /cb."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1", then=None):
         self.hits = []
         hits = self.hits
 
@@ -51,6 +53,12 @@ class Callback:
             def do_GET(self):
                 if self.path.startswith("/cb"):   # not /favicon.ico
                     hits.append(self.path)
+                    if then:
+                        self.send_response(302)
+                        self.send_header("Location", then)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                 body = b"<!DOCTYPE html><title>client</title>back at the client"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
@@ -60,14 +68,20 @@ class Callback:
 
             def log_message(self, *args):
                 pass
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+
+        class Server(ThreadingHTTPServer):
+            address_family = (socket.AF_INET6 if ":" in host
+                              else socket.AF_INET)
+        self.host = host
+        self.server = Server((host, 0), Handler)
+        self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever,
                          daemon=True).start()
 
     @property
     def uri(self):
-        return f"http://127.0.0.1:{self.port}/cb"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/cb"
 
     def stop(self):
         self.server.shutdown()
@@ -172,6 +186,52 @@ def test_deny_in_chromium_reaches_the_client_with_access_denied(
     assert got == {"error": "access_denied",
                    "error_description": "the user denied the request",
                    "state": "b-deny", "iss": o.issuer}
+
+
+def test_an_ipv6_loopback_client_gets_its_answer_in_chromium(o):
+    """http://[::1]/cb is a loopback redirect URI like 127.0.0.1's (RFC
+    8252 §7.3); CSP can name no IPv6 address, so the page's policy must
+    not depend on naming the client."""
+    native = o.client("native6", "authorization_code",
+                      redirect_uris=("http://[::1]/cb",), public=True)
+    back = Callback("::1")
+    try:
+        verifier, challenge = pkce_pair()
+        seen = browse(request_for(o, native, back, "b-v6", challenge),
+                      back.uri)
+        assert csp_violations(seen) == []
+        assert seen["landed"], seen["console"]
+        got = {k: v[0] for k, v in parse_qs(urlparse(back.hits[0]).query)
+               .items()}
+        assert got["state"] == "b-v6"
+        SECRETS.add("authorization code", got["code"])
+        r = o.post(TOKEN, data={"grant_type": "authorization_code",
+                                "code": got["code"], "client_id":
+                                native["client_id"], "redirect_uri": back.uri,
+                                "code_verifier": verifier})
+        assert r.status_code == 200, r.text
+    finally:
+        back.stop()
+
+
+def test_a_client_that_sends_the_user_on_is_followed(o, shop):
+    """The redirect URI itself redirects (to the client's own pages on
+    another port): the browser follows it, the page's policy stands in
+    nothing's way."""
+    landing = Callback()
+    back = Callback(then=landing.uri + "?landed=1")
+    try:
+        _, challenge = pkce_pair()
+        seen = browse(request_for(o, shop, back, "b-on", challenge),
+                      landing.uri)
+        assert csp_violations(seen) == []
+        assert seen["landed"] == landing.uri + "?landed=1", seen["console"]
+        assert len(back.hits) == 1 and "code=" in back.hits[0]
+        SECRETS.add("authorization code", parse_qs(
+            urlparse(back.hits[0]).query)["code"][0])
+    finally:
+        back.stop()
+        landing.stop()
 
 
 def test_the_same_form_cannot_be_answered_twice(o, shop, callback):

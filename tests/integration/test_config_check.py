@@ -97,6 +97,17 @@ def test_settings_of_an_enclosing_section_count(server, keys):
     assert_refused_at_start(h, "<Location /apiv2>")
 
 
+def test_settings_of_another_kind_of_section_are_given_the_doubt(server,
+                                                                keys):
+    """The provider named in a <Location>, its settings in a <Directory>:
+    only a request can say whether both apply, so the server starts (a
+    request where they do not still fails closed)."""
+    directory = "<Directory /var/www>\n    " + "\n    ".join(
+        jwt_lines(keys)[1:]) + "\n</Directory>\n"
+    h = server(directory + section("/api", "ApiAuthProvider jwt"))
+    assert h.config_test().returncode == 0, h.config_test().stderr
+
+
 def test_file_provider_without_a_file_does_not_start(server, tmp_path):
     h = server(section("/keys", "ApiAuthProvider file"))
     assert_refused_at_start(h, "ApiAuthProvider file needs "

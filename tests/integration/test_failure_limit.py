@@ -5,6 +5,10 @@ import base64
 import http.client
 import json
 import ssl
+import subprocess
+
+import requests
+import requests.auth
 
 import pytest
 
@@ -164,6 +168,68 @@ def test_wrong_passwords_at_the_authorize_endpoint_count(tls):
             assert st == 401
     finally:
         o.stop()
+
+
+def test_the_basic_provider_counts_each_refusal_once(tls):
+    """AuthBasicProvider apiauth counts its own refusal; the count of
+    httpd's logins must not count it again: 429 after exactly LIMIT."""
+    store = Store(make_workdir("apiauth-store-"))
+    app = store.app("twake")
+    key, _ = store.key("twake")
+    httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], store=store,
+                  extra_global=f"ApiAuthFailureLimit {LIMIT} 60", body="""
+<Location /twake>
+    AuthType Basic
+    AuthName "twake"
+    AuthBasicProvider apiauth
+    Require valid-user
+</Location>
+""").start()
+    try:
+        for _ in range(LIMIT - 1):
+            assert from_address(httpd, "127.0.0.14", "GET", "/twake/hello",
+                                basic(app, "aak_wrong"))[0] == 401
+        # one attempt left: the right key still gets in
+        assert from_address(httpd, "127.0.0.14", "GET", "/twake/hello",
+                            basic(app, key))[0] == 200
+        assert from_address(httpd, "127.0.0.14", "GET", "/twake/hello",
+                            basic(app, "aak_wrong"))[0] == 401
+        assert from_address(httpd, "127.0.0.14", "GET", "/twake/hello",
+                            basic(app, key))[0] == 429
+    finally:
+        httpd.stop()
+
+
+def test_digest_handshakes_are_not_counted(tls):
+    """mod_auth_digest names the user of every stale nonce's 401, a step
+    of its handshake: only Basic and form logins count."""
+    users = make_workdir("apiauth-digest-") / "digest-users"
+    subprocess.run(["htdigest", "-c", str(users), "realm", "dora"],
+                   input="explorer\nexplorer\n", text=True, check=True,
+                   capture_output=True)
+    users.chmod(0o644)
+    httpd = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
+                  modules=("auth_digest",),
+                  extra_global=f"ApiAuthFailureLimit {LIMIT} 60", body=f"""
+<Location /digest>
+    AuthType Digest
+    AuthName "realm"
+    AuthDigestProvider file
+    AuthUserFile "{users}"
+    Require valid-user
+</Location>
+""").start()
+    try:
+        s = httpd.session()
+        for _ in range(LIMIT + 1):
+            r = s.get(httpd.url("/digest/hello"),
+                      auth=requests.auth.HTTPDigestAuth("dora", "wrong"))
+            assert r.status_code == 401
+        r = s.get(httpd.url("/digest/hello"),
+                  auth=requests.auth.HTTPDigestAuth("dora", "explorer"))
+        assert r.status_code == 200, r.status_code
+    finally:
+        httpd.stop()
 
 
 def test_without_the_directive_nothing_is_counted(tls):

@@ -149,8 +149,10 @@ def test_client_create_takes_a_display_name_for_people(store):
 
 
 @pytest.mark.parametrize("display", ["", "a\nb", "tab\there", "x" * 101,
-                                     "\x7f"],
-                         ids=["empty", "newline", "tab", "long", "del"])
+                                     "\x7f", "a\u0085b", "Shop\u202eGOOD",
+                                     "\u2067x\u2069"],
+                         ids=["empty", "newline", "tab", "long", "del",
+                              "c1-control", "rlo", "rli-pdi"])
 def test_client_create_refuses_a_display_name_that_is_no_text(store,
                                                               display):
     name = unique("bad")

@@ -143,6 +143,22 @@ def test_a_shared_cache_without_a_pepper_does_not_start(w, tls):
     assert app_seen(h, w.low) == (w.low_app, "little")
 
 
+def test_a_virtual_host_without_a_pepper_does_not_start(w, tls):
+    """The pepper of one virtual host does not cover another's entries."""
+    body = LOCATION.format(socache=w.memcached.socache, pepper="") + f"""
+<VirtualHost 127.0.0.1:1>
+    ServerName other.example
+    ApiAuthSecretPepper "{w.pepper}"
+</VirtualHost>
+"""
+    h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=body,
+              store=w.store, modules=("socache_memcache",))
+    w.servers.append(h)
+    test = h.config_test()
+    assert test.returncode != 0
+    assert "virtual host 127.0.0.1 has none" in test.stderr, test.stderr
+
+
 def test_an_admins_entry_copied_onto_another_key_is_not_believed(w, tls):
     h = server(w, tls).start()
     admin_slot = cache_key_of(w, h, w.admin)

@@ -13,6 +13,8 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
+#include <openssl/evp.h>
+
 #include "unit.h"
 
 #include "digest.h"
@@ -158,6 +160,50 @@ static void test_pepper_changes_the_digest(void **state)
 
     assert_string_not_equal(apiauth_digest_hex(unit_pool, pepper, "abc"),
                             SHA256_ABC);
+}
+
+/* A derived key is no digest of any secret a request can present: else a
+ * client sending the label as its "code" would have the server compute
+ * the key, and hand it to the store as the digest to look up. */
+static void test_a_derived_key_is_no_digest_of_its_label(void **state)
+{
+    apiauth_pepper_t *pepper = rfc4231_pepper(""), *derived, *again;
+    const char *label = "apiauth credential cache entry";
+    unsigned char key_of_label[APIAUTH_DIGEST_LEN], a[APIAUTH_DIGEST_LEN],
+        b[APIAUTH_DIGEST_LEN];
+    const void *data[1] = {"x"};
+    apr_size_t lens[1] = {1};
+
+    assert_int_equal(apiauth_pepper_derive(unit_pool, pepper, label,
+                                           &derived), APIAUTH_OK);
+    assert_int_equal(apiauth_pepper_derive(unit_pool, pepper, label,
+                                           &again), APIAUTH_OK);
+    /* the same pepper and label: the same key (every node agrees) */
+    assert_int_equal(apiauth_hmac(derived, data, lens, 1, a), 0);
+    assert_int_equal(apiauth_hmac(again, data, lens, 1, b), 0);
+    assert_memory_equal(a, b, sizeof(a));
+    /* and not HMAC(pepper, label): a key made of the label's digest
+     * gives another MAC */
+    assert_int_equal(apiauth_digest(pepper, label, strlen(label),
+                                    key_of_label), 0);
+    assert_memory_not_equal(a, key_of_label, sizeof(a));
+    {
+        unsigned char expect[APIAUTH_DIGEST_LEN];
+        size_t n = 0;
+        assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL,
+                                  key_of_label, sizeof(key_of_label),
+                                  (const unsigned char *)"x", 1, expect,
+                                  sizeof(expect), &n));
+        assert_memory_not_equal(a, expect, sizeof(a));
+    }
+    /* without a pepper: random, two keys differ */
+    assert_int_equal(apiauth_pepper_derive(unit_pool, NULL, NULL, &derived),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_pepper_derive(unit_pool, NULL, NULL, &again),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_hmac(derived, data, lens, 1, a), 0);
+    assert_int_equal(apiauth_hmac(again, data, lens, 1, b), 0);
+    assert_memory_not_equal(a, b, sizeof(a));
 }
 
 static void test_pepper_file_trailing_whitespace_is_ignored(void **state)
@@ -440,6 +486,7 @@ int main(void)
         UNIT_TEST(test_digest_init_changes_nothing),
         PEPPER_TEST(test_digest_with_pepper_is_hmac_sha256),
         PEPPER_TEST(test_pepper_changes_the_digest),
+        PEPPER_TEST(test_a_derived_key_is_no_digest_of_its_label),
         PEPPER_TEST(test_pepper_file_trailing_whitespace_is_ignored),
         PEPPER_TEST(test_pepper_of_32_and_1024_bytes_is_accepted),
         PEPPER_TEST(test_pepper_followed_by_much_white_space_is_accepted),
