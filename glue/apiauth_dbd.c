@@ -19,7 +19,7 @@
 #include "apiauth_dbd.h"
 #include "catalogue.h"
 
-#define AALOGNO(n) "AA" #n ": "
+#include "apiauth_log.h"
 
 /* A virtual host without DBD directives shares its main server's mod_dbd
  * configuration; preparing twice into it makes mod_dbd warn per label. */
@@ -125,7 +125,7 @@ int apiauth_dbd_open(request_rec *r, apiauth_db_t *db)
  * retry, where a transaction takes about a millisecond.  Eight clients
  * rotating refresh tokens as fast as they could: p99 200 ms, stalls up to
  * 1.6 s, 850 rotations a second; queued on this mutex (transactions and
- * single writes alike, lib/store.c), p99 18 ms, none over 31 ms, 1,080 a
+ * single writes alike, lib/store/store.c), p99 18 ms, none over 31 ms, 1,080 a
  * second.  Writers outside this server (apiauth-admin, another httpd on
  * the same file) still meet SQLite's lock. */
 static const char *const writer_id = "apiauth-sqlite";

@@ -29,8 +29,7 @@
 #include "digest.h"
 #include "mod_apiauth.h"
 
-/* Log numbers of our own, in the manner of APLOGNO: AA1xxxx. */
-#define AALOGNO(n) "AA" #n ": "
+#include "apiauth_log.h"
 
 extern module AP_MODULE_DECLARE_DATA apiauth_module;
 /* log lines say [apiauth:...], and LogLevel apiauth:debug works */

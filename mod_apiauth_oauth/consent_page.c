@@ -7,7 +7,7 @@
  * RFC 7591 client_name) and says where the user will be sent afterwards:
  * the redirect URI's host is the user's defence against a look-alike
  * client.  Operators brand it with ApiAuthOAuthConsentTemplate, a page of
- * {{placeholders}} (lib/page_template.c) read at start; every value put
+ * {{placeholders}} (lib/base/page_template.c) read at start; every value put
  * into it is HTML-escaped here.
  *
  * Both pages forbid framing (clickjacking: frame-ancestors 'none',

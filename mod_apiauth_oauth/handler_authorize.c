@@ -9,7 +9,7 @@
  * whole authorization request, good for one answer, and gets a 303 back
  * to the client.  The pages are consent_page.c's.  Errors before the
  * client and its redirect URI check out are shown as a page, never
- * redirected (lib/oauth_authorize.c decides which).
+ * redirected (lib/oauth/authorize.c decides which).
  */
 #include <apr_strings.h>
 #include <http_core.h>

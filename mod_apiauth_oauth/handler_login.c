@@ -4,7 +4,7 @@
  * within an app and returns a session token, DELETE ends that session) and
  * apiauth-install-token (Contextual's GET .../users/token?installid=X: a
  * dashboard user authenticated by mod_apiauth gets a token for one device
- * install).  The logic is lib/sessions.c; this file reads and answers.
+ * install).  The logic is lib/oauth/login.c; this file reads and answers.
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -16,7 +16,7 @@
 #include "jsonreq.h"
 #include "oauth_private.h"
 #include "response.h"
-#include "sessions.h"
+#include "login.h"
 
 static const apiauth_error_t store_down = {
     "temporarily_unavailable", "the credential store is unreachable"};

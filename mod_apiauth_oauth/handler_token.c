@@ -2,7 +2,7 @@
  * handler_token.c: the endpoints where a client authenticates itself --
  * token (RFC 6749 §3.2), introspection (RFC 7662), revocation (RFC 7009).
  *
- * Each reads the POST body, authenticates the client (lib/oauth_client.c)
+ * Each reads the POST body, authenticates the client (lib/oauth/client.c)
  * and hands over to the protocol code; this file only turns the result
  * into an HTTP answer.
  */

@@ -6,7 +6,7 @@
  * apiauth-authorize, apiauth-jwks, apiauth-metadata, apiauth-introspect,
  * apiauth-revoke, apiauth-login, apiauth-install-token) and the "oauth"
  * provider it adds to mod_apiauth.  The
- * handlers are in handler_*.c, the protocol in lib/oauth*.c, the store is
+ * handlers are in handler_*.c, the protocol in lib/oauth/, the store is
  * mod_dbd's connection.  The contract is DESIGN.md ("mod_apiauth_oauth").
  */
 #include <apr_strings.h>

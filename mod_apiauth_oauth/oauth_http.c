@@ -1,7 +1,7 @@
 /*
  * oauth_http.c: what every endpoint of mod_apiauth_oauth does the same way.
  *
- * Reading parameters (the query, or a bounded body parsed by lib/form.c
+ * Reading parameters (the query, or a bounded body parsed by lib/base/form.c
  * with RFC 6749 §3.1 rules), answering in JSON with Cache-Control:
  * no-store, mapping a refusal to its status (RFC 6749 §5.2: 400, or 401
  * with a Basic challenge for invalid_client; 503 when the store is down),

@@ -10,7 +10,7 @@
  * handler_login.c        session tokens (login, logout), install tokens
  * provider_oauth.c       ApiAuthProvider oauth: our access tokens
  *
- * The protocol itself is in lib/oauth*.c; these files only translate
+ * The protocol itself is in lib/oauth/; these files only translate
  * between HTTP and it.
  */
 #ifndef APIAUTH_OAUTH_PRIVATE_H
@@ -23,7 +23,7 @@
 #include "mod_apiauth.h"
 #include "oauth.h"
 
-#define AALOGNO(n) "AA" #n ": "
+#include "apiauth_log.h"
 
 extern module AP_MODULE_DECLARE_DATA apiauth_oauth_module;
 APLOG_USE_MODULE(apiauth_oauth);

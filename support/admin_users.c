@@ -14,7 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
-#include "sessions.h"
+#include "login.h"
 
 /* The password from stdin: its first line, without the line end. */
 static int read_password(admin_t *ad, const char **password)

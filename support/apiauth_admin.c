@@ -2,7 +2,7 @@
  * apiauth-admin: the operator's tool, in the spirit of htpasswd and htdbm.
  *
  * It speaks to the same store as the modules (apr_dbd, the statements of
- * sql/catalogue.c) and mints secrets with the same code (lib/keys.c), so a
+ * sql/catalogue.c) and mints secrets with the same code (lib/base/keys.c), so a
  * key it prints is a key the server accepts.  This file reads the command
  * line and hands over to the command.
  */

@@ -1,6 +1,6 @@
 /*
- * fuzz_credential.c: libFuzzer target for lib/credential.c and the query
- * string functions of lib/form.c.
+ * fuzz_credential.c: libFuzzer target for lib/decide/credential.c and the query
+ * string functions of lib/base/form.c.
  *
  * Input: one byte of accepted schemes (APIAUTH_SCHEME_* bits), one byte
  * saying which of the following '\n' separated fields the request

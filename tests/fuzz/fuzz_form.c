@@ -1,5 +1,5 @@
 /*
- * fuzz_form.c: libFuzzer target for lib/form.c and lib/multipart.c.
+ * fuzz_form.c: libFuzzer target for lib/base/form.c and lib/base/multipart.c.
  *
  * Input: a Content-Type, '\n', a body.  The body is handed over in place,
  * exactly as long as the input, so that ASan sees any read past `len`.
@@ -9,7 +9,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -Isql \
  *       $(apr-1-config --cppflags --includes) tests/fuzz/fuzz_form.c \
- *       lib/form.c lib/multipart.c lib/identity.c -o fuzz_form \
+ *       lib/base/form.c lib/base/multipart.c lib/base/identity.c -o fuzz_form \
  *       $(apr-1-config --link-ld --libs)
  *   mkdir -p /tmp/form-corpus
  *   ./fuzz_form -dict=tests/fuzz/form.dict -max_len=3000 \

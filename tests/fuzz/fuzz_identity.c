@@ -1,6 +1,6 @@
 /*
  * fuzz_identity.c: libFuzzer target for the credential cache form of
- * lib/identity.c (apiauth_identity_parse and apiauth_identity_serialize).
+ * lib/base/identity.c (apiauth_identity_parse and apiauth_identity_serialize).
  *
  * A cache entry is read back from mod_socache, which memcache or redis
  * may share with other hosts: it is input like any other.  Two ways in:

@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c: libFuzzer target for lib/jsonreq.c, the reader of the JSON
+ * fuzz_json.c: libFuzzer target for lib/base/jsonreq.c, the reader of the JSON
  * bodies apiauth-login and Require apiauth-group take.
  *
  * Input: one byte (bit 0: integers allowed; the next bits: which members

@@ -1,6 +1,6 @@
 /*
- * fuzz_jwt.c: libFuzzer target for lib/jose.c, lib/jwk.c, lib/jwks.c
- * and lib/jwt.c:
+ * fuzz_jwt.c: libFuzzer target for lib/jose/jose.c, lib/jose/jwk.c, lib/jose/jwks.c
+ * and lib/jose/jwt.c:
  * apiauth_jws_verify, apiauth_jwt_verify, apiauth_jwt_peek_issuer and
  * apiauth_jwks_parse.
  *

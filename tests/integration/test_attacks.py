@@ -469,7 +469,7 @@ def test_injection_in_scope_and_state_goes_back_as_an_error(t):
             if r.status_code == 400 and not where:
                 continue      # refused on the page: never redirected
             if len(sent_state) > 2048 and "state" not in got:
-                # too long to be sent back (lib/oauth_authorize.c
+                # too long to be sent back (lib/oauth/authorize.c
                 # MAX_STATE): refused as such, and not reflected
                 sent_state = None
             if (r.status_code != 302 or not where.startswith(CALLBACK)

@@ -26,7 +26,7 @@ from harness import SECRETS, SecretRegistry, secret_forms
 
 HERE = Path(__file__).resolve().parent
 
-# what one of our secrets looks like (lib/keys.h: PREFIX_<32 random><6
+# what one of our secrets looks like (lib/base/keys.h: PREFIX_<32 random><6
 # checksum>), and a whole JWT
 SHAPES = [
     (re.compile(r"\baak_[0-9A-Za-z]{30,}"), "key-shaped string"),

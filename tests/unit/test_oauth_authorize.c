@@ -1,5 +1,5 @@
 /*
- * test_oauth_authorize.c: the authorization endpoint (oauth_authorize.c):
+ * test_oauth_authorize.c: the authorization endpoint (lib/oauth/authorize.c):
  * redirect URI matching, the decision table of an authorization request,
  * codes, the redirect back, and the consent form's CSRF token.
  */

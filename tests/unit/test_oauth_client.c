@@ -1,6 +1,6 @@
 /*
  * test_oauth_client.c: grant names, client lookup, client authentication
- * (RFC 6749 §2.3) and scopes per grant (oauth_client.c), over a real
+ * (RFC 6749 §2.3) and scopes per grant (lib/oauth/client.c), over a real
  * SQLite store.
  */
 #include "unit.h"

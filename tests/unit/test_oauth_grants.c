@@ -1,5 +1,5 @@
 /*
- * test_oauth_token.c: the grants of the token endpoint (oauth_token.c)
+ * test_oauth_grants.c: the grants of the token endpoint (lib/oauth/grants.c)
  * over a real SQLite store and real signing keys.
  *
  * Codes come from the authorization endpoint's own functions

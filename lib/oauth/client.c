@@ -1,12 +1,12 @@
 /*
- * oauth_client.c: OAuth clients, their authentication and their scopes.
+ * client.c: OAuth clients, their authentication and their scopes.
  *
  * A confidential client proves itself with its secret, by HTTP Basic
  * (client_secret_basic) or in the body (client_secret_post), never both
  * (RFC 6749 §2.3: one method per request).  The secret is found by its
  * digest like every other secret and compared in constant time.  A
  * public client has no secret and names itself by client_id; PKCE is what
- * protects its codes (oauth_token.c).
+ * protects its codes (lib/oauth/grants.c).
  */
 #include <string.h>
 

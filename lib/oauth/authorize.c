@@ -1,5 +1,5 @@
 /*
- * oauth_authorize.c: the authorization endpoint (RFC 6749 §4.1.1, §4.1.2).
+ * authorize.c: the authorization endpoint (RFC 6749 §4.1.1, §4.1.2).
  *
  * The order of the checks is the security: until the client and its
  * redirect URI are known to match a registration, an error can only be

@@ -1,5 +1,5 @@
 /*
- * oauth_token.c: the grants of the token endpoint (RFC 6749 §4, §6).
+ * grants.c: the grants of the token endpoint (RFC 6749 §4, §6).
  *
  * client_credentials mints an access token for the client itself.
  * authorization_code redeems a code once (RFC 6749 §4.1.2: a second

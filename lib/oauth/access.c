@@ -1,5 +1,5 @@
 /*
- * oauth_tokens.c: access tokens -- minting, checking, introspection and
+ * access.c: access tokens -- minting, checking, introspection and
  * revocation -- and the life of grant families.
  *
  * Access tokens are RFC 9068 JWTs, so any server holding our public keys

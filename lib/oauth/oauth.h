@@ -7,11 +7,14 @@
  * decide.  That is why the grant logic is unit-tested against a real
  * SQLite file without a server (tests/unit/test_oauth_*.c).
  *
- *   oauth_client.c     clients: lookup, authentication (RFC 6749 §2.3)
- *   oauth_token.c      the token endpoint's grants
- *   oauth_authorize.c  the authorization endpoint: checks, codes, redirects
- *   oauth_tokens.c     access tokens: minting, checking, introspection,
- *                      revocation
+ *   client.c      clients: lookup, authentication (RFC 6749 §2.3)
+ *   grants.c      the token endpoint's grants
+ *   authorize.c   the authorization endpoint: checks, codes, consent
+ *                 forms, redirects
+ *   access.c      access tokens: minting, checking, introspection,
+ *                 revocation
+ *   login.c       logins within an app, sessions and install tokens
+ *                 (login.h)
  */
 #ifndef APIAUTH_OAUTH_H
 #define APIAUTH_OAUTH_H
@@ -86,7 +89,7 @@ typedef struct apiauth_oauth_client {
 
 #define apiauth_oauth_client_is_public(c) ((c)->secret_digest == NULL)
 
-/* ---- clients (oauth_client.c) ------------------------------------- */
+/* ---- clients (client.c) ------------------------------------- */
 
 /* The client with this id: APIAUTH_OK, APIAUTH_NOT_MINE, APIAUTH_ERROR. */
 apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
@@ -129,7 +132,7 @@ const char *apiauth_oauth_scope_default(apr_pool_t *p,
                                         const apiauth_oauth_client_t *client,
                                         unsigned grant);
 
-/* ---- the token endpoint (oauth_token.c) ---------------------------- */
+/* ---- the token endpoint (grants.c) ------------------------------- */
 
 /* Runs the grant of `params` (grant_type ...) for an authenticated client
  * and builds the RFC 6749 §5.1 response.  Errors are RFC 6749 §5.2 codes
@@ -142,7 +145,7 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
                                      apr_table_t *params, apr_int64_t now,
                                      json_t **response, apiauth_error_t *err);
 
-/* ---- the authorization endpoint (oauth_authorize.c) ---------------- */
+/* ---- the authorization endpoint (authorize.c) ---------------- */
 
 typedef struct apiauth_oauth_authz {
     /* as requested */
@@ -214,7 +217,7 @@ apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,
                                              const char *nonce,
                                              apr_int64_t now);
 
-/* ---- access tokens (oauth_tokens.c) -------------------------------- */
+/* ---- access tokens (access.c) ------------------------------------- */
 
 /* A new access token (RFC 9068 JWT) for `client`; `user` NULL for the
  * client itself, `grant_id` NULL outside a grant family. */

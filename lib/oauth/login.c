@@ -1,5 +1,5 @@
 /*
- * sessions.c: logins, session tokens and install tokens (see sessions.h).
+ * login.c: logins, session tokens and install tokens (see login.h).
  */
 #include <string.h>
 
@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "keys.h"
-#include "sessions.h"
+#include "login.h"
 
 /* A bcrypt hash of a random password nobody knows, at the cost real hashes
  * have: checked against when the user does not exist, so that an unknown

@@ -1,7 +1,7 @@
 /*
- * test_oauth_tokens.c: access tokens checked with and without the store,
+ * test_oauth_access.c: access tokens checked with and without the store,
  * introspection (RFC 7662), revocation (RFC 7009) and the purge of what
- * has expired (oauth_tokens.c), over a real SQLite store and real keys.
+ * has expired (lib/oauth/access.c), over a real SQLite store and real keys.
  */
 #include "unit.h"
 

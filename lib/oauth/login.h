@@ -1,13 +1,13 @@
 /*
- * sessions.h: credentials the server mints for people and devices --
+ * login.h: credentials the server mints for people and devices --
  * Tapglue session tokens (a user logs in within an app) and Contextual
  * install tokens (a dashboard user lets one device install in).
  *
  * Both are rows of apiauth_credentials like any key (kind session /
  * install), so mod_apiauth finds them by digest with no special case.
  */
-#ifndef APIAUTH_SESSIONS_H
-#define APIAUTH_SESSIONS_H
+#ifndef APIAUTH_LOGIN_H
+#define APIAUTH_LOGIN_H
 
 #include "apiauth.h"
 #include "digest.h"
