@@ -118,4 +118,16 @@ int apiauth_parse_seconds(const char *s, apr_int64_t *out);
  * printable ASCII without separators, 1..128 bytes. */
 int apiauth_name_is_valid(const char *s);
 
+/* OAuth 2.0 grant types, as bits: what a client may use. */
+#define APIAUTH_GRANT_AUTHORIZATION_CODE 0x1
+#define APIAUTH_GRANT_CLIENT_CREDENTIALS 0x2
+#define APIAUTH_GRANT_REFRESH_TOKEN      0x4
+
+/* "authorization_code" ... and back (0 if unknown). */
+unsigned apiauth_grant_from_name(const char *name);
+const char *apiauth_grant_name(unsigned grant);
+/* "a b c" -> bits; 0 and *bad set when a name is unknown. */
+unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
+                              const char **bad);
+
 #endif /* APIAUTH_H */

@@ -17,16 +17,6 @@
 #include "apiauth.h"
 #include "encoding.h"
 
-static const char *const kind_names[APIAUTH_KIND_COUNT] = {
-    [APIAUTH_KIND_NONE] = "none",
-    [APIAUTH_KIND_API_KEY] = "api_key",
-    [APIAUTH_KIND_TOKEN] = "token",
-    [APIAUTH_KIND_APP_TOKEN] = "app_token",
-    [APIAUTH_KIND_SESSION] = "session",
-    [APIAUTH_KIND_BACKEND] = "backend",
-    [APIAUTH_KIND_INSTALL] = "install",
-    [APIAUTH_KIND_OAUTH] = "oauth",
-};
 
 apiauth_status_t apiauth_fail(apiauth_error_t *err, apiauth_status_t status,
                               const char *error, const char *description)
@@ -36,29 +26,6 @@ apiauth_status_t apiauth_fail(apiauth_error_t *err, apiauth_status_t status,
         err->description = description;
     }
     return status;
-}
-
-const char *apiauth_kind_name(apiauth_kind_t kind)
-{
-    if (kind <= APIAUTH_KIND_NONE || kind >= APIAUTH_KIND_COUNT) {
-        return "none";
-    }
-    return kind_names[kind];
-}
-
-apiauth_kind_t apiauth_kind_from_name(const char *name)
-{
-    int k;
-
-    if (name == NULL) {
-        return APIAUTH_KIND_NONE;
-    }
-    for (k = APIAUTH_KIND_NONE + 1; k < APIAUTH_KIND_COUNT; k++) {
-        if (strcmp(kind_names[k], name) == 0) {
-            return (apiauth_kind_t)k;
-        }
-    }
-    return APIAUTH_KIND_NONE;
 }
 
 const char *apiauth_identity_subject(const apiauth_identity_t *id)

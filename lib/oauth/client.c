@@ -17,57 +17,6 @@
 #include "oauth.h"
 #include "scope.h"
 
-static const struct {
-    unsigned bit;
-    const char *name;
-} grant_names[] = {
-    {APIAUTH_GRANT_AUTHORIZATION_CODE, "authorization_code"},
-    {APIAUTH_GRANT_CLIENT_CREDENTIALS, "client_credentials"},
-    {APIAUTH_GRANT_REFRESH_TOKEN, "refresh_token"},
-};
-
-unsigned apiauth_grant_from_name(const char *name)
-{
-    size_t i;
-
-    for (i = 0; name && i < sizeof(grant_names) / sizeof(grant_names[0]); i++) {
-        if (strcmp(grant_names[i].name, name) == 0) {
-            return grant_names[i].bit;
-        }
-    }
-    return 0;
-}
-
-const char *apiauth_grant_name(unsigned grant)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(grant_names) / sizeof(grant_names[0]); i++) {
-        if (grant_names[i].bit == grant) {
-            return grant_names[i].name;
-        }
-    }
-    return NULL;
-}
-
-unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
-                              const char **bad)
-{
-    apr_array_header_t *words = apiauth_scope_split(p, list);
-    unsigned bits = 0, bit;
-    int i;
-
-    for (i = 0; i < words->nelts; i++) {
-        const char *w = APR_ARRAY_IDX(words, i, const char *);
-        if ((bit = apiauth_grant_from_name(w)) == 0) {
-            *bad = w;
-            return 0;
-        }
-        bits |= bit;
-    }
-    return bits;
-}
-
 apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
                                            const char *id,
                                            apiauth_oauth_client_t *client)

@@ -27,18 +27,6 @@
 #include "jose.h"
 #include "store.h"
 
-/* Grant types, as bits. */
-#define APIAUTH_GRANT_AUTHORIZATION_CODE 0x1
-#define APIAUTH_GRANT_CLIENT_CREDENTIALS 0x2
-#define APIAUTH_GRANT_REFRESH_TOKEN      0x4
-
-/* "authorization_code" ... and back (0 if unknown). */
-unsigned apiauth_grant_from_name(const char *name);
-const char *apiauth_grant_name(unsigned grant);
-/* "a b c" -> bits; 0 and *bad set when a name is unknown. */
-unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
-                              const char **bad);
-
 /* A scope the server knows (ApiAuthOAuthScope): which grants may ask for
  * it, and words for the consent page. */
 typedef struct apiauth_oauth_scope {
