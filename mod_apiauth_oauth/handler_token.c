@@ -92,7 +92,7 @@ static void purge_now_and_then(request_rec *r, apiauth_db_t *db)
     if (apiauth_random_bytes(&dice, 1) != 0 || dice != 0) {
         return;
     }
-    if (apiauth_oauth_purge(r->pool, db, apr_time_sec(r->request_time), &rows)
+    if (apiauth_store_oauth_purge(r->pool, db, apr_time_sec(r->request_time), &rows)
         == APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AALOGNO(20022)
                       "purged %d expired OAuth rows", rows);

@@ -310,12 +310,8 @@ void oauth_forget_cached(request_rec *r, const char *token)
 int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,
                       const char *app_id)
 {
-    apr_array_header_t *rows;
-    const char *args[2] = {ref, ref};
+    apiauth_app_t app;
 
-    return apiauth_db_select(r->pool, db, APIAUTH_SQL_APP_FIND, 2, args, &rows)
-               == APIAUTH_OK
-           && rows->nelts == 1
-           && strcmp(APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0], app_id)
-                  == 0;
+    return apiauth_store_app_find(r->pool, db, ref, &app) == APIAUTH_OK
+           && strcmp(app.id, app_id) == 0;
 }

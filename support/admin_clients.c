@@ -66,17 +66,16 @@ static int client_app(admin_t *ad, const admin_args_t *a, const char *name,
                       const char **app)
 {
     const char *ref = apr_table_get(a->opts, "app");
-    const char *args[3];
+    apiauth_app_t own;
 
     if (ref) {
         return admin_find_app(ad, ref, app);
     }
-    args[0] = *app = apiauth_id_new(ad->pool, "app");
-    args[1] = name;
-    args[2] = apiauth_db_int(ad->pool, ad->now);
-    if (*app == NULL
-        || apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_APP_INSERT, 3, args,
-                           NULL) != APIAUTH_OK) {
+    own.id = *app = apiauth_id_new(ad->pool, "app");
+    own.name = name;
+    own.created = ad->now;
+    if (own.id == NULL
+        || apiauth_store_app_insert(ad->pool, &ad->db, &own) != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "cannot create app '%s' for the client "
                          "(an app of that name exists? use --app)", name);
     }
@@ -93,7 +92,8 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     const char *grant_list = apr_array_pstrcat(ad->pool, grants, ' ');
     const char *scope = apr_array_pstrcat(ad->pool, scopes, ' ');
     const char *display = apr_table_get(a->opts, "display-name");
-    const char *bad = NULL, *app = NULL, *id, *args[11];
+    const char *bad = NULL, *app = NULL;
+    apiauth_oauth_client_t client;
     char *secret = NULL;
     unsigned bits;
     int i, rc;
@@ -138,42 +138,44 @@ static int client_create(admin_t *ad, const admin_args_t *a)
         || (rc = client_app(ad, a, name, &app)) != ADMIN_OK) {
         return rc;
     }
-    id = apiauth_id_new(ad->pool, "cli");
+    memset(&client, 0, sizeof(client));
+    client.id = apiauth_id_new(ad->pool, "cli");
     if (!public) {
         secret = apiauth_secret_new(ad->pool, APIAUTH_PREFIX_CLIENT_SECRET);
     }
-    args[0] = id;
-    args[1] = name;
-    args[2] = app;
-    args[3] = secret ? apiauth_digest_hex(ad->pool, ad->pepper, secret) : NULL;
-    args[4] = apr_array_pstrcat(ad->pool, uris, ' ');
-    args[5] = grant_list;
-    args[6] = scope;
-    args[7] = apr_table_get(a->opts, "first-party") ? "1" : "0";
-    args[8] = apr_table_get(a->opts, "resource-server") ? "1" : "0";
-    args[9] = display;
-    args[10] = apiauth_db_int(ad->pool, ad->now);
-    if (id == NULL || (!public && (secret == NULL || args[3] == NULL))) {
+    client.name = name;
+    client.app = app;
+    client.secret_digest =
+        secret ? apiauth_digest_hex(ad->pool, ad->pepper, secret) : NULL;
+    client.redirect_uris = apr_array_pstrcat(ad->pool, uris, ' ');
+    client.grants = bits;
+    client.scope = scope;
+    client.first_party = apr_table_get(a->opts, "first-party") != NULL;
+    client.resource_server = apr_table_get(a->opts, "resource-server") != NULL;
+    client.display_name = display;
+    client.created = ad->now;
+    if (client.id == NULL
+        || (!public && (secret == NULL || client.secret_digest == NULL))) {
         return admin_say(ADMIN_REFUSED, "OpenSSL could not mint the client");
     }
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_INSERT, 11, args,
-                        NULL) != APIAUTH_OK) {
+    if (apiauth_store_client_insert(ad->pool, &ad->db, &client)
+        != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "client '%s' not created (does it "
                          "exist?): %s", name, ad->db.last_error);
     }
     if (ad->json) {
         admin_print_json(json_pack("{s:s, s:s?, s:s, s:s, s:s}", "client_id",
-                                   id, "client_secret", secret, "app", app,
+                                   client.id, "client_secret", secret, "app", app,
                                    "name", name, "client_name",
                                    display ? display : name));
     }
     else {
-        puts(id);
+        puts(client.id);
         if (secret) {
             puts(secret);
         }
     }
-    admin_say(ADMIN_OK, "client %s (%s, %s) created%s", id, name,
+    admin_say(ADMIN_OK, "client %s (%s, %s) created%s", client.id, name,
               public ? "public" : "confidential",
               secret ? "; the secret is shown this once" : "");
     if (secret) {
@@ -184,40 +186,39 @@ static int client_create(admin_t *ad, const admin_args_t *a)
 
 static int client_list(admin_t *ad)
 {
-    apr_array_header_t *rows;
+    apr_array_header_t *clients;
     json_t *list = json_array();
     int i, rc;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_LIST, 0, NULL,
-                          &rows) != APIAUTH_OK) {
+    if (apiauth_store_client_list(ad->pool, &ad->db, &clients)
+        != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     if (!ad->json) {
         puts("ID\tNAME\tAPP\tTYPE\tGRANTS\tSCOPE\tREDIRECT_URIS");
     }
-    for (i = 0; i < rows->nelts; i++) {
-        /* id, name, app_id, secret_digest, redirect_uris, grant_types,
-         * scope, first_party, resource_server, display_name, created */
-        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
-        const char *type = c[3] ? "confidential" : "public";
+    for (i = 0; i < clients->nelts; i++) {
+        const apiauth_oauth_client_t *c =
+            &APR_ARRAY_IDX(clients, i, apiauth_oauth_client_t);
+        const char *type =
+            apiauth_oauth_client_is_public(c) ? "public" : "confidential";
+        const char *grants = apiauth_grants_text(ad->pool, c->grants);
         if (ad->json) {
             json_array_append_new(list, json_pack(
                 "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
-                "client_id", c[0], "name", c[1],
-                "client_name", c[9] && *c[9] ? c[9] : c[1], "app", c[2],
-                "type", type,
-                "redirect_uris", c[4] ? c[4] : "", "grant_types",
-                c[5] ? c[5] : "", "scope", c[6] ? c[6] : "", "first_party",
-                apiauth_db_int_value(c[7]) != 0, "resource_server",
-                apiauth_db_int_value(c[8]) != 0));
+                "client_id", c->id, "name", c->name, "client_name",
+                c->display_name, "app", c->app, "type", type,
+                "redirect_uris", c->redirect_uris, "grant_types", grants,
+                "scope", c->scope, "first_party", c->first_party,
+                "resource_server", c->resource_server));
         }
         else {
-            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c[0], c[1], c[2], type,
-                   c[5] ? c[5] : "", c[6] && *c[6] ? c[6] : "-",
-                   c[4] && *c[4] ? c[4] : "-");
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c->id, c->name, c->app,
+                   type, grants, *c->scope ? c->scope : "-",
+                   *c->redirect_uris ? c->redirect_uris : "-");
         }
     }
     if (ad->json) {
@@ -232,35 +233,29 @@ static int client_list(admin_t *ad)
 /* The client's id from its id or name. */
 static int find_client(admin_t *ad, const char *ref, const char **id)
 {
-    apr_array_header_t *rows;
-    const char *args[2] = {ref, ref};
-
-    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_FIND_ADMIN, 2,
-                          args, &rows) != APIAUTH_OK) {
+    switch (apiauth_store_client_lookup(ad->pool, &ad->db, ref, id)) {
+    case APIAUTH_OK:
+        return ADMIN_OK;
+    case APIAUTH_NOT_MINE:
+        return admin_say(ADMIN_REFUSED, "no client '%s'", ref);
+    default:
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
-    if (rows->nelts != 1) {
-        return admin_say(ADMIN_REFUSED, "no client '%s'", ref);
-    }
-    *id = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0];
-    return ADMIN_OK;
 }
 
 static int client_delete(admin_t *ad, const char *ref)
 {
-    const char *id = NULL, *args[2];
+    const char *id = NULL;
     int rc;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK
         || (rc = find_client(ad, ref, &id)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = apiauth_db_int(ad->pool, ad->now);
-    args[1] = id;
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CLIENT_DELETE, 2, args,
-                        NULL) != APIAUTH_OK
-        || apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_GRANT_REVOKE_CLIENT,
-                           2, args, NULL) != APIAUTH_OK) {
+    /* NOT_MINE: deleted by another admin since find_client; gone either
+     * way */
+    if (apiauth_store_client_delete(ad->pool, &ad->db, id, ad->now)
+        == APIAUTH_ERROR) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     admin_say(ADMIN_OK, "client %s deleted; its grants are revoked", id);
@@ -286,7 +281,7 @@ int admin_cmd_client(admin_t *ad, const admin_args_t *a)
 
 int admin_cmd_grant(admin_t *ad, const admin_args_t *a)
 {
-    const char *id = NULL, *args[3];
+    const char *id = NULL;
     int rc, nrows = 0;
 
     if (a->argc != 4 || strcmp(a->argv[1], "revoke") != 0) {
@@ -297,11 +292,8 @@ int admin_cmd_grant(admin_t *ad, const admin_args_t *a)
         || (rc = find_client(ad, a->argv[3], &id)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = apiauth_db_int(ad->pool, ad->now);
-    args[1] = a->argv[2];
-    args[2] = id;
-    if (apiauth_db_exec(ad->pool, &ad->db,
-                        APIAUTH_SQL_GRANT_REVOKE_USER_CLIENT, 3, args, &nrows)
+    if (apiauth_store_grant_revoke_user_client(ad->pool, &ad->db, a->argv[2],
+                                               id, ad->now, &nrows)
         != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }

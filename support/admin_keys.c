@@ -56,12 +56,11 @@ int admin_parse_expiry(const char *s, apr_int64_t now, apr_int64_t *when)
     return *when > now ? 0 : -1;
 }
 
-static const char *when_text(apr_pool_t *p, const char *unix_seconds)
+static const char *when_text(apr_pool_t *p, apr_int64_t v)
 {
     apr_time_exp_t t;
     char buf[32];
     apr_size_t len;
-    apr_int64_t v = apiauth_db_int_value(unix_seconds);
 
     if (v <= 0) {
         return NULL;
@@ -77,8 +76,7 @@ static const char *when_text(apr_pool_t *p, const char *unix_seconds)
 
 static int app_create(admin_t *ad, const char *name)
 {
-    const char *args[3];
-    const char *id;
+    apiauth_app_t app;
     int rc;
 
     if (!apiauth_name_is_valid(name)) {
@@ -89,21 +87,20 @@ static int app_create(admin_t *ad, const char *name)
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    id = apiauth_id_new(ad->pool, "app");
-    args[0] = id;
-    args[1] = name;
-    args[2] = apiauth_db_int(ad->pool, ad->now);
-    if (id == NULL
-        || apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_APP_INSERT, 3, args,
-                           NULL) != APIAUTH_OK) {
+    app.id = apiauth_id_new(ad->pool, "app");
+    app.name = name;
+    app.created = ad->now;
+    if (app.id == NULL
+        || apiauth_store_app_insert(ad->pool, &ad->db, &app) != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "app '%s' not created (does it "
                          "exist?): %s", name, ad->db.last_error);
     }
     if (ad->json) {
-        admin_print_json(json_pack("{s:s, s:s}", "id", id, "name", name));
+        admin_print_json(json_pack("{s:s, s:s}", "id", app.id, "name",
+                                   name));
     }
     else {
-        puts(id);
+        puts(app.id);
     }
     admin_say(ADMIN_OK, "app '%s' created", name);
     return ADMIN_OK;
@@ -111,27 +108,25 @@ static int app_create(admin_t *ad, const char *name)
 
 static int app_list(admin_t *ad)
 {
-    apr_array_header_t *rows;
+    apr_array_header_t *apps;
     json_t *list = json_array();
     int i, rc;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_APP_LIST, 0, NULL,
-                          &rows) != APIAUTH_OK) {
+    if (apiauth_store_app_list(ad->pool, &ad->db, &apps) != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
-    for (i = 0; i < rows->nelts; i++) {
-        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+    for (i = 0; i < apps->nelts; i++) {
+        const apiauth_app_t *app = &APR_ARRAY_IDX(apps, i, apiauth_app_t);
         if (ad->json) {
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s?}", "id",
-                                                  c[0], "name", c[1],
-                                                  "created",
-                                                  when_text(ad->pool, c[2])));
+            json_array_append_new(list, json_pack(
+                "{s:s, s:s, s:s?}", "id", app->id, "name", app->name,
+                "created", when_text(ad->pool, app->created)));
         }
         else {
-            printf("%s\t%s\n", c[0], c[1]);
+            printf("%s\t%s\n", app->id, app->name);
         }
     }
     if (ad->json) {
@@ -229,7 +224,8 @@ static int key_create(admin_t *ad, const admin_args_t *a)
     apiauth_kind_t kind = kind_name ? apiauth_kind_from_name(kind_name)
                                     : APIAUTH_KIND_API_KEY;
     apr_int64_t expires = 0;
-    const char *scope = "", *id, *digest, *args[9];
+    const char *scope = "", *id, *digest;
+    apiauth_credential_new_t c;
     char *secret;
     int rc;
 
@@ -279,17 +275,17 @@ static int key_create(admin_t *ad, const admin_args_t *a)
             apiauth_kind_name(kind), app, user ? user : "", expires, scope));
     }
     else {
-        args[0] = id;
-        args[1] = digest;
-        args[2] = apiauth_kind_name(kind);
-        args[3] = app;
-        args[4] = user;
-        args[5] = scope;
-        args[6] = NULL;
-        args[7] = apiauth_db_int(ad->pool, ad->now);
-        args[8] = expires ? apiauth_db_int(ad->pool, expires) : NULL;
-        rc = apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_INSERT,
-                             9, args, NULL) == APIAUTH_OK
+        memset(&c, 0, sizeof(c));
+        c.id = id;
+        c.digest_hex = digest;
+        c.kind = kind;
+        c.app = app;
+        c.user = user;
+        c.scope = scope;
+        c.created = ad->now;
+        c.expires = expires;
+        rc = apiauth_store_credential_insert(ad->pool, &ad->db, &c)
+                     == APIAUTH_OK
                  ? ADMIN_OK
                  : admin_say(ADMIN_REFUSED, "key not stored: %s",
                              ad->db.last_error);
@@ -324,34 +320,34 @@ static int key_list(admin_t *ad, const admin_args_t *a)
     if (a->argc == 3 && (rc = admin_find_app(ad, a->argv[2], &app)) != ADMIN_OK) {
         return rc;
     }
-    if ((app ? apiauth_db_select(ad->pool, &ad->db,
-                                 APIAUTH_SQL_CREDENTIAL_LIST_APP, 1, &app,
-                                 &rows)
-             : apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_LIST,
-                                 0, NULL, &rows)) != APIAUTH_OK) {
+    if (apiauth_store_credential_list(ad->pool, &ad->db, app, &rows)
+        != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     if (!ad->json) {
         puts("ID\tKIND\tAPP\tUSER\tSCOPE\tEXPIRES\tREVOKED\tLAST_USED");
     }
     for (i = 0; i < rows->nelts; i++) {
-        /* id, kind, app_id, user_id, scope, install_id, expires, revoked,
-         * last_used, digest, created -- the digest is not shown */
-        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
-        const char *exp = when_text(ad->pool, c[6]);
-        const char *rev = when_text(ad->pool, c[7]);
-        const char *used = when_text(ad->pool, c[8]);
+        /* the digest is not shown */
+        const apiauth_credential_row_t *row =
+            &APR_ARRAY_IDX(rows, i, apiauth_credential_row_t);
+        const apiauth_identity_t *k = &row->identity;
+        const char *exp = when_text(ad->pool, k->expires);
+        const char *rev = when_text(ad->pool, row->revoked);
+        const char *used = when_text(ad->pool, row->last_used);
         if (ad->json) {
             json_array_append_new(list, json_pack(
                 "{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}",
-                "id", c[0], "kind", c[1], "app", c[2], "user", c[3], "scope",
-                c[4] ? c[4] : "", "install_id", c[5], "created",
-                when_text(ad->pool, c[10]), "expires", exp, "revoked", rev,
-                "last_used", used));
+                "id", k->credential_id, "kind", apiauth_kind_name(k->kind),
+                "app", k->app, "user", k->user, "scope", k->scope,
+                "install_id", k->install_id, "created",
+                when_text(ad->pool, row->created), "expires", exp, "revoked",
+                rev, "last_used", used));
         }
         else {
-            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c[0], c[1], c[2],
-                   c[3] ? c[3] : "-", c[4] && *c[4] ? c[4] : "-",
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k->credential_id,
+                   apiauth_kind_name(k->kind), k->app,
+                   k->user ? k->user : "-", *k->scope ? k->scope : "-",
                    exp ? exp : "never", rev ? rev : "-", used ? used : "never");
         }
     }
@@ -366,20 +362,18 @@ static int key_list(admin_t *ad, const admin_args_t *a)
 
 static int key_revoke(admin_t *ad, const char *id)
 {
-    const char *args[2];
-    int rc, nrows = 0;
+    int rc;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = apiauth_db_int(ad->pool, ad->now);
-    args[1] = id;
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_REVOKE, 2,
-                        args, &nrows) != APIAUTH_OK) {
-        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
-    }
-    if (nrows != 1) {
+    switch (apiauth_store_credential_revoke(ad->pool, &ad->db, id, ad->now)) {
+    case APIAUTH_OK:
+        break;
+    case APIAUTH_NOT_MINE:
         return admin_say(ADMIN_REFUSED, "no live key %s", id);
+    default:
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     admin_say(ADMIN_OK, "key %s revoked", id);
     return ADMIN_OK;

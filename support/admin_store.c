@@ -95,19 +95,16 @@ int admin_connect(admin_t *ad, int prepare_all)
 /* The schema version the database records; 0 when it has none. */
 static int schema_version(admin_t *ad)
 {
-    apr_array_header_t *rows;
     apr_pool_t *sub;
     int version = 0;
 
     /* a fresh database has no table to prepare against: that is version 0,
      * and the failed attempt must not leave a transaction behind */
     apr_pool_create(&sub, ad->pool);
-    if (prepare(ad, APIAUTH_SQL_SCHEMA_VERSION) == 0
-        && apiauth_db_select(sub, &ad->db, APIAUTH_SQL_SCHEMA_VERSION, 0, NULL,
-                             &rows) == APIAUTH_OK
-        && rows->nelts == 1) {
-        version = (int)apiauth_db_int_value(
-            APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0]);
+    if (prepare(ad, APIAUTH_SQL_SCHEMA_VERSION) != 0
+        || apiauth_store_schema_version(sub, &ad->db, &version)
+               != APIAUTH_OK) {
+        version = 0;
     }
     apr_pool_destroy(sub);
     return version;
@@ -128,7 +125,6 @@ static const char *without_trailing_space(apr_pool_t *p, const char *sql)
 static int apply(admin_t *ad, const apiauth_sql_migration_t *m)
 {
     apr_dbd_transaction_t *txn = NULL;
-    const char *args[2];
     int nrows = 0, rc;
 
     if (apiauth_db_begin(ad->pool, &ad->db, &txn) != APIAUTH_OK) {
@@ -146,10 +142,8 @@ static int apply(admin_t *ad, const apiauth_sql_migration_t *m)
                      APR_HASH_KEY_STRING, NULL);
     }
     if (rc == 0 && prepare(ad, APIAUTH_SQL_SCHEMA_RECORD) == 0) {
-        args[0] = apiauth_db_int(ad->pool, m->version);
-        args[1] = apiauth_db_int(ad->pool, ad->now);
-        if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_SCHEMA_RECORD, 2,
-                            args, NULL) == APIAUTH_OK) {
+        if (apiauth_store_schema_record(ad->pool, &ad->db, m->version,
+                                        ad->now) == APIAUTH_OK) {
             if (apiauth_db_end(ad->pool, &ad->db, txn, 1) != APIAUTH_OK) {
                 return admin_say(ADMIN_REFUSED, "schema %s not committed: %s",
                                  m->name, ad->db.last_error);
@@ -206,7 +200,6 @@ int admin_cmd_init(admin_t *ad, const admin_args_t *a)
 
 int admin_cmd_purge(admin_t *ad, const admin_args_t *a)
 {
-    const char *args[2];
     int rc, nrows = 0, oauth_rows = 0;
 
     if (a->argc != 1) {
@@ -216,11 +209,9 @@ int admin_cmd_purge(admin_t *ad, const admin_args_t *a)
         return rc;
     }
     /* revoked rows are kept a day, so that logs can still be matched */
-    args[0] = apiauth_db_int(ad->pool, ad->now);
-    args[1] = apiauth_db_int(ad->pool, ad->now - 86400);
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_PURGE_CREDENTIALS, 2,
-                        args, &nrows) != APIAUTH_OK
-        || apiauth_oauth_purge(ad->pool, &ad->db, ad->now, &oauth_rows)
+    if (apiauth_store_credential_purge(ad->pool, &ad->db, ad->now,
+                                       ad->now - 86400, &nrows) != APIAUTH_OK
+        || apiauth_store_oauth_purge(ad->pool, &ad->db, ad->now, &oauth_rows)
                != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "purge failed: %s", ad->db.last_error);
     }
@@ -231,17 +222,16 @@ int admin_cmd_purge(admin_t *ad, const admin_args_t *a)
 
 int admin_find_app(admin_t *ad, const char *ref, const char **id)
 {
-    apr_array_header_t *rows;
-    const char *args[2] = {ref, ref};
+    apiauth_app_t app;
 
-    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_APP_FIND, 2, args,
-                          &rows) != APIAUTH_OK) {
-        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
-    }
-    if (rows->nelts != 1) {
+    switch (apiauth_store_app_find(ad->pool, &ad->db, ref, &app)) {
+    case APIAUTH_OK:
+        *id = app.id;
+        return ADMIN_OK;
+    case APIAUTH_NOT_MINE:
         return admin_say(ADMIN_REFUSED, "no app '%s' (apiauth-admin app "
                          "create NAME)", ref);
+    default:
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
-    *id = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[0];
-    return ADMIN_OK;
 }

@@ -42,7 +42,8 @@ static int user_create(admin_t *ad, const admin_args_t *a)
 {
     const char *name = a->argv[2], *email = apr_table_get(a->opts, "email");
     const char *app_ref = apr_table_get(a->opts, "app");
-    const char *app = NULL, *hash = NULL, *args[5];
+    const char *app = NULL, *hash = NULL;
+    apiauth_user_t user;
     int rc;
 
     /* no '@': logins match ids and emails alike, so an id may never be
@@ -61,13 +62,12 @@ static int user_create(admin_t *ad, const admin_args_t *a)
         || (app_ref && (rc = admin_find_app(ad, app_ref, &app)) != ADMIN_OK)) {
         return rc;
     }
-    args[0] = name;
-    args[1] = email;
-    args[2] = app;
-    args[3] = hash;
-    args[4] = apiauth_db_int(ad->pool, ad->now);
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_INSERT, 5, args,
-                        NULL) != APIAUTH_OK) {
+    user.id = name;
+    user.email = email;
+    user.app = app;
+    user.password_hash = hash;
+    user.created = ad->now;
+    if (apiauth_store_user_insert(ad->pool, &ad->db, &user) != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "user '%s' not created (exists, or "
                          "the email is taken?): %s", name, ad->db.last_error);
     }
@@ -85,21 +85,20 @@ static int user_create(admin_t *ad, const admin_args_t *a)
 
 static int user_passwd(admin_t *ad, const char *name)
 {
-    const char *hash = NULL, *args[2];
-    int rc, nrows = 0;
+    const char *hash = NULL;
+    int rc;
 
     if ((rc = read_password(ad, &hash)) != ADMIN_OK
         || (rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = hash;
-    args[1] = name;
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_PASSWD, 2, args,
-                        &nrows) != APIAUTH_OK) {
-        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
-    }
-    if (nrows != 1) {
+    switch (apiauth_store_user_passwd(ad->pool, &ad->db, name, hash)) {
+    case APIAUTH_OK:
+        break;
+    case APIAUTH_NOT_MINE:
         return admin_say(ADMIN_REFUSED, "no user %s", name);
+    default:
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     admin_say(ADMIN_OK, "password of %s changed (existing sessions go on; "
               "end them with session revoke)", name);
@@ -108,27 +107,19 @@ static int user_passwd(admin_t *ad, const char *name)
 
 static int user_delete(admin_t *ad, const char *name)
 {
-    const char *args[2];
-    int rc, nrows = 0, revoked = 0, grants = 0;
+    int rc, revoked = 0, grants = 0;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = apiauth_db_int(ad->pool, ad->now);
-    args[1] = name;
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_USER_DELETE, 2, args,
-                        &nrows) != APIAUTH_OK
-        || (nrows == 1
-            && (apiauth_db_exec(ad->pool, &ad->db,
-                                APIAUTH_SQL_CREDENTIAL_REVOKE_USER, 2, args,
-                                &revoked) != APIAUTH_OK
-                || apiauth_db_exec(ad->pool, &ad->db,
-                                   APIAUTH_SQL_GRANT_REVOKE_USER, 2, args,
-                                   &grants) != APIAUTH_OK))) {
-        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
-    }
-    if (nrows != 1) {
+    switch (apiauth_store_user_delete(ad->pool, &ad->db, name, ad->now,
+                                      &revoked, &grants)) {
+    case APIAUTH_OK:
+        break;
+    case APIAUTH_NOT_MINE:
         return admin_say(ADMIN_REFUSED, "no user %s", name);
+    default:
+        return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     admin_say(ADMIN_OK, "user %s deleted; %d of their sessions and keys and "
               "%d OAuth grants revoked", name, revoked, grants);
@@ -137,28 +128,26 @@ static int user_delete(admin_t *ad, const char *name)
 
 static int user_list(admin_t *ad)
 {
-    apr_array_header_t *rows;
+    apr_array_header_t *users;
     json_t *list = json_array();
     int i, rc;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_USER_LIST, 0, NULL,
-                          &rows) != APIAUTH_OK) {
+    if (apiauth_store_user_list(ad->pool, &ad->db, &users) != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
-    for (i = 0; i < rows->nelts; i++) {
-        /* id, email, app_id, created -- never the password hash */
-        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
+    for (i = 0; i < users->nelts; i++) {
+        const apiauth_user_t *u = &APR_ARRAY_IDX(users, i, apiauth_user_t);
         if (ad->json) {
             json_array_append_new(list, json_pack("{s:s, s:s?, s:s?}",
-                                                  "user_id", c[0], "email",
-                                                  c[1], "app", c[2]));
+                                                  "user_id", u->id, "email",
+                                                  u->email, "app", u->app));
         }
         else {
-            printf("%s\t%s\t%s\n", c[0], c[1] ? c[1] : "-",
-                   c[2] ? c[2] : "-");
+            printf("%s\t%s\t%s\n", u->id, u->email ? u->email : "-",
+                   u->app ? u->app : "-");
         }
     }
     if (ad->json) {
@@ -195,32 +184,31 @@ static int session_list(admin_t *ad, const char *user)
 {
     apr_array_header_t *rows;
     json_t *list = json_array();
-    const char *args[1];
     int i, rc;
 
     if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = apiauth_db_int(ad->pool, ad->now);
-    if (apiauth_db_select(ad->pool, &ad->db, APIAUTH_SQL_SESSION_LIST, 1, args,
-                          &rows) != APIAUTH_OK) {
+    if (apiauth_store_session_list(ad->pool, &ad->db, ad->now, &rows)
+        != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     for (i = 0; i < rows->nelts; i++) {
-        /* id, kind, app_id, user_id, scope, install_id, expires, revoked,
-         * last_used, digest, created */
-        const char **c = APR_ARRAY_IDX(rows, i, apiauth_db_row_t).cols;
-        if (user && (c[3] == NULL || strcmp(c[3], user) != 0)) {
+        const apiauth_credential_row_t *row =
+            &APR_ARRAY_IDX(rows, i, apiauth_credential_row_t);
+        const apiauth_identity_t *s = &row->identity;
+        if (user && (s->user == NULL || strcmp(s->user, user) != 0)) {
             continue;
         }
         if (ad->json) {
             json_array_append_new(list, json_pack(
-                "{s:s, s:s, s:s?, s:I, s:I}", "id", c[0], "app", c[2], "user",
-                c[3], "created", (json_int_t)apiauth_db_int_value(c[10]),
-                "expires", (json_int_t)apiauth_db_int_value(c[6])));
+                "{s:s, s:s, s:s?, s:I, s:I}", "id", s->credential_id, "app",
+                s->app, "user", s->user, "created", (json_int_t)row->created,
+                "expires", (json_int_t)s->expires));
         }
         else {
-            printf("%s\t%s\t%s\n", c[0], c[2], c[3] ? c[3] : "-");
+            printf("%s\t%s\t%s\n", s->credential_id, s->app,
+                   s->user ? s->user : "-");
         }
     }
     if (ad->json) {
@@ -241,8 +229,6 @@ int admin_cmd_session(admin_t *ad, const admin_args_t *a)
         return session_list(ad, a->argc == 3 ? a->argv[2] : NULL);
     }
     if (strcmp(sub, "revoke") == 0 && a->argc == 3) {
-        const char *args[2];
-        int nrows = 0;
         if (strncmp(a->argv[2], "ses_", 4) != 0) {
             return admin_say(ADMIN_USAGE, "a session id starts with ses_ "
                              "(see session list)");
@@ -250,15 +236,15 @@ int admin_cmd_session(admin_t *ad, const admin_args_t *a)
         if ((rc = admin_connect(ad, 1)) != ADMIN_OK) {
             return rc;
         }
-        args[0] = apiauth_db_int(ad->pool, ad->now);
-        args[1] = a->argv[2];
-        if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_CREDENTIAL_REVOKE,
-                            2, args, &nrows) != APIAUTH_OK) {
+        switch (apiauth_store_credential_revoke(ad->pool, &ad->db,
+                                                a->argv[2], ad->now)) {
+        case APIAUTH_OK:
+            break;
+        case APIAUTH_NOT_MINE:
+            return admin_say(ADMIN_REFUSED, "no live session %s", a->argv[2]);
+        default:
             return admin_say(ADMIN_REFUSED, "store error: %s",
                              ad->db.last_error);
-        }
-        if (nrows != 1) {
-            return admin_say(ADMIN_REFUSED, "no live session %s", a->argv[2]);
         }
         admin_say(ADMIN_OK, "session %s revoked", a->argv[2]);
         return ADMIN_OK;
@@ -269,7 +255,7 @@ int admin_cmd_session(admin_t *ad, const admin_args_t *a)
 
 int admin_app_install(admin_t *ad, const char *app_ref, const char *group)
 {
-    const char *app = NULL, *args[3];
+    const char *app = NULL;
     int rc;
 
     if (!apiauth_name_is_valid(group)) {
@@ -280,11 +266,8 @@ int admin_app_install(admin_t *ad, const char *app_ref, const char *group)
         || (rc = admin_find_app(ad, app_ref, &app)) != ADMIN_OK) {
         return rc;
     }
-    args[0] = app;
-    args[1] = group;
-    args[2] = apiauth_db_int(ad->pool, ad->now);
-    if (apiauth_db_exec(ad->pool, &ad->db, APIAUTH_SQL_APP_GROUP_INSERT, 3,
-                        args, NULL) != APIAUTH_OK) {
+    if (apiauth_store_app_install(ad->pool, &ad->db, app, group, ad->now)
+        != APIAUTH_OK) {
         return admin_say(ADMIN_REFUSED, "store error: %s", ad->db.last_error);
     }
     admin_say(ADMIN_OK, "app %s may act in group %s", app, group);

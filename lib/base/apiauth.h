@@ -129,5 +129,7 @@ const char *apiauth_grant_name(unsigned grant);
 /* "a b c" -> bits; 0 and *bad set when a name is unknown. */
 unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
                               const char **bad);
+/* bits -> "a b c", in the order above ("" for none). */
+const char *apiauth_grants_text(apr_pool_t *p, unsigned grants);
 
 #endif /* APIAUTH_H */

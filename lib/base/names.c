@@ -95,3 +95,17 @@ unsigned apiauth_grants_parse(apr_pool_t *p, const char *list,
     }
     return bits;
 }
+
+const char *apiauth_grants_text(apr_pool_t *p, unsigned grants)
+{
+    const char *text = "";
+    size_t i;
+
+    for (i = 0; i < sizeof(grant_names) / sizeof(grant_names[0]); i++) {
+        if (grants & grant_names[i].bit) {
+            text = *text ? apr_pstrcat(p, text, " ", grant_names[i].name, NULL)
+                         : grant_names[i].name;
+        }
+    }
+    return text;
+}

@@ -87,29 +87,27 @@ apiauth_status_t apiauth_oauth_access_token_check(
     gid = claim_string(claims.payload, "gid");
     app = claim_string(claims.payload, "app");
     if (db) {
-        const char *args[3] = {claims.jti, gid, claims.client_id};
-        apr_array_header_t *rows;
-        const char **c;
+        apiauth_access_status_t status;
 
-        if (apiauth_db_select(p, db, APIAUTH_SQL_ACCESS_TOKEN_STATUS, 3, args,
-                              &rows) != APIAUTH_OK || rows->nelts != 1) {
+        if (apiauth_store_access_status(p, db, claims.jti, gid,
+                                        claims.client_id, &status)
+            != APIAUTH_OK) {
             return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
                                 "the token store is unreachable");
         }
-        c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-        if (apiauth_db_int_value(c[0]) != 0) {
+        if (status.denied) {
             return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                                 "the token has been revoked");
         }
-        if (apiauth_db_int_value(c[1]) != 0) {
+        if (status.grant_revoked) {
             return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                                 "the grant of this token has been revoked");
         }
-        if (c[2] == NULL) {
+        if (status.client_app == NULL) {
             return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                                 "the client of this token no longer exists");
         }
-        app = c[2];
+        app = status.client_app;
     }
     apiauth_jwt_identity(&claims, app, cfg->issuer, cfg->audience, id);
     id->grant_id = gid;
@@ -195,22 +193,13 @@ apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
                                              const char *grant_id,
                                              apr_int64_t now)
 {
-    apiauth_status_t st = apiauth_oauth_grant_revoke(p, db, grant_id, now);
+    apiauth_status_t st = apiauth_store_grant_revoke(p, db, grant_id, now);
 
     if (st == APIAUTH_OK && cfg->grant_revoked) {
         cfg->grant_revoked(cfg->baton, grant_id,
                            now + cfg->access_lifetime + cfg->leeway);
     }
     return st;
-}
-
-apiauth_status_t apiauth_oauth_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
-                                            const char *grant_id,
-                                            apr_int64_t now)
-{
-    const char *args[2] = {apiauth_db_int(p, now), grant_id};
-
-    return apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_REVOKE, 2, args, NULL);
 }
 
 apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
@@ -236,7 +225,6 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     if (is_jwt(token)) {
         apiauth_jwt_expect_t expect = {cfg->issuer, cfg->audience, "at+jwt",
                                        now, cfg->leeway};
-        const char *args[2];
         /* an expired or foreign token needs no revoking */
         if (apiauth_jwt_verify(p, token, cfg->keys, &expect, &claims, &why)
                 != APIAUTH_OK
@@ -245,9 +233,8 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
         }
         /* kept a leeway past exp: a purge on a node whose clock runs
          * ahead must not let the token back in on one that lags */
-        args[0] = claims.jti;
-        args[1] = apiauth_db_int(p, claims.exp + cfg->leeway);
-        if (apiauth_db_exec(p, db, APIAUTH_SQL_JTI_DENY, 2, args, NULL)
+        if (apiauth_store_access_deny(p, db, claims.jti,
+                                      claims.exp + cfg->leeway)
             != APIAUTH_OK) {
             *err = unavailable;
             return APIAUTH_ERROR;
@@ -268,27 +255,6 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
         != APIAUTH_OK) {
         *err = unavailable;
         return APIAUTH_ERROR;
-    }
-    return APIAUTH_OK;
-}
-
-apiauth_status_t apiauth_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
-                                     apr_int64_t now, int *rows)
-{
-    static const apiauth_sql_id_t purges[] = {
-        APIAUTH_SQL_PURGE_CODES, APIAUTH_SQL_PURGE_REFRESH,
-        APIAUTH_SQL_PURGE_GRANTS, APIAUTH_SQL_PURGE_JTI,
-        APIAUTH_SQL_PURGE_CONSENTS};
-    const char *args[1] = {apiauth_db_int(p, now)};
-    size_t i;
-    int n;
-
-    *rows = 0;
-    for (i = 0; i < sizeof(purges) / sizeof(purges[0]); i++) {
-        if (apiauth_db_exec(p, db, purges[i], 1, args, &n) != APIAUTH_OK) {
-            return APIAUTH_ERROR;
-        }
-        *rows += n;
     }
     return APIAUTH_OK;
 }

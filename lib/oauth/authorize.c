@@ -210,7 +210,8 @@ apiauth_status_t apiauth_oauth_authorize_issue(
 {
     const char *grant_id = apiauth_id_new(p, "grt");
     const char *secret = apiauth_secret_new(p, APIAUTH_PREFIX_CODE);
-    const char *args[8];
+    const char *digest;
+    apiauth_single_use_t code_row;
     apr_dbd_transaction_t *txn = NULL;
     apiauth_status_t st = APIAUTH_ERROR;
 
@@ -230,28 +231,24 @@ apiauth_status_t apiauth_oauth_authorize_issue(
                                   "temporarily_unavailable",
                                   "the authorization could not be recorded");
     }
-    st = APIAUTH_ERROR;
-    args[0] = grant_id;
-    args[1] = a->client.id;
-    args[2] = user;
-    args[3] = a->granted_scope;
-    args[4] = apiauth_db_int(p, now);
-    args[5] = apiauth_db_int(p, now + cfg->code_lifetime);
-    if (apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_INSERT, 6, args, NULL)
-        == APIAUTH_OK) {
-        args[0] = apiauth_digest_hex(p, cfg->pepper, secret);
-        args[1] = grant_id;
-        args[2] = a->client.id;
-        args[3] = user;
-        args[4] = a->redirect_uri;   /* as sent: NULL when left out */
-        args[5] = a->code_challenge;
-        args[6] = a->granted_scope;
-        args[7] = apiauth_db_int(p, now + cfg->code_lifetime);
-        if (args[0] && apiauth_db_exec(p, db, APIAUTH_SQL_CODE_INSERT, 8, args,
-                                       NULL) == APIAUTH_OK) {
-            st = APIAUTH_OK;
-        }
-    }
+    memset(&code_row, 0, sizeof(code_row));
+    code_row.grant_id = grant_id;
+    code_row.client_id = a->client.id;
+    code_row.user_id = user;
+    code_row.scope = a->granted_scope;
+    code_row.redirect_uri = a->redirect_uri;   /* as sent: NULL when left
+                                                  out */
+    code_row.code_challenge = a->code_challenge;
+    code_row.expires = now + cfg->code_lifetime;
+    digest = apiauth_digest_hex(p, cfg->pepper, secret);
+    st = digest && apiauth_store_grant_insert(p, db, grant_id, a->client.id,
+                                              user, a->granted_scope, now,
+                                              code_row.expires) == APIAUTH_OK
+                 && apiauth_store_single_use_insert(
+                        p, db, APIAUTH_SINGLE_USE_CODE, digest, &code_row)
+                        == APIAUTH_OK
+             ? APIAUTH_OK
+             : APIAUTH_ERROR;
     if (apiauth_db_end(p, db, txn, st == APIAUTH_OK) != APIAUTH_OK
         || st != APIAUTH_OK) {
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
@@ -389,17 +386,11 @@ apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,
                                              const char *nonce,
                                              apr_int64_t now)
 {
-    const char *args[2];
-    int changed = 0;
+    const char *digest = apiauth_digest_hex(p, cfg->pepper, nonce);
 
-    args[0] = apiauth_digest_hex(p, cfg->pepper, nonce);
     /* kept as long as the form could be posted, and the clock skew of
      * another node */
-    args[1] = apiauth_db_int(p, now + CSRF_LIFETIME + 60);
-    if (args[0] == NULL
-        || apiauth_db_exec(p, db, APIAUTH_SQL_CONSENT_SPEND, 2, args,
-                           &changed) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    return changed == 1 ? APIAUTH_OK : APIAUTH_DENIED;
+    return digest ? apiauth_store_consent_spend(p, db, digest,
+                                                now + CSRF_LIFETIME + 60)
+                  : APIAUTH_ERROR;
 }

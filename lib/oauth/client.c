@@ -21,36 +21,10 @@ apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
                                            const char *id,
                                            apiauth_oauth_client_t *client)
 {
-    apr_array_header_t *rows;
-    const char **c;
-    const char *args[1] = {id};
-    const char *bad = NULL;
-
     if (id == NULL || !apiauth_name_is_valid(id)) {
         return APIAUTH_NOT_MINE;
     }
-    if (apiauth_db_select(p, db, APIAUTH_SQL_CLIENT_FIND, 1, args, &rows)
-        != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    if (rows->nelts != 1) {
-        return APIAUTH_NOT_MINE;
-    }
-    /* id, name, app_id, secret_digest, redirect_uris, grant_types, scope,
-     * first_party, resource_server, display_name */
-    c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-    memset(client, 0, sizeof(*client));
-    client->id = c[0];
-    client->name = c[1];
-    client->app = c[2];
-    client->secret_digest = c[3] && *c[3] ? c[3] : NULL;
-    client->redirect_uris = c[4] ? c[4] : "";
-    client->grants = apiauth_grants_parse(p, c[5] ? c[5] : "", &bad);
-    client->scope = c[6] ? c[6] : "";
-    client->first_party = apiauth_db_int_value(c[7]) != 0;
-    client->resource_server = apiauth_db_int_value(c[8]) != 0;
-    client->display_name = c[9] && *c[9] ? c[9] : client->name;
-    return client->id && client->app ? APIAUTH_OK : APIAUTH_NOT_MINE;
+    return apiauth_store_client_find(p, db, id, client);
 }
 
 /* client_secret_basic: base64(urlencode(id) ":" urlencode(secret)). */

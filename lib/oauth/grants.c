@@ -119,31 +119,30 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                             "the access token could not be signed");
     }
     if (client->grants & APIAUTH_GRANT_REFRESH_TOKEN) {
-        const char *args[8];
+        apiauth_single_use_t rt;
+        const char *digest;
+
+        memset(&rt, 0, sizeof(rt));
         refresh = apiauth_secret_new(p, APIAUTH_PREFIX_REFRESH);
-        args[0] = refresh ? apiauth_digest_hex(p, cfg->pepper, refresh) : NULL;
-        args[1] = apiauth_id_new(p, "rft");
-        args[2] = grant_id;
-        args[3] = client->id;
-        args[4] = user;
+        digest = refresh ? apiauth_digest_hex(p, cfg->pepper, refresh) : NULL;
+        rt.id = apiauth_id_new(p, "rft");
+        rt.grant_id = grant_id;
+        rt.client_id = client->id;
+        rt.user_id = user;
         /* the family keeps what was granted, so that a later refresh may
          * ask for any of it (RFC 6749 §6) */
-        args[5] = granted_scope;
-        args[6] = apiauth_db_int(p, now);
-        args[7] = apiauth_db_int(p, expires);
-        if (args[0] == NULL || args[1] == NULL
-            || apiauth_db_exec(p, db, APIAUTH_SQL_REFRESH_INSERT, 8, args,
-                               NULL) != APIAUTH_OK) {
+        rt.scope = granted_scope;
+        rt.created = now;
+        rt.expires = expires;
+        if (digest == NULL || rt.id == NULL
+            || apiauth_store_single_use_insert(p, db,
+                                               APIAUTH_SINGLE_USE_REFRESH,
+                                               digest, &rt) != APIAUTH_OK) {
             return unavailable(err);
         }
     }
-    {
-        const char *args[3] = {apiauth_db_int(p, family), grant_id,
-                               apiauth_db_int(p, family)};
-        if (apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_EXTEND, 3, args, NULL)
-            != APIAUTH_OK) {
-            return unavailable(err);
-        }
+    if (apiauth_store_grant_extend(p, db, grant_id, family) != APIAUTH_OK) {
+        return unavailable(err);
     }
     *response = token_response(cfg, access, refresh, scope);
     return APIAUTH_OK;

@@ -37,30 +37,25 @@ apiauth_status_t apiauth_login_check(apr_pool_t *p, apiauth_db_t *db,
 {
     static const apiauth_error_t wrong = {
         "invalid_credentials", "wrong username, email or password"};
-    const char *args[2] = {login, login};
-    const char **row = NULL;
-    apr_array_header_t *rows;
+    apiauth_user_t user;
+    apiauth_status_t st;
     int known, matches;
 
-    if (apiauth_db_select(p, db, APIAUTH_SQL_USER_LOGIN, 2, args, &rows)
-        != APIAUTH_OK) {
+    st = apiauth_store_user_login(p, db, login, &user);
+    if (st == APIAUTH_ERROR) {
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
                             "the user store is unreachable");
     }
-    /* id, app_id, password */
-    known = rows->nelts == 1;
-    if (known) {
-        row = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-        /* a user of another app is, for this app, no user at all */
-        known = row[1] == NULL || strcmp(row[1], app) == 0;
-    }
-    matches = apr_password_validate(password, known ? row[2] : dummy_hash)
+    /* a user of another app is, for this app, no user at all */
+    known = st == APIAUTH_OK && (user.app == NULL || strcmp(user.app, app) == 0);
+    matches = apr_password_validate(password, known ? user.password_hash
+                                                    : dummy_hash)
               == APR_SUCCESS;
     if (!known || !matches) {
         *err = wrong;
         return APIAUTH_DENIED;
     }
-    *user_id = row[0];
+    *user_id = user.id;
     return APIAUTH_OK;
 }
 
@@ -75,34 +70,34 @@ apiauth_status_t apiauth_mint_credential(apr_pool_t *p, apiauth_db_t *db,
     const char *prefix = kind == APIAUTH_KIND_INSTALL ? APIAUTH_PREFIX_INSTALL
                                                       : APIAUTH_PREFIX_SESSION;
     char *minted = apiauth_secret_new(p, prefix);
-    const char *args[9];
+    apiauth_credential_new_t c;
 
-    args[0] = apiauth_id_new(p, kind == APIAUTH_KIND_INSTALL ? "ins" : "ses");
-    args[1] = minted ? apiauth_digest_hex(p, pepper, minted) : NULL;
-    args[2] = apiauth_kind_name(kind);
-    args[3] = app;
-    args[4] = user;
-    args[5] = "";
-    args[6] = install_id;
-    args[7] = apiauth_db_int(p, now);
-    args[8] = apiauth_db_int(p, now + lifetime);
-    if (args[0] == NULL || args[1] == NULL) {
+    memset(&c, 0, sizeof(c));
+    c.id = apiauth_id_new(p, kind == APIAUTH_KIND_INSTALL ? "ins" : "ses");
+    c.digest_hex = minted ? apiauth_digest_hex(p, pepper, minted) : NULL;
+    c.kind = kind;
+    c.app = app;
+    c.user = user;
+    c.install_id = install_id;
+    c.created = now;
+    c.expires = now + lifetime;
+    if (c.id == NULL || c.digest_hex == NULL) {
         return APIAUTH_ERROR;
     }
-    if (apiauth_db_exec(p, db, APIAUTH_SQL_CREDENTIAL_INSERT, 9, args, NULL)
-        != APIAUTH_OK) {
+    if (apiauth_store_credential_insert(p, db, &c) != APIAUTH_OK) {
         OPENSSL_cleanse(minted, strlen(minted));
         return APIAUTH_ERROR;
     }
     *secret = minted;
-    *id = args[0];
+    *id = c.id;
     return APIAUTH_OK;
 }
 
 apiauth_status_t apiauth_credential_revoke(apr_pool_t *p, apiauth_db_t *db,
                                            const char *id, apr_int64_t now)
 {
-    const char *args[2] = {apiauth_db_int(p, now), id};
-
-    return apiauth_db_exec(p, db, APIAUTH_SQL_CREDENTIAL_REVOKE, 2, args, NULL);
+    /* revoked already (a second logout) is no failure */
+    return apiauth_store_credential_revoke(p, db, id, now) == APIAUTH_ERROR
+               ? APIAUTH_ERROR
+               : APIAUTH_OK;
 }

@@ -2,9 +2,9 @@
  * oauth.h: the OAuth 2.0 authorization server, without httpd.
  *
  * The protocol decisions of RFC 6749, 6750, 7636, 7009, 7662 and 9700 live
- * here, over the SQL store (lib/store.h) and the JOSE code (lib/jose.h);
- * mod_apiauth_oauth only reads requests and writes what these functions
- * decide.  That is why the grant logic is unit-tested against a real
+ * here, over the SQL store (lib/store/store.h) and the JOSE code
+ * (lib/jose/jose.h); mod_apiauth_oauth only reads requests and writes
+ * what these functions decide.  That is why the grant logic is unit-tested against a real
  * SQLite file without a server (tests/unit/test_oauth_*.c).
  *
  *   client.c      clients: lookup, authentication (RFC 6749 §2.3)
@@ -59,23 +59,7 @@ typedef struct apiauth_oauth_config {
     void *baton;
 } apiauth_oauth_config_t;
 
-/* A registered client (apiauth-admin client create). */
-typedef struct apiauth_oauth_client {
-    const char *id;                       /* cli_... */
-    const char *name;
-    const char *display_name;             /* for people (RFC 7591
-                                           * client_name): the name when
-                                           * none was given */
-    const char *app;                      /* the app it belongs to */
-    const char *secret_digest;            /* NULL: public client */
-    const char *redirect_uris;            /* space separated */
-    const char *scope;                    /* what it may ask for */
-    unsigned grants;
-    int first_party;
-    int resource_server;
-} apiauth_oauth_client_t;
-
-#define apiauth_oauth_client_is_public(c) ((c)->secret_digest == NULL)
+/* apiauth_oauth_client_t is the store's record of a client (store.h). */
 
 /* ---- clients (client.c) ------------------------------------- */
 
@@ -258,22 +242,12 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
                                       apiauth_oauth_revoked_access_t *revoked,
                                       apiauth_error_t *err);
 
-/* Revokes a grant family as apiauth_oauth_grant_revoke, and tells
- * cfg->grant_revoked. */
+/* Revokes a grant family: the grant and with it every refresh and access
+ * token issued from it (RFC 9700 §4.14.2); and tells cfg->grant_revoked. */
 apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
                                              const apiauth_oauth_config_t *cfg,
                                              apiauth_db_t *db,
                                              const char *grant_id,
                                              apr_int64_t now);
-
-/* Revokes a grant family: the grant and with it every refresh and access
- * token issued from it (RFC 9700 §4.14.2). */
-apiauth_status_t apiauth_oauth_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
-                                            const char *grant_id,
-                                            apr_int64_t now);
-
-/* Deletes expired codes, refresh tokens, grants and deny-list entries. */
-apiauth_status_t apiauth_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
-                                     apr_int64_t now, int *rows);
 
 #endif

@@ -1,96 +1,201 @@
 /*
- * store.h: the SQL store, over apr_dbd.
+ * store.h: what apiauth keeps, as typed operations.
  *
- * The modules hand in the connection mod_dbd gave them (ap_dbd_acquire),
- * apiauth-admin the one it opened itself; both carry the statements of
- * sql/catalogue.c prepared under their labels.  Everything that reads or
- * writes the store goes through here, so every query is one of the
- * catalogue's and every failure comes back as APIAUTH_ERROR (fail closed).
+ * Every read and write of the SQL store is one of these: each runs a
+ * statement of sql/catalogue.c and hands back records, never rows.  Only
+ * lib/store/ knows statement ids and column order (credentials.c for
+ * credentials, users, apps and groups; oauth_rows.c for clients, grants,
+ * codes, refresh tokens, the deny-list and consent forms).
+ *
+ * Each answers APIAUTH_OK, APIAUTH_ERROR when the store failed (db->
+ * last_error says how; fail closed), and where it says so APIAUTH_NOT_MINE
+ * (nothing found) or APIAUTH_DENIED (a single-use record already used).
+ * Secrets are never arguments: the store is given, and finds by, their
+ * digests.  Times are Unix seconds.  Strings of records are pool memory.
+ * There is no in-memory implementation: the unit tests run these over a
+ * real SQLite file, which is what the store is.
  */
 #ifndef APIAUTH_STORE_H
 #define APIAUTH_STORE_H
 
-#include <apr_dbd.h>
-#include <apr_global_mutex.h>
-#include <apr_hash.h>
+#include <apr_tables.h>
 
 #include "apiauth.h"
-#include "catalogue.h"
-#include "digest.h"
+#include "db.h"
 
-typedef struct apiauth_db {
-    const apr_dbd_driver_t *driver;
-    apr_dbd_t *handle;
-    apr_hash_t *prepared;   /* label -> apr_dbd_prepared_t *, as mod_dbd */
-    const char *last_error; /* the driver's message after APIAUTH_ERROR */
-    int in_transaction;     /* between apiauth_db_begin and _end (pgsql) */
-    /* SQLite: held from apiauth_db_begin to _end when set, so that the
-     * write transactions of one server queue behind each other for as long
-     * as each lasts, instead of meeting SQLite's lock and apr_dbd_sqlite3's
-     * 100 ms retries.  NULL: no such lock (PostgreSQL, apiauth-admin). */
-    apr_global_mutex_t *writer;
-    apr_pool_t *writer_pool;    /* while held: the pool of its cleanup */
-    int writer_held;
-} apiauth_db_t;
+/* ---- credentials: keys, tokens, sessions, install tokens ------------- */
 
-/* One row of a SELECT: cols[i] is NULL for SQL NULL. */
-typedef struct apiauth_db_row {
-    const char **cols;
-    int ncols;
-} apiauth_db_row_t;
+/* A credential to record: its digest, never its secret. */
+typedef struct apiauth_credential_new {
+    const char *id, *digest_hex;
+    apiauth_kind_t kind;
+    const char *app, *user, *scope, *install_id;
+    apr_int64_t created, expires;          /* expires 0: never */
+} apiauth_credential_new_t;
 
-/* Runs an INSERT/UPDATE/DELETE of the catalogue; *nrows (may be NULL)
- * gets the number of rows changed. */
-apiauth_status_t apiauth_db_exec(apr_pool_t *p, apiauth_db_t *db,
-                                 apiauth_sql_id_t id, int nargs,
-                                 const char **args, int *nrows);
-
-/* Runs a SELECT of the catalogue; *rows is an array of apiauth_db_row_t. */
-apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
-                                   apiauth_sql_id_t id, int nargs,
-                                   const char **args,
-                                   apr_array_header_t **rows);
-
-/* A transaction around several statements (apiauth-admin, migrations). */
-apiauth_status_t apiauth_db_begin(apr_pool_t *p, apiauth_db_t *db,
-                                  apr_dbd_transaction_t **txn);
-apiauth_status_t apiauth_db_end(apr_pool_t *p, apiauth_db_t *db,
-                                apr_dbd_transaction_t *txn, int commit);
-
-/* Integers in and out of the store's text form. */
-const char *apiauth_db_int(apr_pool_t *p, apr_int64_t v);
-apr_int64_t apiauth_db_int_value(const char *s);
-
-/* Finds a credential by the hex digest of its secret and checks the digest
- * read back in constant time.  APIAUTH_NOT_MINE when there is none. */
+/* Finds a credential by the digest of its secret, and checks the digest
+ * read back in constant time: APIAUTH_OK, APIAUTH_NOT_MINE. */
 apiauth_status_t apiauth_store_credential_find(apr_pool_t *p,
                                                apiauth_db_t *db,
                                                const char *digest_hex,
                                                apiauth_credential_row_t *row);
-
 /* Records a use, at most once a minute per credential. */
 apiauth_status_t apiauth_store_credential_touch(apr_pool_t *p,
                                                 apiauth_db_t *db,
                                                 const char *id,
                                                 apr_int64_t now);
+apiauth_status_t apiauth_store_credential_insert(
+    apr_pool_t *p, apiauth_db_t *db, const apiauth_credential_new_t *c);
+/* APIAUTH_NOT_MINE when there is no live credential of that id. */
+apiauth_status_t apiauth_store_credential_revoke(apr_pool_t *p,
+                                                 apiauth_db_t *db,
+                                                 const char *id,
+                                                 apr_int64_t now);
+/* Every credential (of `app`, or all with NULL), as
+ * apiauth_credential_row_t, oldest first; or the live sessions at `now`. */
+apiauth_status_t apiauth_store_credential_list(apr_pool_t *p,
+                                               apiauth_db_t *db,
+                                               const char *app,
+                                               apr_array_header_t **rows);
+apiauth_status_t apiauth_store_session_list(apr_pool_t *p, apiauth_db_t *db,
+                                            apr_int64_t now,
+                                            apr_array_header_t **rows);
+/* Deletes credentials expired by `now` or revoked before `revoked_before`;
+ * *n gets how many. */
+apiauth_status_t apiauth_store_credential_purge(apr_pool_t *p,
+                                                apiauth_db_t *db,
+                                                apr_int64_t now,
+                                                apr_int64_t revoked_before,
+                                                int *n);
 
-/* A user: APIAUTH_OK with *app (NULL: a user of no app), or
- * APIAUTH_NOT_MINE. */
+/* ---- users ---------------------------------------------------------- */
+
+typedef struct apiauth_user {
+    const char *id, *email, *app;          /* app NULL: a user of none */
+    const char *password_hash;             /* bcrypt (login only) */
+    apr_int64_t created;
+} apiauth_user_t;
+
+/* A user: *app is the app it belongs to (NULL for none). */
 apiauth_status_t apiauth_store_user_find(apr_pool_t *p, apiauth_db_t *db,
                                          const char *user, const char **app);
+/* The user whose id or email is `login`, with its password hash. */
+apiauth_status_t apiauth_store_user_login(apr_pool_t *p, apiauth_db_t *db,
+                                          const char *login,
+                                          apiauth_user_t *user);
+apiauth_status_t apiauth_store_user_insert(apr_pool_t *p, apiauth_db_t *db,
+                                           const apiauth_user_t *user);
+/* APIAUTH_NOT_MINE when there is no such user. */
+apiauth_status_t apiauth_store_user_passwd(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *id,
+                                           const char *password_hash);
+/* The user, and with them every credential and grant of theirs, in one
+ * transaction: *credentials and *grants get how many were revoked.
+ * APIAUTH_NOT_MINE when there is no such user. */
+apiauth_status_t apiauth_store_user_delete(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *id, apr_int64_t now,
+                                           int *credentials, int *grants);
+/* apiauth_user_t, oldest first (no password hash). */
+apiauth_status_t apiauth_store_user_list(apr_pool_t *p, apiauth_db_t *db,
+                                         apr_array_header_t **users);
 
+/* ---- apps and the groups they are installed in ---------------------- */
+
+typedef struct apiauth_app {
+    const char *id, *name;
+    apr_int64_t created;
+} apiauth_app_t;
+
+/* The app whose public id or name is `ref`. */
+apiauth_status_t apiauth_store_app_find(apr_pool_t *p, apiauth_db_t *db,
+                                        const char *ref, apiauth_app_t *app);
+apiauth_status_t apiauth_store_app_insert(apr_pool_t *p, apiauth_db_t *db,
+                                          const apiauth_app_t *app);
+/* apiauth_app_t, oldest first. */
+apiauth_status_t apiauth_store_app_list(apr_pool_t *p, apiauth_db_t *db,
+                                        apr_array_header_t **apps);
 /* Is `app` installed in `group`?  APIAUTH_OK, APIAUTH_NOT_MINE. */
 apiauth_status_t apiauth_store_app_in_group(apr_pool_t *p, apiauth_db_t *db,
                                             const char *app,
                                             const char *group);
+/* Installs it (again: no change). */
+apiauth_status_t apiauth_store_app_install(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *app, const char *group,
+                                           apr_int64_t now);
+
+/* ---- OAuth clients -------------------------------------------------- */
+
+/* A registered client (apiauth-admin client create). */
+typedef struct apiauth_oauth_client {
+    const char *id;                       /* cli_... */
+    const char *name;
+    const char *display_name;             /* for people (RFC 7591
+                                           * client_name): the name when
+                                           * none was given */
+    const char *app;                      /* the app it belongs to */
+    const char *secret_digest;            /* NULL: public client */
+    const char *redirect_uris;            /* space separated */
+    const char *scope;                    /* what it may ask for */
+    unsigned grants;                      /* APIAUTH_GRANT_* */
+    int first_party;
+    int resource_server;
+    apr_int64_t created;
+} apiauth_oauth_client_t;
+
+#define apiauth_oauth_client_is_public(c) ((c)->secret_digest == NULL)
+
+/* The live client with this id. */
+apiauth_status_t apiauth_store_client_find(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *id,
+                                           apiauth_oauth_client_t *client);
+/* The id of the live client whose id or name is `ref`. */
+apiauth_status_t apiauth_store_client_lookup(apr_pool_t *p, apiauth_db_t *db,
+                                             const char *ref,
+                                             const char **id);
+/* Records it (display_name NULL: none given). */
+apiauth_status_t apiauth_store_client_insert(
+    apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client);
+/* apiauth_oauth_client_t, oldest first. */
+apiauth_status_t apiauth_store_client_list(apr_pool_t *p, apiauth_db_t *db,
+                                           apr_array_header_t **clients);
+/* The client, and every grant of it, in one transaction.
+ * APIAUTH_NOT_MINE when there is no such live client. */
+apiauth_status_t apiauth_store_client_delete(apr_pool_t *p, apiauth_db_t *db,
+                                             const char *id, apr_int64_t now);
+
+/* ---- grants (families), codes, refresh tokens ------------------------ */
+
+apiauth_status_t apiauth_store_grant_insert(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *id,
+                                            const char *client_id,
+                                            const char *user,
+                                            const char *scope,
+                                            apr_int64_t now,
+                                            apr_int64_t expires);
+/* Lengthens the family's life to `until` (never shortens it). */
+apiauth_status_t apiauth_store_grant_extend(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *id,
+                                            apr_int64_t until);
+/* Is the family live?  APIAUTH_OK; APIAUTH_DENIED when it was revoked,
+ * or is gone (purged). */
+apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
+                                          const char *id);
+apiauth_status_t apiauth_store_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
+                                            const char *id, apr_int64_t now);
+/* A user withdraws consent to a client: *n families revoked. */
+apiauth_status_t apiauth_store_grant_revoke_user_client(
+    apr_pool_t *p, apiauth_db_t *db, const char *user, const char *client_id,
+    apr_int64_t now, int *n);
 
 /* A code or a refresh token as the store holds it (by the digest of its
  * secret).  A refresh token has no redirect URI or challenge. */
 typedef struct apiauth_single_use {
+    const char *id;                       /* refresh tokens: rft_... */
     const char *grant_id, *client_id, *user_id, *scope;
-    const char *redirect_uri;     /* codes: as sent, NULL when left out */
-    const char *code_challenge;   /* codes: S256, NULL without PKCE */
-    apr_int64_t expires;
+    const char *redirect_uri;             /* codes: as sent, NULL when left
+                                             out */
+    const char *code_challenge;           /* codes: S256, NULL without PKCE */
+    apr_int64_t created, expires;
     int used;
 } apiauth_single_use_t;
 
@@ -99,26 +204,64 @@ typedef enum {
     APIAUTH_SINGLE_USE_REFRESH
 } apiauth_single_use_kind_t;
 
-/* Reads the code or refresh token with this digest, changing nothing:
- * APIAUTH_OK, APIAUTH_NOT_MINE (none), APIAUTH_ERROR. */
+/* Records a new one under `digest_hex` (a refresh token's id, created,
+ * redirect URI and challenge as the kind has them). */
+apiauth_status_t apiauth_store_single_use_insert(
+    apr_pool_t *p, apiauth_db_t *db, apiauth_single_use_kind_t kind,
+    const char *digest_hex, const apiauth_single_use_t *row);
+/* Reads it, changing nothing: APIAUTH_OK, APIAUTH_NOT_MINE (none). */
 apiauth_status_t apiauth_store_single_use_find(apr_pool_t *p,
                                                apiauth_db_t *db,
                                                apiauth_single_use_kind_t kind,
                                                const char *digest_hex,
                                                apiauth_single_use_t *row);
-
 /* Marks it used at `now` if nobody has: APIAUTH_OK when this call did,
- * APIAUTH_DENIED when it was used already (of two concurrent calls one
- * gets OK), APIAUTH_ERROR. */
+ * APIAUTH_DENIED when it was used already or is not there (of two
+ * concurrent calls one gets OK; the other waits for its commit). */
 apiauth_status_t apiauth_store_single_use_spend(apr_pool_t *p,
                                                 apiauth_db_t *db,
                                                 apiauth_single_use_kind_t kind,
                                                 const char *digest_hex,
                                                 apr_int64_t now);
 
-/* Is the grant family live?  APIAUTH_OK; APIAUTH_DENIED when it was
- * revoked, or is gone (purged); APIAUTH_ERROR. */
-apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                          const char *grant_id);
+/* ---- access tokens: the deny-list ----------------------------------- */
+
+/* What the store says of an access token, in one round trip. */
+typedef struct apiauth_access_status {
+    int denied;              /* its jti is on the deny-list */
+    int grant_revoked;       /* its family is revoked */
+    const char *client_app;  /* its client's app; NULL: the client is gone */
+} apiauth_access_status_t;
+
+apiauth_status_t apiauth_store_access_status(apr_pool_t *p, apiauth_db_t *db,
+                                             const char *jti,
+                                             const char *grant_id,
+                                             const char *client_id,
+                                             apiauth_access_status_t *st);
+/* Puts `jti` on the deny-list until `until`. */
+apiauth_status_t apiauth_store_access_deny(apr_pool_t *p, apiauth_db_t *db,
+                                           const char *jti,
+                                           apr_int64_t until);
+
+/* ---- consent forms -------------------------------------------------- */
+
+/* Records a form answered (by the digest of its nonce) until `until`:
+ * APIAUTH_OK the first time, APIAUTH_DENIED after. */
+apiauth_status_t apiauth_store_consent_spend(apr_pool_t *p, apiauth_db_t *db,
+                                             const char *digest_hex,
+                                             apr_int64_t until);
+
+/* Deletes what expired by `now`: codes, refresh tokens, grants, deny-list
+ * entries, consent forms; *n gets how many rows. */
+apiauth_status_t apiauth_store_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
+                                           apr_int64_t now, int *n);
+
+/* ---- the schema's version (apiauth-admin init) ---------------------- */
+
+/* 0 when the store records none. */
+apiauth_status_t apiauth_store_schema_version(apr_pool_t *p, apiauth_db_t *db,
+                                              int *version);
+apiauth_status_t apiauth_store_schema_record(apr_pool_t *p, apiauth_db_t *db,
+                                             int version, apr_int64_t now);
 
 #endif

@@ -200,7 +200,7 @@ FIXTURE_FN apr_int64_t sql_int(const char *sql)
 
 static int oauth_setup(void **state)
 {
-    const char *app[] = {APP_ID, "test", "1700000000"};
+    const apiauth_app_t app = {APP_ID, "test", 1700000000};
     apr_array_header_t *scopes;
 
     if (store_setup(state) != 0) {
@@ -228,8 +228,7 @@ static int oauth_setup(void **state)
     fx.cfg.leeway = LEEWAY;
     fx.cfg.scopes = scopes;
     fx.cfg.require_pkce_all = 0;
-    if (apiauth_db_exec(unit_pool, fx.db, APIAUTH_SQL_APP_INSERT, 3, app,
-                        NULL) != APIAUTH_OK) {
+    if (apiauth_store_app_insert(unit_pool, fx.db, &app) != APIAUTH_OK) {
         store_teardown(state);
         return -1;
     }
@@ -256,34 +255,34 @@ FIXTURE_FN void client_add(const char *id, const char *secret,
                            const char *grants, const char *scope,
                            const char *redirect_uris, int flags)
 {
-    const char *args[11];
+    apiauth_oauth_client_t c;
+    const char *bad = NULL;
 
-    args[0] = id;
-    args[1] = apr_pstrcat(unit_pool, "name-", id, NULL);
-    args[2] = APP_ID;
-    args[3] = secret ? apiauth_digest_hex(unit_pool, fx.cfg.pepper, secret)
-                     : NULL;
-    args[4] = redirect_uris ? redirect_uris : "";
-    args[5] = grants;
-    args[6] = scope;
-    args[7] = flags & CLIENT_FIRST_PARTY ? "1" : "0";
-    args[8] = flags & CLIENT_RESOURCE_SERVER ? "1" : "0";
-    args[9] = NULL;   /* no display name: the name is shown */
-    args[10] = "1700000000";
-    assert_int_equal(apiauth_db_exec(unit_pool, fx.db,
-                                     APIAUTH_SQL_CLIENT_INSERT, 11, args,
-                                     NULL), APIAUTH_OK);
+    memset(&c, 0, sizeof(c));
+    c.id = id;
+    c.name = apr_pstrcat(unit_pool, "name-", id, NULL);
+    c.app = APP_ID;
+    c.secret_digest = secret ? apiauth_digest_hex(unit_pool, fx.cfg.pepper,
+                                                  secret)
+                             : NULL;
+    c.redirect_uris = redirect_uris;
+    c.grants = apiauth_grants_parse(unit_pool, grants, &bad);
+    c.scope = scope;
+    c.first_party = (flags & CLIENT_FIRST_PARTY) != 0;
+    c.resource_server = (flags & CLIENT_RESOURCE_SERVER) != 0;
+    c.display_name = NULL;   /* none given: the name is shown */
+    c.created = 1700000000;
+    assert_int_equal(apiauth_store_client_insert(unit_pool, fx.db, &c),
+                     APIAUTH_OK);
 }
 
 FIXTURE_FN void client_delete(const char *id)
 {
-    const char *args[2] = {"1700000001", id};
-    int n = 0;
-
-    assert_int_equal(apiauth_db_exec(unit_pool, fx.db,
-                                     APIAUTH_SQL_CLIENT_DELETE, 2, args, &n),
-                     APIAUTH_OK);
-    assert_int_equal(n, 1);
+    /* the client alone, its grants left live (apiauth_store_client_delete
+     * would revoke them): what the resource sees of a client that is gone */
+    assert_int_equal(sql_run(apr_psprintf(unit_pool, "UPDATE apiauth_clients"
+                                          " SET deleted = 1700000001 WHERE"
+                                          " id = '%s'", id)), 0);
 }
 
 FIXTURE_FN apiauth_oauth_client_t client_get(const char *id)

@@ -180,15 +180,15 @@ static void test_check_of_a_user_token_names_the_user(void **state)
 static void test_check_with_a_store_takes_the_app_from_the_client(
     void **state)
 {
-    const char *app[] = {"app_moved", "moved", "1700000000"};
+    const apiauth_app_t app = {"app_moved", "moved", 1700000000};
     apiauth_identity_t id;
     apiauth_error_t err;
     const char *t;
 
     add_clients();
     t = client_token("cli_conf", NOW);
-    assert_int_equal(apiauth_db_exec(unit_pool, fx.db, APIAUTH_SQL_APP_INSERT,
-                                     3, app, NULL), APIAUTH_OK);
+    assert_int_equal(apiauth_store_app_insert(unit_pool, fx.db, &app),
+                     APIAUTH_OK);
     assert_int_equal(sql_run("UPDATE apiauth_clients SET app_id = "
                              "'app_moved' WHERE id = 'cli_conf'"), 0);
     assert_int_equal(check(fx.db, t, NOW, &id, &err), APIAUTH_OK);
@@ -217,7 +217,7 @@ static void test_check_refuses_revoked_tokens_with_distinct_reasons(
 
     /* revoked grant */
     u = user_tokens("cli_conf", NOW);
-    assert_int_equal(apiauth_oauth_grant_revoke(unit_pool, fx.db, u.gid, NOW),
+    assert_int_equal(apiauth_store_grant_revoke(unit_pool, fx.db, u.gid, NOW),
                      APIAUTH_OK);
     assert_int_equal(check(fx.db, u.access, NOW, &id, &grant),
                      APIAUTH_DENIED);
@@ -372,7 +372,7 @@ static void test_introspect_revoked_access_token_is_inactive(void **state)
     revoke_as("cli_conf", t, NOW);
     assert_inactive(introspect("cli_conf", t, NOW));
     u = user_tokens("cli_conf", NOW);
-    apiauth_oauth_grant_revoke(unit_pool, fx.db, u.gid, NOW);
+    apiauth_store_grant_revoke(unit_pool, fx.db, u.gid, NOW);
     assert_inactive(introspect("cli_conf", u.access, NOW));
 }
 
@@ -421,7 +421,7 @@ static void test_introspect_refresh_token_of_a_revoked_grant_is_inactive(
 
     add_clients();
     u = user_tokens("cli_conf", NOW);
-    apiauth_oauth_grant_revoke(unit_pool, fx.db, u.gid, NOW);
+    apiauth_store_grant_revoke(unit_pool, fx.db, u.gid, NOW);
     assert_inactive(introspect("cli_conf", u.refresh, NOW));
 }
 
@@ -574,15 +574,15 @@ static void test_grant_revoke_keeps_the_first_revocation(void **state)
 
     add_clients();
     u = user_tokens("cli_conf", NOW);
-    assert_int_equal(apiauth_oauth_grant_revoke(unit_pool, fx.db, u.gid,
+    assert_int_equal(apiauth_store_grant_revoke(unit_pool, fx.db, u.gid,
                                                 NOW + 1), APIAUTH_OK);
-    assert_int_equal(apiauth_oauth_grant_revoke(unit_pool, fx.db, u.gid,
+    assert_int_equal(apiauth_store_grant_revoke(unit_pool, fx.db, u.gid,
                                                 NOW + 9), APIAUTH_OK);
     assert_int_equal(sql_int(apr_psprintf(unit_pool, "SELECT revoked FROM "
                                           "apiauth_grants WHERE id = '%s'",
                                           u.gid)), NOW + 1);
     /* an unknown grant is nothing to revoke, not an error */
-    assert_int_equal(apiauth_oauth_grant_revoke(unit_pool, fx.db, "grt_none",
+    assert_int_equal(apiauth_store_grant_revoke(unit_pool, fx.db, "grt_none",
                                                 NOW), APIAUTH_OK);
 }
 
@@ -617,7 +617,7 @@ static void test_purge_removes_only_expired_rows(void **state)
     assert_true(count("apiauth_grants") == 5);
     assert_true(count("apiauth_refresh_tokens") == 2);
     assert_true(count("apiauth_denied_jti") == 2);
-    assert_int_equal(apiauth_oauth_purge(unit_pool, fx.db, t, &rows),
+    assert_int_equal(apiauth_store_oauth_purge(unit_pool, fx.db, t, &rows),
                      APIAUTH_OK);
     /* codes: the old unredeemed one and both redeemed ones (their 60
      * seconds are over); grants: the old code's and the old family */
@@ -633,7 +633,7 @@ static void test_purge_removes_only_expired_rows(void **state)
     assert_int_equal(refresh("cli_conf", live.refresh, t), APIAUTH_OK);
 
     /* again: nothing more to do */
-    assert_int_equal(apiauth_oauth_purge(unit_pool, fx.db, t, &rows),
+    assert_int_equal(apiauth_store_oauth_purge(unit_pool, fx.db, t, &rows),
                      APIAUTH_OK);
     assert_int_equal(rows, 0);
 }
@@ -656,14 +656,14 @@ static void test_purge_keeps_a_revoked_token_refused_on_a_lagging_node(
     add_clients();
     t = client_token("cli_conf", NOW);
     revoke_as("cli_conf", t, NOW);
-    assert_int_equal(apiauth_oauth_purge(unit_pool, fx.db, AHEAD(exp), &rows),
+    assert_int_equal(apiauth_store_oauth_purge(unit_pool, fx.db, AHEAD(exp), &rows),
                      APIAUTH_OK);
     assert_int_equal(check(NULL, t, BEHIND(exp), &id, &err),
                      APIAUTH_OK);
     assert_int_equal(check(fx.db, t, BEHIND(exp), &id, &err),
                      APIAUTH_DENIED);
     /* a leeway on, the row goes: no node takes the token any more */
-    assert_int_equal(apiauth_oauth_purge(unit_pool, fx.db,
+    assert_int_equal(apiauth_store_oauth_purge(unit_pool, fx.db,
                                          exp + LEEWAY + 1, &rows),
                      APIAUTH_OK);
     assert_int_equal(rows, 1);
@@ -684,8 +684,8 @@ static void test_purge_keeps_a_revoked_grant_refused_on_a_lagging_node(
     fx.cfg.access_lifetime = 2 * REFRESH_LIFETIME;
     exp = NOW + fx.cfg.access_lifetime;
     u = user_tokens("cli_conf", NOW);
-    apiauth_oauth_grant_revoke(unit_pool, fx.db, u.gid, NOW);
-    assert_int_equal(apiauth_oauth_purge(unit_pool, fx.db, AHEAD(exp), &rows),
+    apiauth_store_grant_revoke(unit_pool, fx.db, u.gid, NOW);
+    assert_int_equal(apiauth_store_oauth_purge(unit_pool, fx.db, AHEAD(exp), &rows),
                      APIAUTH_OK);
     assert_int_equal(check(NULL, u.access, BEHIND(exp), &id, &err),
                      APIAUTH_OK);
@@ -699,7 +699,7 @@ static void test_purge_reports_a_store_failure(void **state)
 
     add_clients();
     assert_int_equal(schema_change("DROP TABLE apiauth_denied_jti"), 0);
-    assert_int_equal(apiauth_oauth_purge(unit_pool, fx.db, NOW, &rows),
+    assert_int_equal(apiauth_store_oauth_purge(unit_pool, fx.db, NOW, &rows),
                      APIAUTH_ERROR);
 }
 

@@ -565,7 +565,7 @@ static void test_code_of_a_revoked_grant_is_invalid_grant(void **state)
     add_clients();
     code = code_for("cli_conf", CB, CHALLENGE, "read", NOW);
     /* the user withdraws consent before the client redeems the code */
-    assert_int_equal(apiauth_oauth_grant_revoke(unit_pool, fx.db,
+    assert_int_equal(apiauth_store_grant_revoke(unit_pool, fx.db,
                                                 grant_of_code(code), NOW + 1),
                      APIAUTH_OK);
     assert_refused(redeem("cli_conf", code, CB, VERIFIER, NULL, NOW + 2),
@@ -916,7 +916,7 @@ static void test_refresh_of_a_revoked_grant_is_invalid_grant(void **state)
 
     add_clients();
     first = first_tokens();
-    assert_int_equal(apiauth_oauth_grant_revoke(unit_pool, fx.db,
+    assert_int_equal(apiauth_store_grant_revoke(unit_pool, fx.db,
                                                 gid_of(first), NOW + 1),
                      APIAUTH_OK);
     assert_refused(refresh("cli_conf", str(first, "refresh_token"), NULL,

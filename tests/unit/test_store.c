@@ -460,6 +460,224 @@ static void test_touch_writes_only_the_credential_named(void **state)
                                                     9000), APIAUTH_OK);
 }
 
+/* --- the typed operations of store.h -------------------------------- */
+
+static void test_credential_revoke_says_when_there_was_none(void **state)
+{
+    apiauth_db_t *db = seeded(state);
+
+    insert_credential(db, "crd_1", "s1", "api_key", NULL, NULL, NULL);
+    assert_int_equal(apiauth_store_credential_revoke(unit_pool, db, "crd_1",
+                                                     1700000500),
+                     APIAUTH_OK);
+    /* a second time, or an id that never was: nothing live to revoke */
+    assert_int_equal(apiauth_store_credential_revoke(unit_pool, db, "crd_1",
+                                                     1700000600),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(apiauth_store_credential_revoke(unit_pool, db, "crd_x",
+                                                     1700000600),
+                     APIAUTH_NOT_MINE);
+}
+
+static void test_credential_insert_and_list_round_trip(void **state)
+{
+    apiauth_db_t *db = seeded(state);
+    apiauth_credential_new_t c;
+    apr_array_header_t *rows = NULL;
+    const apiauth_credential_row_t *row;
+
+    memset(&c, 0, sizeof(c));
+    c.id = "ses_1";
+    c.digest_hex = apiauth_digest_hex(unit_pool, NULL, "aas_one");
+    c.kind = APIAUTH_KIND_SESSION;
+    c.app = "app_test";
+    c.user = "alice";
+    c.created = 1700000000;
+    c.expires = 1700003600;
+    assert_int_equal(apiauth_store_credential_insert(unit_pool, db, &c),
+                     APIAUTH_OK);
+    insert_credential(db, "crd_2", "s2", "api_key", NULL, NULL, NULL);
+    assert_int_equal(apiauth_store_credential_list(unit_pool, db, "app_test",
+                                                   &rows), APIAUTH_OK);
+    assert_int_equal(rows->nelts, 2);
+    assert_int_equal(apiauth_store_credential_list(unit_pool, db, "app_none",
+                                                   &rows), APIAUTH_OK);
+    assert_int_equal(rows->nelts, 0);
+    /* live sessions only: this one before it expires, not after */
+    assert_int_equal(apiauth_store_session_list(unit_pool, db, 1700000100,
+                                                &rows), APIAUTH_OK);
+    assert_int_equal(rows->nelts, 1);
+    row = &APR_ARRAY_IDX(rows, 0, apiauth_credential_row_t);
+    assert_string_equal(row->identity.credential_id, "ses_1");
+    assert_string_equal(row->identity.user, "alice");
+    assert_string_equal(row->identity.scope, "");
+    assert_true(row->created == 1700000000);
+    assert_true(row->identity.expires == 1700003600);
+    assert_int_equal(apiauth_store_session_list(unit_pool, db, 1700003600,
+                                                &rows), APIAUTH_OK);
+    assert_int_equal(rows->nelts, 0);
+}
+
+static void test_user_delete_ends_their_credentials_and_grants(void **state)
+{
+    apiauth_db_t *db = seeded(state);
+    apiauth_user_t u = {"alice", "alice@example.com", "app_test", "$2y$x",
+                        1700000000};
+    apiauth_user_t found;
+    const char *app = "unset";
+    int creds = -1, grants = -1;
+    apiauth_oauth_client_t cli;
+
+    memset(&cli, 0, sizeof(cli));
+    cli.id = "cli_1";
+    cli.name = "one";
+    cli.app = "app_test";
+    cli.grants = APIAUTH_GRANT_AUTHORIZATION_CODE;
+    assert_int_equal(apiauth_store_client_insert(unit_pool, db, &cli),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_user_insert(unit_pool, db, &u), APIAUTH_OK);
+    insert_credential(db, "crd_1", "s1", "token", "alice", NULL, NULL);
+    insert_credential(db, "crd_2", "s2", "token", "bob", NULL, NULL);
+    assert_int_equal(apiauth_store_grant_insert(unit_pool, db, "grt_1",
+                                                "cli_1", "alice", "read",
+                                                1700000000, 1800000000),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_user_login(unit_pool, db,
+                                              "alice@example.com", &found),
+                     APIAUTH_OK);
+    assert_string_equal(found.id, "alice");
+    assert_string_equal(found.password_hash, "$2y$x");
+    assert_int_equal(apiauth_store_user_find(unit_pool, db, "alice", &app),
+                     APIAUTH_OK);
+    assert_string_equal(app, "app_test");
+
+    assert_int_equal(apiauth_store_user_delete(unit_pool, db, "alice",
+                                               1700000500, &creds, &grants),
+                     APIAUTH_OK);
+    assert_int_equal(creds, 1);
+    assert_int_equal(grants, 1);
+    assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1"),
+                     APIAUTH_DENIED);
+    assert_int_equal(apiauth_store_user_find(unit_pool, db, "alice", &app),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(apiauth_store_user_login(unit_pool, db, "alice", &found),
+                     APIAUTH_NOT_MINE);
+    /* bob's key is untouched; a user that is gone is not there to delete */
+    assert_true(last_used(db, "s2") == 0);
+    assert_int_equal(apiauth_store_user_delete(unit_pool, db, "alice",
+                                               1700000600, &creds, &grants),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(creds, 0);
+}
+
+static void test_client_round_trips_through_the_store(void **state)
+{
+    apiauth_db_t *db = seeded(state);
+    apiauth_oauth_client_t c, got;
+    apr_array_header_t *list = NULL;
+    const char *id = NULL;
+
+    memset(&c, 0, sizeof(c));
+    c.id = "cli_1";
+    c.name = "one";
+    c.app = "app_test";
+    c.redirect_uris = "https://a.example/cb https://b.example/cb";
+    c.grants = APIAUTH_GRANT_REFRESH_TOKEN | APIAUTH_GRANT_AUTHORIZATION_CODE;
+    c.scope = "read write";
+    c.first_party = 1;
+    c.created = 1700000000;
+    assert_int_equal(apiauth_store_client_insert(unit_pool, db, &c),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_client_find(unit_pool, db, "cli_1", &got),
+                     APIAUTH_OK);
+    assert_string_equal(got.name, "one");
+    /* none given: people see the name */
+    assert_string_equal(got.display_name, "one");
+    assert_null(got.secret_digest);
+    assert_true(got.grants == c.grants);
+    assert_string_equal(got.redirect_uris, c.redirect_uris);
+    assert_int_equal(got.first_party, 1);
+    assert_int_equal(got.resource_server, 0);
+    assert_int_equal(apiauth_store_client_lookup(unit_pool, db, "one", &id),
+                     APIAUTH_OK);
+    assert_string_equal(id, "cli_1");
+    assert_int_equal(apiauth_store_client_list(unit_pool, db, &list),
+                     APIAUTH_OK);
+    assert_int_equal(list->nelts, 1);
+    assert_true(APR_ARRAY_IDX(list, 0, apiauth_oauth_client_t).created
+                == 1700000000);
+
+    assert_int_equal(apiauth_store_grant_insert(unit_pool, db, "grt_1",
+                                                "cli_1", "alice", "read",
+                                                1700000000, 1800000000),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_client_delete(unit_pool, db, "cli_1",
+                                                 1700000500), APIAUTH_OK);
+    assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1"),
+                     APIAUTH_DENIED);
+    assert_int_equal(apiauth_store_client_find(unit_pool, db, "cli_1", &got),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(apiauth_store_client_lookup(unit_pool, db, "one", &id),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(apiauth_store_client_delete(unit_pool, db, "cli_1",
+                                                 1700000600),
+                     APIAUTH_NOT_MINE);
+}
+
+static void test_apps_are_found_by_id_or_name_and_listed_in_order(
+    void **state)
+{
+    apiauth_db_t *db = seeded(state);
+    apiauth_app_t b = {"app_b", "b", 1600000000}, found;
+    apr_array_header_t *apps = NULL;
+
+    assert_int_equal(apiauth_store_app_insert(unit_pool, db, &b), APIAUTH_OK);
+    /* a name taken is refused */
+    assert_int_equal(apiauth_store_app_insert(unit_pool, db, &b),
+                     APIAUTH_ERROR);
+    assert_int_equal(apiauth_store_app_find(unit_pool, db, "b", &found),
+                     APIAUTH_OK);
+    assert_string_equal(found.id, "app_b");
+    assert_int_equal(apiauth_store_app_find(unit_pool, db, "app_test",
+                                            &found), APIAUTH_OK);
+    assert_string_equal(found.name, "test");
+    assert_int_equal(apiauth_store_app_find(unit_pool, db, "nope", &found),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(apiauth_store_app_list(unit_pool, db, &apps),
+                     APIAUTH_OK);
+    assert_int_equal(apps->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(apps, 0, apiauth_app_t).id, "app_b");
+    assert_int_equal(apiauth_store_app_in_group(unit_pool, db, "app_b", "g1"),
+                     APIAUTH_NOT_MINE);
+    assert_int_equal(apiauth_store_app_install(unit_pool, db, "app_b", "g1",
+                                               1700000000), APIAUTH_OK);
+    /* again: no change, no error */
+    assert_int_equal(apiauth_store_app_install(unit_pool, db, "app_b", "g1",
+                                               1700000001), APIAUTH_OK);
+    assert_int_equal(apiauth_store_app_in_group(unit_pool, db, "app_b", "g1"),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_app_in_group(unit_pool, db, "app_test",
+                                                "g1"), APIAUTH_NOT_MINE);
+}
+
+static void test_schema_version_is_the_newest_recorded(void **state)
+{
+    apiauth_db_t *db = *state;
+    int version = -1;
+
+    /* the fixture applies the scripts without recording them */
+    assert_int_equal(apiauth_store_schema_version(unit_pool, db, &version),
+                     APIAUTH_OK);
+    assert_int_equal(version, 0);
+    assert_int_equal(apiauth_store_schema_record(unit_pool, db, 2, 100),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_schema_record(unit_pool, db, 1, 100),
+                     APIAUTH_OK);
+    assert_int_equal(apiauth_store_schema_version(unit_pool, db, &version),
+                     APIAUTH_OK);
+    assert_int_equal(version, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +704,12 @@ int main(void)
         STORE_TEST(test_touch_writes_last_use_at_most_once_a_minute),
         STORE_TEST(test_touch_compares_times_as_numbers),
         STORE_TEST(test_touch_writes_only_the_credential_named),
+        STORE_TEST(test_credential_revoke_says_when_there_was_none),
+        STORE_TEST(test_credential_insert_and_list_round_trip),
+        STORE_TEST(test_user_delete_ends_their_credentials_and_grants),
+        STORE_TEST(test_client_round_trips_through_the_store),
+        STORE_TEST(test_apps_are_found_by_id_or_name_and_listed_in_order),
+        STORE_TEST(test_schema_version_is_the_newest_recorded),
     };
     int rc;
 

@@ -1,5 +1,7 @@
 /*
- * store.c: statements of the catalogue run over apr_dbd (see store.h).
+ * db.c: statements of the catalogue run over apr_dbd (see db.h).  Only
+ * lib/store/ runs them: everything else speaks the typed operations of
+ * store.h.
  *
  * PostgreSQL needs two things apr_dbd_pgsql leaves to its caller:
  * - Prepared statements live in the server's session.  When mod_dbd finds
@@ -19,7 +21,7 @@
 #include <apr_strings.h>
 
 #include "encoding.h"
-#include "store.h"
+#include "db.h"
 
 static apr_dbd_prepared_t *statement(apiauth_db_t *db, apiauth_sql_id_t id)
 {
@@ -182,6 +184,28 @@ apiauth_status_t apiauth_db_select(apr_pool_t *p, apiauth_db_t *db,
     return APIAUTH_OK;
 }
 
+apiauth_status_t apiauth_db_select_one(apr_pool_t *p, apiauth_db_t *db,
+                                       apiauth_sql_id_t id, int nargs,
+                                       const char **args, const char ***cols)
+{
+    apr_array_header_t *rows;
+    apiauth_status_t st = apiauth_db_select(p, db, id, nargs, args, &rows);
+
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    if (rows->nelts != 1) {
+        return APIAUTH_NOT_MINE;
+    }
+    *cols = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
+    return APIAUTH_OK;
+}
+
+const char *apiauth_db_text(const char *col)
+{
+    return col && *col ? col : NULL;
+}
+
 /* Registered on the pool of apiauth_db_begin while the writer lock is
  * held, so that a request that never reaches apiauth_db_end lets it go. */
 static apr_status_t writer_unlock(void *mutex)
@@ -277,171 +301,4 @@ apr_int64_t apiauth_db_int_value(const char *s)
     errno = 0;
     v = apr_strtoi64(s, &end, 10);
     return errno == 0 && *end == '\0' ? v : 0;
-}
-
-static const char *nonempty(const char *s)
-{
-    return s && *s ? s : NULL;
-}
-
-apiauth_status_t apiauth_store_credential_find(apr_pool_t *p,
-                                               apiauth_db_t *db,
-                                               const char *digest_hex,
-                                               apiauth_credential_row_t *row)
-{
-    apr_array_header_t *rows;
-    const char **c;
-    const char *args[1] = {digest_hex};
-    apiauth_status_t st;
-
-    st = apiauth_db_select(p, db, APIAUTH_SQL_CREDENTIAL_BY_DIGEST, 1, args,
-                           &rows);
-    if (st != APIAUTH_OK) {
-        return st;
-    }
-    if (rows->nelts != 1) {
-        return APIAUTH_NOT_MINE;
-    }
-    c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-    /* the database found it by equality; the comparison that decides is
-     * ours, and takes the same time whatever the bytes */
-    if (c[0] == NULL || c[1] == NULL || c[2] == NULL || c[9] == NULL
-        || !apiauth_ct_streq(c[9], digest_hex)) {
-        return APIAUTH_NOT_MINE;
-    }
-    memset(row, 0, sizeof(*row));
-    row->identity.credential_id = c[0];
-    row->identity.kind = apiauth_kind_from_name(c[1]);
-    row->identity.app = c[2];
-    row->identity.user = nonempty(c[3]);
-    row->identity.scope = c[4] ? c[4] : "";
-    row->identity.install_id = nonempty(c[5]);
-    row->identity.expires = apiauth_db_int_value(c[6]);
-    row->revoked = apiauth_db_int_value(c[7]);
-    row->last_used = apiauth_db_int_value(c[8]);
-    row->digest_hex = c[9];
-    if (row->identity.kind == APIAUTH_KIND_NONE) {
-        return APIAUTH_NOT_MINE;
-    }
-    return APIAUTH_OK;
-}
-
-apiauth_status_t apiauth_store_credential_touch(apr_pool_t *p,
-                                                apiauth_db_t *db,
-                                                const char *id,
-                                                apr_int64_t now)
-{
-    const char *args[3];
-
-    args[0] = apiauth_db_int(p, now);
-    args[1] = id;
-    args[2] = apiauth_db_int(p, now - 60);
-    return apiauth_db_exec(p, db, APIAUTH_SQL_CREDENTIAL_TOUCH, 3, args, NULL);
-}
-
-apiauth_status_t apiauth_store_user_find(apr_pool_t *p, apiauth_db_t *db,
-                                         const char *user, const char **app)
-{
-    apr_array_header_t *rows;
-    const char *args[1] = {user};
-    apiauth_status_t st;
-
-    st = apiauth_db_select(p, db, APIAUTH_SQL_USER_FIND, 1, args, &rows);
-    if (st != APIAUTH_OK) {
-        return st;
-    }
-    if (rows->nelts != 1) {
-        return APIAUTH_NOT_MINE;
-    }
-    *app = nonempty(APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[1]);
-    return APIAUTH_OK;
-}
-
-apiauth_status_t apiauth_store_app_in_group(apr_pool_t *p, apiauth_db_t *db,
-                                            const char *app,
-                                            const char *group)
-{
-    apr_array_header_t *rows;
-    const char *args[2] = {app, group};
-    apiauth_status_t st;
-
-    st = apiauth_db_select(p, db, APIAUTH_SQL_APP_IN_GROUP, 2, args, &rows);
-    if (st != APIAUTH_OK) {
-        return st;
-    }
-    return rows->nelts == 1 ? APIAUTH_OK : APIAUTH_NOT_MINE;
-}
-
-apiauth_status_t apiauth_store_single_use_find(apr_pool_t *p,
-                                               apiauth_db_t *db,
-                                               apiauth_single_use_kind_t kind,
-                                               const char *digest_hex,
-                                               apiauth_single_use_t *row)
-{
-    apr_array_header_t *rows;
-    const char *args[1] = {digest_hex};
-    const char **c;
-    int code = kind == APIAUTH_SINGLE_USE_CODE;
-
-    if (apiauth_db_select(p, db, code ? APIAUTH_SQL_CODE_FIND
-                                      : APIAUTH_SQL_REFRESH_FIND,
-                          1, args, &rows) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    if (rows->nelts != 1) {
-        return APIAUTH_NOT_MINE;
-    }
-    /* grant_id, client_id, user_id, scope, expires, used, then a code's
-     * redirect_uri, code_challenge */
-    c = APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols;
-    if (c[0] == NULL || c[1] == NULL) {
-        return APIAUTH_NOT_MINE;
-    }
-    memset(row, 0, sizeof(*row));
-    row->grant_id = c[0];
-    row->client_id = c[1];
-    row->user_id = c[2];
-    row->scope = c[3] ? c[3] : "";
-    row->expires = apiauth_db_int_value(c[4]);
-    row->used = c[5] != NULL;
-    if (code) {
-        row->redirect_uri = c[6];
-        row->code_challenge = c[7];
-    }
-    return APIAUTH_OK;
-}
-
-apiauth_status_t apiauth_store_single_use_spend(apr_pool_t *p,
-                                                apiauth_db_t *db,
-                                                apiauth_single_use_kind_t kind,
-                                                const char *digest_hex,
-                                                apr_int64_t now)
-{
-    const char *args[2] = {apiauth_db_int(p, now), digest_hex};
-    int changed = 0;
-
-    if (apiauth_db_exec(p, db, kind == APIAUTH_SINGLE_USE_CODE
-                                   ? APIAUTH_SQL_CODE_CONSUME
-                                   : APIAUTH_SQL_REFRESH_CONSUME,
-                        2, args, &changed) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    return changed == 1 ? APIAUTH_OK : APIAUTH_DENIED;
-}
-
-apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                          const char *grant_id)
-{
-    apr_array_header_t *rows;
-    const char *args[1] = {grant_id};
-
-    if (apiauth_db_select(p, db, APIAUTH_SQL_GRANT_FIND, 1, args, &rows)
-        != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    /* id, client_id, user_id, scope, expires, revoked */
-    return rows->nelts == 1
-                   && APR_ARRAY_IDX(rows, 0, apiauth_db_row_t).cols[5] == NULL
-               ? APIAUTH_OK
-               : APIAUTH_DENIED;
 }
