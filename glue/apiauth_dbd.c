@@ -18,6 +18,7 @@
 
 #include "apiauth_dbd.h"
 #include "catalogue.h"
+#include "mod_apiauth.h"
 
 #include "apiauth_log.h"
 
@@ -113,9 +114,7 @@ int apiauth_dbd_open(request_rec *r, apiauth_db_t *db)
     db->writer_pool = NULL;
     db->writer_held = 0;
     if (strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
-        APR_OPTIONAL_FN_TYPE(apiauth_dbd_writer) *writer_of =
-            APR_RETRIEVE_OPTIONAL_FN(apiauth_dbd_writer);
-        db->writer = writer_of ? writer_of() : NULL;
+        db->writer = apiauth_dbd_writer();
     }
     return 0;
 }
@@ -131,14 +130,20 @@ int apiauth_dbd_open(request_rec *r, apiauth_db_t *db)
 static const char *const writer_id = "apiauth-sqlite";
 static apr_global_mutex_t *writer;
 
-static apr_global_mutex_t *apiauth_dbd_writer(void)
+apr_global_mutex_t *apiauth_dbd_writer(void)
 {
-    return writer;
+    APR_OPTIONAL_FN_TYPE(apiauth_services) *services_of;
+
+    if (writer) {
+        return writer;
+    }
+    /* in mod_apiauth_oauth: mod_apiauth's */
+    services_of = APR_RETRIEVE_OPTIONAL_FN(apiauth_services);
+    return services_of ? services_of()->sqlite_writer() : NULL;
 }
 
 apr_status_t apiauth_dbd_writer_register(apr_pool_t *pconf)
 {
-    APR_REGISTER_OPTIONAL_FN(apiauth_dbd_writer);
     writer = NULL;
     return ap_mutex_register(pconf, writer_id, NULL, APR_LOCK_DEFAULT, 0);
 }

@@ -28,10 +28,11 @@ int apiauth_dbd_open(request_rec *r, apiauth_db_t *db);
  * apiauth-sqlite") for the whole server, held around each write
  * transaction (store.h).  mod_apiauth owns it -- registers it in
  * pre_config, creates it in post_config, attaches children to it -- and
- * hands it to mod_apiauth_oauth through the optional function. */
+ * hands it to mod_apiauth_oauth among its services (mod_apiauth.h). */
 apr_status_t apiauth_dbd_writer_register(apr_pool_t *pconf);
 apr_status_t apiauth_dbd_writer_create(apr_pool_t *pconf, server_rec *s);
 void apiauth_dbd_writer_child_init(apr_pool_t *p, server_rec *s);
-APR_DECLARE_OPTIONAL_FN(apr_global_mutex_t *, apiauth_dbd_writer, (void));
+/* The lock, in either module (NULL: none). */
+apr_global_mutex_t *apiauth_dbd_writer(void);
 
 #endif

@@ -28,10 +28,20 @@
 #include "credential.h"
 #include "digest.h"
 #include "mod_apiauth.h"
+#include "resolve.h"
 
 #include "apiauth_log.h"
 
 extern module AP_MODULE_DECLARE_DATA apiauth_module;
+
+/* How a presented credential is named in the cache: a label, then its
+ * parts -- APIAUTH_CACHE_SECRET and the secret (a key, a Token, a Bearer
+ * token), APIAUTH_CACHE_BASIC with the user and password parts, or
+ * APIAUTH_CACHE_INSTALL with the token and its install id.  One letter
+ * each: the key of a cached API key then fits one SHA-256 block. */
+#define APIAUTH_CACHE_SECRET  "k"
+#define APIAUTH_CACHE_BASIC   "b"
+#define APIAUTH_CACHE_INSTALL "i"
 /* log lines say [apiauth:...], and LogLevel apiauth:debug works */
 APLOG_USE_MODULE(apiauth);
 
@@ -253,6 +263,10 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
                        const unsigned char *key, const apiauth_identity_t *id);
 void apiauth_cache_forget(request_rec *r, const char *const *parts,
                           int nparts);
+/* Every cached answer for `cred` as it was presented (apiauth_resolve.c,
+ * which knows how a credential is keyed). */
+void apiauth_forget_credential(request_rec *r,
+                               const apiauth_credential_t *cred);
 /* Something revoked through this server -- `what` "grant", "token" (an
  * access token, by jti) or "credential" -- with its id: a marker, kept
  * until `until` (Unix seconds), that cached identities it covers find. */
@@ -306,7 +320,6 @@ const char *apiauth_jwt_set_issuer(cmd_parms *cmd, void *dconf,
                                    const char *issuer, const char *local);
 /* May an identity the jwt provider made from a token be used at a location
  * whose issuer is not declared local?  Only when it names none of ours. */
-int apiauth_jwt_names_foreign(const apiauth_identity_t *id);
 void apiauth_dbd_prepare_statements(server_rec *s);
 void *apiauth_file_state_for(apr_pool_t *pconf, const char *path);
 

@@ -348,12 +348,7 @@ static const apiauth_identity_t *apiauth_request_identity(request_rec *r)
     return apiauth_identity_of(r);
 }
 
-static const char *apiauth_secret_digest(request_rec *r, const char *secret)
-{
-    return apiauth_digest_hex(r->pool, apiauth_pepper_of(r), secret);
-}
-
-static const apiauth_pepper_t *apiauth_server_pepper(server_rec *s)
+static const apiauth_pepper_t *server_pepper(server_rec *s)
 {
     apiauth_server_conf *sconf = ap_get_module_config(s->module_config,
                                                       &apiauth_module);
@@ -361,21 +356,48 @@ static const apiauth_pepper_t *apiauth_server_pepper(server_rec *s)
     return sconf->pepper;
 }
 
-/* For mod_apiauth_oauth: its refusals count, and it answers 429 too. */
-static int apiauth_failure_blocked(request_rec *r)
-{
-    return apiauth_limit_blocked(r);
-}
-
-static void apiauth_failure_note(request_rec *r)
-{
-    apiauth_limit_failed(r);
-}
-
-static int apiauth_tls_satisfied(request_rec *r)
+static int tls_satisfied(request_rec *r)
 {
     return apiauth_tls_ok(r, ap_get_module_config(r->per_dir_config,
                                                   &apiauth_module));
+}
+
+/* What another module's decisions did, carried out here, where the cache
+ * and the failure counts are. */
+static void apply_effects(request_rec *r, const apiauth_effects_t *fx)
+{
+    int i;
+
+    for (i = 0; fx && i < fx->list->nelts; i++) {
+        const apiauth_effect_t *e = &APR_ARRAY_IDX(fx->list, i,
+                                                   apiauth_effect_t);
+        switch (e->kind) {
+        case APIAUTH_EFFECT_REVOKED:
+            apiauth_cache_note_revoked(r, e->what, e->id, e->until);
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(10025)
+                          "%s %s revoked: what it covers is refused here "
+                          "at once", e->what, e->id);
+            break;
+        case APIAUTH_EFFECT_FORGET:
+            apiauth_forget_credential(r, &e->presented);
+            break;
+        case APIAUTH_EFFECT_REFUSED:
+            apiauth_limit_failed(r);
+            break;
+        case APIAUTH_EFFECT_ISSUED:
+            break;
+        }
+    }
+}
+
+static const apiauth_services_t services = {
+    tls_satisfied, apiauth_limit_blocked, apply_effects, server_pepper,
+    apiauth_dbd_writer,
+};
+
+static const apiauth_services_t *apiauth_services(void)
+{
+    return &services;
 }
 
 /* ------------------------------------------------------------------ */
@@ -472,13 +494,7 @@ static void register_hooks(apr_pool_t *p)
     apiauth_register_authz(p);
 
     APR_REGISTER_OPTIONAL_FN(apiauth_request_identity);
-    APR_REGISTER_OPTIONAL_FN(apiauth_cache_forget);
-    APR_REGISTER_OPTIONAL_FN(apiauth_cache_note_revoked);
-    APR_REGISTER_OPTIONAL_FN(apiauth_secret_digest);
-    APR_REGISTER_OPTIONAL_FN(apiauth_tls_satisfied);
-    APR_REGISTER_OPTIONAL_FN(apiauth_server_pepper);
-    APR_REGISTER_OPTIONAL_FN(apiauth_failure_blocked);
-    APR_REGISTER_OPTIONAL_FN(apiauth_failure_note);
+    APR_REGISTER_OPTIONAL_FN(apiauth_services);
 }
 
 /* not AP_DECLARE_MODULE: the private header already says APLOG_USE_MODULE */

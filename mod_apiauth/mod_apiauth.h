@@ -4,19 +4,23 @@
  * 1. A provider group of its own ("apiauth", version "1"): a module that
  *    registers an apiauth_provider_t there under a name can be listed in
  *    ApiAuthProvider.  mod_apiauth_oauth registers "oauth" this way.
- * 2. Optional functions (APR_RETRIEVE_OPTIONAL_FN) for modules that serve
- *    requests mod_apiauth has authenticated, or that revoke credentials.
+ * 2. Two optional functions (APR_RETRIEVE_OPTIONAL_FN): who a request
+ *    mod_apiauth authenticated is, for any module that serves it; and
+ *    the services of a module that mints and revokes credentials beside
+ *    mod_apiauth (docs/design.md says why each is there).
  *
  * Installed with the module (make install) for third-party providers.
  */
 #ifndef MOD_APIAUTH_H
 #define MOD_APIAUTH_H
 
+#include <apr_global_mutex.h>
 #include <apr_optional.h>
 #include <httpd.h>
 
 #include "apiauth.h"
 #include "digest.h"
+#include "effects.h"
 
 #define APIAUTH_PROVIDER_GROUP   "apiauth"
 #define APIAUTH_PROVIDER_VERSION "1"
@@ -52,47 +56,29 @@ typedef struct apiauth_provider {
 APR_DECLARE_OPTIONAL_FN(const apiauth_identity_t *, apiauth_request_identity,
                         (request_rec *r));
 
-/* How a presented credential is named in the cache: a label, then its
- * parts -- APIAUTH_CACHE_SECRET and the secret (a key, a Token, a Bearer
- * token), APIAUTH_CACHE_BASIC with the user and password parts, or
- * APIAUTH_CACHE_INSTALL with the token and its install id.  One letter
- * each: the key of a cached API key then fits one SHA-256 block. */
-#define APIAUTH_CACHE_SECRET  "k"
-#define APIAUTH_CACHE_BASIC   "b"
-#define APIAUTH_CACHE_INSTALL "i"
+/* What mod_apiauth does for a module that serves and mints credentials
+ * beside it (mod_apiauth_oauth), in one table: the location's TLS rule
+ * and failure limit, and carrying out what that module's decisions did
+ * (effects.h) -- cached answers forgotten, revocations marked for every
+ * node that shares the cache, refused attempts counted. */
+typedef struct apiauth_services {
+    /* Does `r` satisfy ApiAuthRequireTLS of its location (TLS, or TLS at
+     * a trusted proxy, or not required)?  Handlers refuse with 403. */
+    int (*tls_satisfied)(request_rec *r);
+    /* ApiAuthFailureLimit: seconds until this client address may try
+     * again (answer 429 with Retry-After), 0 when it may now. */
+    int (*retry_after)(request_rec *r);
+    /* Carries out `fx`, in order, once the transaction that decided them
+     * has committed. */
+    void (*apply)(request_rec *r, const apiauth_effects_t *fx);
+    /* The server's ApiAuthSecretPepper (NULL when none), so that digests
+     * made by another module match those in the store. */
+    const apiauth_pepper_t *(*pepper)(server_rec *s);
+    /* The lock SQLite writers of this server queue on (NULL: none). */
+    apr_global_mutex_t *(*sqlite_writer)(void);
+} apiauth_services_t;
 
-/* Forgets a cached credential at once (logout, revocation endpoint):
- * `parts` are the label and the credential's parts as presented. */
-APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_forget,
-                        (request_rec *r, const char *const *parts,
-                         int nparts));
-
-/* Something revoked through this server -- `what` "grant" (a replayed or
- * revoked refresh token's family) or "credential" (a session ended at
- * logout) with its id: cached identities it covers stop counting at once.
- * `until` (Unix seconds) is when the last of them would have expired. */
-APR_DECLARE_OPTIONAL_FN(void, apiauth_cache_note_revoked,
-                        (request_rec *r, const char *what, const char *id,
-                         apr_int64_t until));
-
-/* The digest the store holds for `secret` (hex), under the server's
- * pepper when ApiAuthSecretPepper is set. NULL on failure. */
-APR_DECLARE_OPTIONAL_FN(const char *, apiauth_secret_digest,
-                        (request_rec *r, const char *secret));
-
-/* ApiAuthFailureLimit: seconds until this client address may try again
- * (answer 429 with Retry-After), 0 when it may now; and counting one more
- * refused attempt of it. */
-APR_DECLARE_OPTIONAL_FN(int, apiauth_failure_blocked, (request_rec *r));
-APR_DECLARE_OPTIONAL_FN(void, apiauth_failure_note, (request_rec *r));
-
-/* The server's ApiAuthSecretPepper (NULL when none), so that digests made
- * by another module match those in the store. */
-APR_DECLARE_OPTIONAL_FN(const apiauth_pepper_t *, apiauth_server_pepper,
-                        (server_rec *s));
-
-/* Does `r` satisfy ApiAuthRequireTLS of its location (TLS, or TLS at a
- * trusted proxy, or not required)?  Handlers refuse with 403 when not. */
-APR_DECLARE_OPTIONAL_FN(int, apiauth_tls_satisfied, (request_rec *r));
+APR_DECLARE_OPTIONAL_FN(const apiauth_services_t *, apiauth_services,
+                        (void));
 
 #endif

@@ -62,18 +62,6 @@ const char *apiauth_jwt_set_issuer(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-/* Names of ours: an app's public id, a client's id. */
-static int local_name(const char *s)
-{
-    return s && (has_prefix(s, "app_") || has_prefix(s, "cli_"));
-}
-
-int apiauth_jwt_names_foreign(const apiauth_identity_t *id)
-{
-    return !local_name(id->client_id) && !local_name(id->user)
-           && (id->app == NULL || !local_name(id->app));
-}
-
 /* The claim that cannot name anyone here, or NULL when all can: control
  * characters and separators would split a header or a log line, and a
  * token of another issuer may not take the name of an app or a client of
@@ -83,13 +71,13 @@ static const char *unusable_claim(const apiauth_jwt_claims_t *claims,
 {
     if (!apiauth_name_is_valid(claims->client_id)
         || has_prefix(claims->client_id, "app_")
-        || (!local && local_name(claims->client_id))) {
+        || (!local && apiauth_name_is_ours(claims->client_id))) {
         return "client_id";
     }
     if (!apiauth_name_is_valid(claims->sub)
         || (strcmp(claims->sub, claims->client_id) != 0
-            && local_name(claims->sub))
-        || (!local && local_name(claims->sub))) {
+            && apiauth_name_is_ours(claims->sub))
+        || (!local && apiauth_name_is_ours(claims->sub))) {
         return "sub";
     }
     if (app && !apiauth_name_is_valid(app)) {

@@ -42,7 +42,7 @@ static int app_of_request(request_rec *r, apiauth_db_t *db,
 {
     apiauth_request_material_t m = {0};
     apiauth_error_t err = {NULL, NULL};
-    const char *digest;
+    apiauth_effects_t fx;
     apiauth_status_t st;
 
     m.accepted = APIAUTH_SCHEME_BASIC;
@@ -55,21 +55,14 @@ static int app_of_request(request_rec *r, apiauth_db_t *db,
         return unauthorized(r, "invalid_client", "the app token is required "
                             "as the Basic user name");
     }
-    digest = apiauth_digest_hex(r->pool, oauth_conf(r)->oauth.pepper,
-                                cred->secret);
-    st = digest ? apiauth_store_credential_find(r->pool, db, digest, app)
-                : APIAUTH_ERROR;
+    apiauth_effects_init(&fx, r->pool);
+    st = apiauth_login_app(r->pool, db, oauth_conf(r)->oauth.pepper, cred,
+                           apr_time_sec(r->request_time), app, &fx, &err);
+    oauth_apply(r, &fx);
     if (st == APIAUTH_ERROR) {
-        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+        return oauth_send_error(r, st, &err);
     }
-    if (st != APIAUTH_OK || app->identity.kind != APIAUTH_KIND_APP_TOKEN
-        || apiauth_credential_row_check(app, apr_time_sec(r->request_time),
-                                        &err) != APIAUTH_OK) {
-        oauth_failed_attempt(r);
-        return unauthorized(r, "invalid_client", "unknown, expired or "
-                            "revoked app token");
-    }
-    return OK;
+    return st == APIAUTH_OK ? OK : unauthorized(r, err.error, err.description);
 }
 
 /* {"username"|"email": ..., "password": ...} as JSON, or the same fields
@@ -134,6 +127,7 @@ static int login(request_rec *r, apiauth_db_t *db)
     apiauth_error_t err;
     const char *login_name = NULL, *password = NULL, *user, *secret, *id;
     apr_int64_t now = apr_time_sec(r->request_time);
+    apiauth_effects_t fx;
     apiauth_status_t st;
     int rc;
 
@@ -147,23 +141,25 @@ static int login(request_rec *r, apiauth_db_t *db)
     if ((rc = login_fields(r, &login_name, &password)) != OK) {
         return rc;
     }
+    apiauth_effects_init(&fx, r->pool);
     st = apiauth_login_check(r->pool, db, app.identity.app, login_name,
-                             password, &user, &err);
+                             password, &user, &fx, &err);
+    if (st == APIAUTH_OK
+        && apiauth_mint_credential(r->pool, db, conf->oauth.pepper,
+                                   APIAUTH_KIND_SESSION, app.identity.app,
+                                   user, NULL, now, conf->session_lifetime,
+                                   &secret, &id, &fx) != APIAUTH_OK) {
+        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    oauth_apply(r, &fx);
     if (st == APIAUTH_ERROR) {
         return oauth_send_error(r, st, &err);
     }
     if (st != APIAUTH_OK) {
-        oauth_failed_attempt(r);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20050)
                       "login to app %s refused (app token %s)",
                       app.identity.app, app.identity.credential_id);
         return unauthorized(r, err.error, err.description);
-    }
-    if (apiauth_mint_credential(r->pool, db, conf->oauth.pepper,
-                                APIAUTH_KIND_SESSION, app.identity.app, user,
-                                NULL, now, conf->session_lifetime, &secret,
-                                &id) != APIAUTH_OK) {
-        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20051)
                   "user %s logged in to app %s: session %s", user,
@@ -179,46 +175,24 @@ static int logout(request_rec *r, apiauth_db_t *db)
 {
     apiauth_credential_t cred;
     apiauth_credential_row_t app, session;
+    apiauth_effects_t fx;
     apiauth_error_t err;
-    const char *digest;
-    const char *parts[3];
     apiauth_status_t st;
     int rc;
 
     if ((rc = app_of_request(r, db, &cred, &app)) != OK) {
         return rc;
     }
-    digest = apiauth_digest_hex(r->pool, oauth_conf(r)->oauth.pepper,
-                                cred.password);
-    st = digest ? apiauth_store_credential_find(r->pool, db, digest, &session)
-                : APIAUTH_ERROR;
+    apiauth_effects_init(&fx, r->pool);
+    st = apiauth_logout(r->pool, db, oauth_conf(r)->oauth.pepper, &cred, &app,
+                        apr_time_sec(r->request_time), &session, &fx, &err);
+    oauth_apply(r, &fx);
     if (st == APIAUTH_ERROR) {
-        return oauth_send_error(r, st, &store_down);
+        return oauth_send_error(r, st, &err);
     }
-    if (st != APIAUTH_OK || session.identity.kind != APIAUTH_KIND_SESSION
-        || strcmp(session.identity.app, app.identity.app) != 0
-        || apiauth_credential_row_check(&session,
-                                        apr_time_sec(r->request_time), &err)
-               != APIAUTH_OK) {
-        oauth_failed_attempt(r);
-        return unauthorized(r, "invalid_token", "no live session of this app "
-                            "has this token");
+    if (st != APIAUTH_OK) {
+        return unauthorized(r, err.error, err.description);
     }
-    if (apiauth_credential_revoke(r->pool, db, session.identity.credential_id,
-                                  apr_time_sec(r->request_time))
-        != APIAUTH_OK) {
-        return oauth_send_error(r, APIAUTH_ERROR, &store_down);
-    }
-    /* the cache key of APP_TOKEN:SESSION_TOKEN (mod_apiauth's) */
-    parts[0] = APIAUTH_CACHE_BASIC;
-    parts[1] = cred.secret;
-    parts[2] = cred.password;
-    oauth_forget_parts(r, parts, 3);
-    /* and under the app's other app tokens, where it may be cached too */
-    oauth_note_revoked(r, "credential", session.identity.credential_id,
-                       session.identity.expires
-                           ? session.identity.expires
-                           : apr_time_sec(r->request_time) + 86400);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20052)
                   "session %s of user %s ended", session.identity.credential_id,
                   session.identity.user);
@@ -254,6 +228,7 @@ int oauth_handle_install_token(request_rec *r)
     const apiauth_identity_t *caller = identity_of ? identity_of(r) : NULL;
     const char *install_id = NULL, *app_key = NULL, *secret, *id;
     apiauth_error_t err = {"invalid_request", NULL};
+    apiauth_effects_t fx;
     apiauth_db_t db;
     int n, rc;
 
@@ -285,14 +260,16 @@ int oauth_handle_install_token(request_rec *r)
                                   "of your credential"};
         return oauth_answer_error(r, HTTP_FORBIDDEN, &denied);
     }
+    apiauth_effects_init(&fx, r->pool);
     if (apiauth_mint_credential(r->pool, &db, conf->oauth.pepper,
                                 APIAUTH_KIND_INSTALL, caller->app,
                                 caller->user, install_id,
                                 apr_time_sec(r->request_time),
-                                conf->install_lifetime, &secret, &id)
+                                conf->install_lifetime, &secret, &id, &fx)
         != APIAUTH_OK) {
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);
     }
+    oauth_apply(r, &fx);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20054)
                   "install token %s for install %s of app %s, by %s", id,
                   install_id, caller->app, apiauth_identity_subject(caller));

@@ -14,26 +14,6 @@
 #include "keys.h"
 #include "oauth_private.h"
 
-/* The grant revocations of this request reach mod_apiauth's cache. */
-static void grant_revoked(void *baton, const char *grant_id,
-                          apr_int64_t until)
-{
-    request_rec *r = baton;
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AALOGNO(20026)
-                  "grant %s revoked: its tokens stop here at once", grant_id);
-    oauth_note_revoked(r, "grant", grant_id, until);
-}
-
-/* The server's configuration with this request's revocation hook. */
-static apiauth_oauth_config_t request_config(request_rec *r)
-{
-    apiauth_oauth_config_t cfg = oauth_conf(r)->oauth;
-
-    cfg.grant_revoked = grant_revoked;
-    cfg.baton = r;
-    return cfg;
-}
-
 static const apiauth_error_t store_down = {
     "temporarily_unavailable", "the token store is unreachable; try again"};
 
@@ -45,6 +25,7 @@ static int authenticated_client(request_rec *r, int public_allowed,
 {
     oauth_server_conf *conf = oauth_conf(r);
     apiauth_client_auth_t how;
+    apiauth_effects_t fx;
     apiauth_error_t err;
     apiauth_status_t st;
     int rc;
@@ -65,17 +46,16 @@ static int authenticated_client(request_rec *r, int public_allowed,
     if (oauth_store(r, db) != 0) {
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);
     }
+    apiauth_effects_init(&fx, r->pool);
     st = apiauth_oauth_client_authenticate(
         r->pool, &conf->oauth, db, apr_table_get(r->headers_in,
                                                  "Authorization"),
-        *params, public_allowed, client, &how, &err);
+        *params, public_allowed, client, &how, &fx, &err);
+    oauth_apply(r, &fx);
     if (st != APIAUTH_OK) {
         if (st == APIAUTH_ERROR) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20021)
                           "client lookup failed: %s", db->last_error);
-        }
-        else if (st == APIAUTH_DENIED) {
-            oauth_failed_attempt(r);
         }
         return oauth_send_error(r, st, &err);
     }
@@ -101,7 +81,7 @@ static void purge_now_and_then(request_rec *r, apiauth_db_t *db)
 
 int oauth_handle_token(request_rec *r)
 {
-    apiauth_oauth_config_t cfg;
+    apiauth_effects_t fx;
     apr_table_t *params;
     apiauth_db_t db;
     apiauth_oauth_client_t client;
@@ -113,16 +93,16 @@ int oauth_handle_token(request_rec *r)
     if ((rc = authenticated_client(r, 1, &params, &db, &client)) != OK) {
         return rc;
     }
-    cfg = request_config(r);
-    st = apiauth_oauth_token(r->pool, &cfg, &db, &client, params,
-                             apr_time_sec(r->request_time), &response, &err);
+    apiauth_effects_init(&fx, r->pool);
+    st = apiauth_oauth_token(r->pool, &oauth_conf(r)->oauth, &db, &client,
+                             params, apr_time_sec(r->request_time), &response,
+                             &fx, &err);
+    /* the transaction is over: a replay's revocation reaches the cache */
+    oauth_apply(r, &fx);
     if (st != APIAUTH_OK) {
         if (st == APIAUTH_ERROR && db.last_error) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(20023)
                           "token store: %s", db.last_error);
-        }
-        else if (st != APIAUTH_ERROR && strcmp(err.error, "invalid_grant") == 0) {
-            oauth_failed_attempt(r);   /* a guessed code or refresh token */
         }
         return oauth_send_error(r, st, &err);
     }
@@ -165,13 +145,13 @@ int oauth_handle_introspect(request_rec *r)
 
 int oauth_handle_revoke(request_rec *r)
 {
-    apiauth_oauth_config_t cfg;
+    apiauth_effects_t fx;
     apiauth_error_t err;
     apr_table_t *params;
     apiauth_db_t db;
     apiauth_oauth_client_t caller;
     const char *token;
-    apiauth_oauth_revoked_access_t revoked;
+    apiauth_status_t st;
     int rc;
 
     if ((rc = authenticated_client(r, 1, &params, &db, &caller)) != OK) {
@@ -181,17 +161,13 @@ int oauth_handle_revoke(request_rec *r)
         apiauth_error_t missing = {"invalid_request", "token is required"};
         return oauth_send_error(r, APIAUTH_INVALID, &missing);
     }
-    cfg = request_config(r);
-    if (apiauth_oauth_revoke(r->pool, &cfg, &db, &caller, token,
-                             apr_time_sec(r->request_time), &revoked,
-                             &err) != APIAUTH_OK) {
+    apiauth_effects_init(&fx, r->pool);
+    st = apiauth_oauth_revoke(r->pool, &oauth_conf(r)->oauth, &db, &caller,
+                              token, apr_time_sec(r->request_time), &fx,
+                              &err);
+    oauth_apply(r, &fx);
+    if (st != APIAUTH_OK) {
         return oauth_send_error(r, APIAUTH_ERROR, &err);
-    }
-    if (revoked.jti) {
-        /* this encoding's entry goes at once, and every other encoding of
-         * the token (ECDSA takes s and n - s alike) finds the marker */
-        oauth_forget_cached(r, token);
-        oauth_note_revoked(r, "token", revoked.jti, revoked.until);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20025)
                   "revocation request of client %s handled", caller.id);

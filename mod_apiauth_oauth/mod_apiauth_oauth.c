@@ -302,8 +302,7 @@ static const command_rec oauth_cmds[] = {
 /* Builds the protocol configuration of each server from its directives. */
 int oauth_post_config_server(apr_pool_t *p, server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(apiauth_server_pepper) *pepper_of =
-        APR_RETRIEVE_OPTIONAL_FN(apiauth_server_pepper);
+    const apiauth_services_t *services = oauth_services();
     oauth_server_conf *conf = ap_get_module_config(s->module_config,
                                                    &apiauth_oauth_module);
     apiauth_oauth_config_t *o = &conf->oauth;
@@ -332,7 +331,7 @@ int oauth_post_config_server(apr_pool_t *p, server_rec *s)
     o->audience = conf->audience ? conf->audience : conf->issuer;
     o->signing_key = conf->signing_key;
     o->keys = keys;
-    o->pepper = pepper_of ? pepper_of(s) : NULL;
+    o->pepper = services ? services->pepper(s) : NULL;
     o->access_lifetime = conf->access_lifetime > 0
                              ? conf->access_lifetime
                              : OAUTH_DEFAULT_ACCESS_LIFETIME;
@@ -373,7 +372,8 @@ static int oauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!oauth_mod_apiauth_loaded()) {
+    oauth_retrieve_services();
+    if (oauth_services() == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(20002)
                      "mod_apiauth_oauth needs mod_apiauth: LoadModule "
                      "apiauth_module before apiauth_oauth_module");
@@ -453,7 +453,7 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
 
     ap_hook_post_config(oauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
-    ap_hook_optional_fn_retrieve(oauth_retrieve_functions, NULL, NULL,
+    ap_hook_optional_fn_retrieve(oauth_retrieve_services, NULL, NULL,
                                  APR_HOOK_MIDDLE);
     ap_hook_handler(oauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_provider(p, APIAUTH_PROVIDER_GROUP, "oauth",

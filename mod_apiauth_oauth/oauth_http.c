@@ -19,22 +19,27 @@
 #include "oauth_private.h"
 #include "response.h"
 
-static APR_OPTIONAL_FN_TYPE(apiauth_tls_satisfied) *tls_satisfied;
-static APR_OPTIONAL_FN_TYPE(apiauth_cache_forget) *cache_forget;
-static APR_OPTIONAL_FN_TYPE(apiauth_failure_blocked) *failure_blocked;
-static APR_OPTIONAL_FN_TYPE(apiauth_failure_note) *failure_note;
+/* mod_apiauth's, which post_config makes sure of (it refuses to start
+ * without), so that handlers never find it missing. */
+static const apiauth_services_t *services;
 
-void oauth_retrieve_functions(void)
+/* Asked again at each (re)start: mod_apiauth may have been loaded anew. */
+void oauth_retrieve_services(void)
 {
-    tls_satisfied = APR_RETRIEVE_OPTIONAL_FN(apiauth_tls_satisfied);
-    cache_forget = APR_RETRIEVE_OPTIONAL_FN(apiauth_cache_forget);
-    failure_blocked = APR_RETRIEVE_OPTIONAL_FN(apiauth_failure_blocked);
-    failure_note = APR_RETRIEVE_OPTIONAL_FN(apiauth_failure_note);
+    APR_OPTIONAL_FN_TYPE(apiauth_services) *services_of =
+        APR_RETRIEVE_OPTIONAL_FN(apiauth_services);
+
+    services = services_of ? services_of() : NULL;
 }
 
-int oauth_mod_apiauth_loaded(void)
+const apiauth_services_t *oauth_services(void)
 {
-    return APR_RETRIEVE_OPTIONAL_FN(apiauth_tls_satisfied) != NULL;
+    return services;
+}
+
+void oauth_apply(request_rec *r, const apiauth_effects_t *fx)
+{
+    services->apply(r, fx);
 }
 
 /* Our statements, added before mod_dbd prepares them.  Those mod_apiauth
@@ -112,7 +117,7 @@ int oauth_too_many_failures(request_rec *r)
 {
     apiauth_error_t err = {"too_many_requests", "too many refused attempts "
                            "from this address: retry later"};
-    int wait = failure_blocked ? failure_blocked(r) : 0;
+    int wait = services->retry_after(r);
 
     if (wait <= 0) {
         return OK;
@@ -121,19 +126,12 @@ int oauth_too_many_failures(request_rec *r)
     return oauth_answer_error(r, HTTP_TOO_MANY_REQUESTS, &err);
 }
 
-void oauth_failed_attempt(request_rec *r)
-{
-    if (failure_note) {
-        failure_note(r);
-    }
-}
-
 int oauth_require_tls(request_rec *r)
 {
     apiauth_error_t err = {"invalid_request",
                            "this endpoint is served over HTTPS only"};
 
-    if (tls_satisfied == NULL || tls_satisfied(r)) {
+    if (services->tls_satisfied(r)) {
         return OK;
     }
     return oauth_answer_error(r, HTTP_FORBIDDEN, &err);
@@ -280,31 +278,6 @@ int oauth_read_params(request_rec *r, int from_body, apr_table_t **params)
 int oauth_read_body(request_rec *r, char **body, apr_size_t *len)
 {
     return read_body_max(r, oauth_conf(r)->max_body, body, len);
-}
-
-void oauth_forget_parts(request_rec *r, const char *const *parts, int n)
-{
-    if (cache_forget) {
-        cache_forget(r, parts, n);
-    }
-}
-
-void oauth_note_revoked(request_rec *r, const char *what, const char *id,
-                        apr_int64_t until)
-{
-    APR_OPTIONAL_FN_TYPE(apiauth_cache_note_revoked) *note =
-        APR_RETRIEVE_OPTIONAL_FN(apiauth_cache_note_revoked);
-
-    if (note) {
-        note(r, what, id, until);
-    }
-}
-
-void oauth_forget_cached(request_rec *r, const char *token)
-{
-    const char *parts[2] = {APIAUTH_CACHE_SECRET, token};
-
-    oauth_forget_parts(r, parts, 2);
 }
 
 int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,

@@ -63,9 +63,13 @@ oauth_server_conf *oauth_conf(request_rec *r);
 int oauth_post_config_server(apr_pool_t *p, server_rec *s);
 
 /* oauth_http.c */
-void oauth_retrieve_functions(void);
+/* mod_apiauth's services (mod_apiauth.h); NULL when it is not loaded,
+ * which post_config refuses. */
+const apiauth_services_t *oauth_services(void);
+void oauth_retrieve_services(void);
+/* Carries out what a decision of lib/ did, after its transaction. */
+void oauth_apply(request_rec *r, const apiauth_effects_t *fx);
 void oauth_prepare_statements(server_rec *s);
-int oauth_mod_apiauth_loaded(void);
 /* The request's store connection; -1 (logged) when there is none. */
 int oauth_store(request_rec *r, apiauth_db_t *db);
 /* The request's parameters: the query (GET) or the body (POST), with the
@@ -82,10 +86,9 @@ int oauth_send_error(request_rec *r, apiauth_status_t st,
 /* The same with the status chosen by the caller. */
 int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err);
 /* ApiAuthFailureLimit (mod_apiauth): 429 with Retry-After when this
- * address has been refused too often (DONE), else OK; and counting one
- * more refusal (a wrong secret, password, code or refresh token). */
+ * address has been refused too often (DONE), else OK.  Refusals are
+ * counted by oauth_apply (APIAUTH_EFFECT_REFUSED). */
 int oauth_too_many_failures(request_rec *r);
-void oauth_failed_attempt(request_rec *r);
 /* Refuses plain HTTP where ApiAuthRequireTLS is on (403); else OK. */
 int oauth_require_tls(request_rec *r);
 /* Only `method` (and HEAD for GET) is allowed here; else 405. */
@@ -95,13 +98,6 @@ int oauth_read_body(request_rec *r, char **body, apr_size_t *len);
 /* Wipes len bytes at `at` (OPENSSL_cleanse) when the request ends: for a
  * secret copied out of a body. */
 void oauth_wipe_later(request_rec *r, char *at, apr_size_t len);
-/* Drops a credential from mod_apiauth's cache at once (its parts as
- * mod_apiauth keys them), or an access token. */
-void oauth_forget_parts(request_rec *r, const char *const *parts, int n);
-void oauth_forget_cached(request_rec *r, const char *token);
-/* Tells mod_apiauth's cache that a grant or credential was revoked. */
-void oauth_note_revoked(request_rec *r, const char *what, const char *id,
-                        apr_int64_t until);
 /* Is `ref` (an app's id or name) the app `app_id`? */
 int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,
                       const char *app_id);

@@ -191,13 +191,14 @@ apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
                                              const apiauth_oauth_config_t *cfg,
                                              apiauth_db_t *db,
                                              const char *grant_id,
-                                             apr_int64_t now)
+                                             apr_int64_t now,
+                                             apiauth_effects_t *fx)
 {
     apiauth_status_t st = apiauth_store_grant_revoke(p, db, grant_id, now);
 
-    if (st == APIAUTH_OK && cfg->grant_revoked) {
-        cfg->grant_revoked(cfg->baton, grant_id,
-                           now + cfg->access_lifetime + cfg->leeway);
+    if (st == APIAUTH_OK) {
+        apiauth_effect_revoked(fx, "grant", grant_id,
+                               now + cfg->access_lifetime + cfg->leeway);
     }
     return st;
 }
@@ -207,7 +208,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
                                       apiauth_db_t *db,
                                       const apiauth_oauth_client_t *caller,
                                       const char *token, apr_int64_t now,
-                                      apiauth_oauth_revoked_access_t *revoked,
+                                      apiauth_effects_t *fx,
                                       apiauth_error_t *err)
 {
     static const apiauth_error_t unavailable = {
@@ -217,8 +218,6 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     apiauth_single_use_t rt;
     apiauth_status_t st;
 
-    revoked->jti = NULL;
-    revoked->until = 0;
     if (token == NULL) {
         return APIAUTH_OK;
     }
@@ -239,8 +238,17 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
             *err = unavailable;
             return APIAUTH_ERROR;
         }
-        revoked->jti = claims.jti;
-        revoked->until = claims.exp + cfg->leeway;
+        {
+            /* this encoding's entry goes at once, and every other
+             * encoding of the token (ECDSA takes s and n - s alike)
+             * finds the jti's marker */
+            apiauth_credential_t presented = {APIAUTH_SCHEME_BEARER,
+                                              APIAUTH_FROM_AUTHORIZATION,
+                                              token, NULL, NULL};
+            apiauth_effect_forget(fx, &presented);
+            apiauth_effect_revoked(fx, "token", claims.jti,
+                                   claims.exp + cfg->leeway);
+        }
         return APIAUTH_OK;
     }
     st = refresh_find(p, cfg, db, token, &rt);
@@ -251,7 +259,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     if (st != APIAUTH_OK || strcmp(rt.client_id, caller->id) != 0) {
         return APIAUTH_OK;
     }
-    if (apiauth_oauth_family_revoke(p, cfg, db, rt.grant_id, now)
+    if (apiauth_oauth_family_revoke(p, cfg, db, rt.grant_id, now, fx)
         != APIAUTH_OK) {
         *err = unavailable;
         return APIAUTH_ERROR;

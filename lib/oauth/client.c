@@ -58,7 +58,7 @@ static apiauth_status_t basic_credentials(apr_pool_t *p, const char *header,
     return APIAUTH_OK;
 }
 
-apiauth_status_t apiauth_oauth_client_authenticate(
+static apiauth_status_t authenticate(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
     const char *authorization, apr_table_t *params, int public_allowed,
     apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
@@ -137,6 +137,21 @@ apiauth_status_t apiauth_oauth_client_authenticate(
                             "unknown client or wrong secret");
     }
     return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_oauth_client_authenticate(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const char *authorization, apr_table_t *params, int public_allowed,
+    apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
+    apiauth_effects_t *fx, apiauth_error_t *err)
+{
+    apiauth_status_t st = authenticate(p, cfg, db, authorization, params,
+                                       public_allowed, client, method, err);
+
+    if (st == APIAUTH_DENIED) {
+        apiauth_effect_refused(fx, "client");
+    }
+    return st;
 }
 
 static const apiauth_oauth_scope_t *registered(const apiauth_oauth_config_t *cfg,

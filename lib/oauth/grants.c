@@ -193,9 +193,9 @@ static apiauth_status_t replayed(apr_pool_t *p,
                                  const apiauth_oauth_config_t *cfg,
                                  apiauth_db_t *db, const char *grant_id,
                                  const char *why, apr_int64_t now,
-                                 apiauth_error_t *err)
+                                 apiauth_effects_t *fx, apiauth_error_t *err)
 {
-    if (apiauth_oauth_family_revoke(p, cfg, db, grant_id, now)
+    if (apiauth_oauth_family_revoke(p, cfg, db, grant_id, now, fx)
         != APIAUTH_OK) {
         return unavailable(err);
     }
@@ -214,7 +214,7 @@ static apiauth_status_t not_spent(apr_pool_t *p,
                                   const char *digest,
                                   const apiauth_oauth_client_t *client,
                                   apr_int64_t now, int *keep,
-                                  apiauth_error_t *err)
+                                  apiauth_effects_t *fx, apiauth_error_t *err)
 {
     apiauth_single_use_t row;
 
@@ -230,7 +230,7 @@ static apiauth_status_t not_spent(apr_pool_t *p,
         return invalid(err, "invalid_grant", what->foreign);
     }
     *keep = 1;
-    return replayed(p, cfg, db, row.grant_id, what->replayed, now, err);
+    return replayed(p, cfg, db, row.grant_id, what->replayed, now, fx, err);
 }
 
 /* Is the grant family still live?  The user may have withdrawn it
@@ -299,7 +299,7 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                const apiauth_oauth_client_t *client,
                                apr_table_t *params, unsigned grant,
                                apr_int64_t now, json_t **response, int *keep,
-                               apiauth_error_t *err)
+                               apiauth_effects_t *fx, apiauth_error_t *err)
 {
     int is_code = grant == APIAUTH_GRANT_AUTHORIZATION_CODE;
     const single_use_kind_t *what = is_code ? &a_code : &a_refresh_token;
@@ -326,7 +326,8 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
     case APIAUTH_OK:
         break;
     case APIAUTH_DENIED:
-        return not_spent(p, cfg, db, what, digest, client, now, keep, err);
+        return not_spent(p, cfg, db, what, digest, client, now, keep, fx,
+                         err);
     default:
         return unavailable(err);
     }
@@ -361,7 +362,8 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
                                      apiauth_db_t *db,
                                      const apiauth_oauth_client_t *client,
                                      apr_table_t *params, apr_int64_t now,
-                                     json_t **response, apiauth_error_t *err)
+                                     json_t **response, apiauth_effects_t *fx,
+                                     apiauth_error_t *err)
 {
     const char *name = apr_table_get(params, "grant_type");
     unsigned grant = apiauth_grant_from_name(name);
@@ -383,21 +385,35 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
                        "this grant type");
     }
     if (grant == APIAUTH_GRANT_CLIENT_CREDENTIALS) {
-        return grant_client_credentials(p, cfg, client, params, now, response,
-                                        err);
+        st = grant_client_credentials(p, cfg, client, params, now, response,
+                                      err);
     }
-    if (apiauth_db_begin(p, db, &txn) != APIAUTH_OK) {
+    else if (apiauth_db_begin(p, db, &txn) != APIAUTH_OK) {
         return unavailable(err);
     }
-    st = redeem(p, cfg, db, client, params, grant, now, response, &keep,
-                err);
-    if (apiauth_db_end(p, db, txn, keep && st != APIAUTH_ERROR) != APIAUTH_OK
-        && st != APIAUTH_ERROR) {
-        if (*response) {
-            json_decref(*response);
-            *response = NULL;
+    else {
+        int mark = apiauth_effects_mark(fx);
+
+        st = redeem(p, cfg, db, client, params, grant, now, response, &keep,
+                    fx, err);
+        if (apiauth_db_end(p, db, txn, keep && st != APIAUTH_ERROR)
+                != APIAUTH_OK
+            && st != APIAUTH_ERROR) {
+            /* nothing of it happened: no tokens, no revocation */
+            apiauth_effects_rollback(fx, mark);
+            if (*response) {
+                json_decref(*response);
+                *response = NULL;
+            }
+            return unavailable(err);
         }
-        return unavailable(err);
+    }
+    if (st == APIAUTH_OK) {
+        apiauth_effect_issued(fx, name, client->id);
+    }
+    else if (st == APIAUTH_INVALID && strcmp(err->error, "invalid_grant") == 0) {
+        /* a code or refresh token guessed, replayed or stolen */
+        apiauth_effect_refused(fx, "grant");
     }
     return st;
 }

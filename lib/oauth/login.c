@@ -9,6 +9,7 @@
 
 #include "keys.h"
 #include "login.h"
+#include "resolve.h"
 
 /* A bcrypt hash of a random password nobody knows, at the cost real hashes
  * have: checked against when the user does not exist, so that an unknown
@@ -33,6 +34,7 @@ apiauth_status_t apiauth_login_check(apr_pool_t *p, apiauth_db_t *db,
                                      const char *app, const char *login,
                                      const char *password,
                                      const char **user_id,
+                                     apiauth_effects_t *fx,
                                      apiauth_error_t *err)
 {
     static const apiauth_error_t wrong = {
@@ -52,6 +54,7 @@ apiauth_status_t apiauth_login_check(apr_pool_t *p, apiauth_db_t *db,
                                                     : dummy_hash)
               == APR_SUCCESS;
     if (!known || !matches) {
+        apiauth_effect_refused(fx, "password");
         *err = wrong;
         return APIAUTH_DENIED;
     }
@@ -65,7 +68,8 @@ apiauth_status_t apiauth_mint_credential(apr_pool_t *p, apiauth_db_t *db,
                                          const char *user,
                                          const char *install_id,
                                          apr_int64_t now, apr_int64_t lifetime,
-                                         const char **secret, const char **id)
+                                         const char **secret, const char **id,
+                                         apiauth_effects_t *fx)
 {
     const char *prefix = kind == APIAUTH_KIND_INSTALL ? APIAUTH_PREFIX_INSTALL
                                                       : APIAUTH_PREFIX_SESSION;
@@ -90,14 +94,93 @@ apiauth_status_t apiauth_mint_credential(apr_pool_t *p, apiauth_db_t *db,
     }
     *secret = minted;
     *id = c.id;
+    apiauth_effect_issued(fx, apiauth_kind_name(kind), c.id);
     return APIAUTH_OK;
 }
 
-apiauth_status_t apiauth_credential_revoke(apr_pool_t *p, apiauth_db_t *db,
-                                           const char *id, apr_int64_t now)
+/* A credential by its secret, live at `now`: APIAUTH_OK, APIAUTH_DENIED
+ * (unknown, revoked, expired), APIAUTH_ERROR. */
+static apiauth_status_t live_credential(apr_pool_t *p, apiauth_db_t *db,
+                                        const apiauth_pepper_t *pepper,
+                                        const char *secret, apr_int64_t now,
+                                        apiauth_credential_row_t *row)
 {
-    /* revoked already (a second logout) is no failure */
-    return apiauth_store_credential_revoke(p, db, id, now) == APIAUTH_ERROR
-               ? APIAUTH_ERROR
-               : APIAUTH_OK;
+    const char *digest = apiauth_digest_hex(p, pepper, secret);
+    apiauth_status_t st;
+
+    if (digest == NULL) {
+        return APIAUTH_ERROR;
+    }
+    st = apiauth_store_credential_find(p, db, digest, row);
+    if (st == APIAUTH_OK) {
+        st = apiauth_credential_row_check(row, now, NULL);
+    }
+    return st == APIAUTH_NOT_MINE ? APIAUTH_DENIED : st;
+}
+
+static apiauth_status_t store_down(apiauth_error_t *err)
+{
+    return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                        "the credential store is unreachable");
+}
+
+apiauth_status_t apiauth_login_app(apr_pool_t *p, apiauth_db_t *db,
+                                   const apiauth_pepper_t *pepper,
+                                   const apiauth_credential_t *presented,
+                                   apr_int64_t now,
+                                   apiauth_credential_row_t *app,
+                                   apiauth_effects_t *fx,
+                                   apiauth_error_t *err)
+{
+    apiauth_status_t st = live_credential(p, db, pepper, presented->secret,
+                                          now, app);
+
+    if (st == APIAUTH_ERROR) {
+        return store_down(err);
+    }
+    if (st != APIAUTH_OK || app->identity.kind != APIAUTH_KIND_APP_TOKEN) {
+        apiauth_effect_refused(fx, "app token");
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                            "unknown, expired or revoked app token");
+    }
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_logout(apr_pool_t *p, apiauth_db_t *db,
+                                const apiauth_pepper_t *pepper,
+                                const apiauth_credential_t *presented,
+                                const apiauth_credential_row_t *app,
+                                apr_int64_t now,
+                                apiauth_credential_row_t *session,
+                                apiauth_effects_t *fx, apiauth_error_t *err)
+{
+    apiauth_status_t st;
+
+    st = presented->password && *presented->password
+             ? live_credential(p, db, pepper, presented->password, now,
+                               session)
+             : APIAUTH_DENIED;
+    if (st == APIAUTH_ERROR) {
+        return store_down(err);
+    }
+    if (st != APIAUTH_OK
+        || !apiauth_session_of_app(&app->identity, &session->identity)) {
+        apiauth_effect_refused(fx, "session");
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            "no live session of this app has this token");
+    }
+    /* revoked a moment ago by another logout: ended all the same */
+    if (apiauth_store_credential_revoke(p, db,
+                                        session->identity.credential_id, now)
+        == APIAUTH_ERROR) {
+        return store_down(err);
+    }
+    /* the pair as sent, and under the app's other app tokens (where it may
+     * be cached too) by the session's id */
+    apiauth_effect_forget(fx, presented);
+    apiauth_effect_revoked(fx, "credential", session->identity.credential_id,
+                           session->identity.expires
+                               ? session->identity.expires
+                               : now + 86400);
+    return APIAUTH_OK;
 }

@@ -24,6 +24,7 @@
 
 #include "apiauth.h"
 #include "digest.h"
+#include "effects.h"
 #include "jose.h"
 #include "store.h"
 
@@ -50,13 +51,6 @@ typedef struct apiauth_oauth_config {
                                            * tokens; exp is strict */
     const apr_array_header_t *scopes;     /* apiauth_oauth_scope_t */
     int require_pkce_all;                 /* else: public clients only */
-    /* Told of each grant family revoked here (a replay, a revocation), so
-     * that a cache can stop honouring its access tokens at once; `until`
-     * is when the last of them expires.  May be NULL.  The glue sets it
-     * per request, on a copy of the configuration. */
-    void (*grant_revoked)(void *baton, const char *grant_id,
-                          apr_int64_t until);
-    void *baton;
 } apiauth_oauth_config_t;
 
 /* apiauth_oauth_client_t is the store's record of a client (store.h). */
@@ -83,14 +77,14 @@ typedef enum {
  * `public_allowed`: a public client may identify itself by client_id
  * alone (token endpoint), elsewhere it may not.
  *   APIAUTH_OK       *client is the authenticated client
- *   APIAUTH_DENIED   invalid_client (answer 401)
+ *   APIAUTH_DENIED   invalid_client (answer 401; a refused attempt in *fx)
  *   APIAUTH_INVALID  invalid_request (answer 400)
  *   APIAUTH_ERROR    the store failed (answer 503) */
 apiauth_status_t apiauth_oauth_client_authenticate(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
     const char *authorization, apr_table_t *params, int public_allowed,
     apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
-    apiauth_error_t *err);
+    apiauth_effects_t *fx, apiauth_error_t *err);
 
 /* May `client` ask for every scope of `wanted` with `grant`?  Each must
  * be registered for that grant and allowed to the client. */
@@ -115,7 +109,8 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
                                      apiauth_db_t *db,
                                      const apiauth_oauth_client_t *client,
                                      apr_table_t *params, apr_int64_t now,
-                                     json_t **response, apiauth_error_t *err);
+                                     json_t **response, apiauth_effects_t *fx,
+                                     apiauth_error_t *err);
 
 /* ---- the authorization endpoint (authorize.c) ---------------- */
 
@@ -221,33 +216,28 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
                                           json_t **response,
                                           apiauth_error_t *err);
 
-/* An access token revoked (its jti, NULL when none was) and how long
- * anything may still hold it (its exp plus the leeway): what caches must
- * stop believing. */
-typedef struct apiauth_oauth_revoked_access {
-    const char *jti;
-    apr_int64_t until;
-} apiauth_oauth_revoked_access_t;
-
 /* Revocation (RFC 7009) by `caller` of its own token: a refresh token
  * revokes its grant family, an access token is deny-listed until it
  * expires.  Unknown tokens and other clients' tokens change nothing (and
- * still answer 200).  *revoked says which access token was revoked, so
- * that the caller can drop it, in every encoding, from caches. */
+ * still answer 200).  *fx gets what caches must stop believing: the
+ * family, or the access token (by jti, which covers every encoding of
+ * it, and as presented). */
 apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
                                       const apiauth_oauth_config_t *cfg,
                                       apiauth_db_t *db,
                                       const apiauth_oauth_client_t *caller,
                                       const char *token, apr_int64_t now,
-                                      apiauth_oauth_revoked_access_t *revoked,
+                                      apiauth_effects_t *fx,
                                       apiauth_error_t *err);
 
 /* Revokes a grant family: the grant and with it every refresh and access
- * token issued from it (RFC 9700 §4.14.2); and tells cfg->grant_revoked. */
+ * token issued from it (RFC 9700 §4.14.2); *fx gets the revocation, for
+ * caches to honour once the transaction has committed. */
 apiauth_status_t apiauth_oauth_family_revoke(apr_pool_t *p,
                                              const apiauth_oauth_config_t *cfg,
                                              apiauth_db_t *db,
                                              const char *grant_id,
-                                             apr_int64_t now);
+                                             apr_int64_t now,
+                                             apiauth_effects_t *fx);
 
 #endif

@@ -50,7 +50,8 @@ static user_tokens_t user_tokens(const char *client_id, apr_int64_t now)
     if (apiauth_oauth_token(unit_pool, &fx.cfg, fx.db, &c,
                             params_of("grant_type", "authorization_code",
                                       "code", code, "code_verifier", VERIFIER,
-                                      NULL), now, &r, &err) != APIAUTH_OK) {
+                                      NULL), now, &r, NULL, &err)
+        != APIAUTH_OK) {
         fail_msg("token: %s (%s)", err.error, err.description);
     }
     json_kept(r);
@@ -108,18 +109,37 @@ static apr_int64_t jint(json_t *r, const char *name)
     return json_integer_value(json_object_get(r, name));
 }
 
+/* 1 when an access token was revoked: its jti marked until it expires,
+ * and the token as presented forgotten. */
 static int revoke_as(const char *caller, const char *token, apr_int64_t now)
 {
     apiauth_oauth_client_t c = client_get(caller);
     apiauth_error_t err = {NULL, NULL};
-    apiauth_oauth_revoked_access_t revoked = {"unset", -1};
+    apiauth_effects_t done;
+    const apiauth_effect_t *e;
 
+    apiauth_effects_init(&done, unit_pool);
     if (apiauth_oauth_revoke(unit_pool, &fx.cfg, fx.db, &c, token, now,
-                             &revoked, &err) != APIAUTH_OK) {
+                             &done, &err) != APIAUTH_OK) {
         fail_msg("revoke: %s (%s)", err.error, err.description);
     }
-    assert_true((revoked.jti == NULL) == (revoked.until == 0));
-    return revoked.jti != NULL;
+    if (apiauth_effects_count(&done, APIAUTH_EFFECT_FORGET) == 0) {
+        /* a refresh token revokes its family, or nothing was revoked */
+        assert_true(done.list->nelts == 0
+                    || (done.list->nelts == 1
+                        && strcmp(APR_ARRAY_IDX(done.list, 0,
+                                                apiauth_effect_t).what,
+                                  "grant") == 0));
+        return 0;
+    }
+    assert_int_equal(done.list->nelts, 2);
+    e = &APR_ARRAY_IDX(done.list, 0, apiauth_effect_t);
+    assert_string_equal(e->presented.secret, token);
+    e = &APR_ARRAY_IDX(done.list, 1, apiauth_effect_t);
+    assert_int_equal(e->kind, APIAUTH_EFFECT_REVOKED);
+    assert_string_equal(e->what, "token");
+    assert_true(e->until > now);
+    return 1;
 }
 
 static apiauth_status_t refresh(const char *client_id, const char *rt,
@@ -131,7 +151,7 @@ static apiauth_status_t refresh(const char *client_id, const char *rt,
     apiauth_status_t st = apiauth_oauth_token(
         unit_pool, &fx.cfg, fx.db, &c,
         params_of("grant_type", "refresh_token", "refresh_token", rt, NULL),
-        now, &r, &err);
+        now, &r, NULL, &err);
 
     json_kept(r);
     return st;
@@ -555,17 +575,19 @@ static void test_revoke_reports_a_store_failure(void **state)
     apiauth_oauth_client_t c;
     apiauth_error_t err = {NULL, NULL};
     const char *t;
-    apiauth_oauth_revoked_access_t revoked = {"unset", -1};
+    apiauth_effects_t done;
 
     add_clients();
     t = client_token("cli_conf", NOW);
     c = client_get("cli_conf");
+    apiauth_effects_init(&done, unit_pool);
     assert_int_equal(schema_change("DROP TABLE apiauth_denied_jti"), 0);
     assert_int_equal(apiauth_oauth_revoke(unit_pool, &fx.cfg, fx.db, &c, t,
-                                          NOW, &revoked, &err),
+                                          NOW, &done, &err),
                      APIAUTH_ERROR);
     assert_string_equal(err.error, "temporarily_unavailable");
-    assert_null(revoked.jti);
+    /* nothing was revoked, so no cache is told otherwise */
+    assert_int_equal(done.list->nelts, 0);
 }
 
 static void test_grant_revoke_keeps_the_first_revocation(void **state)

@@ -37,6 +37,7 @@ typedef struct {
     apiauth_status_t st;
     apiauth_oauth_client_t client;
     apiauth_client_auth_t method;
+    apiauth_effects_t fx;
     apiauth_error_t err;
 } auth_result_t;
 
@@ -47,10 +48,11 @@ static auth_result_t authenticate(const char *authorization,
 
     memset(&r, 0, sizeof(r));
     r.method = (apiauth_client_auth_t)-1;
+    apiauth_effects_init(&r.fx, unit_pool);
     r.st = apiauth_oauth_client_authenticate(unit_pool, &fx.cfg, fx.db,
                                              authorization, params,
                                              public_allowed, &r.client,
-                                             &r.method, &r.err);
+                                             &r.method, &r.fx, &r.err);
     return r;
 }
 
@@ -61,6 +63,10 @@ static void assert_refused(auth_result_t r, apiauth_status_t st,
     assert_non_null(r.err.error);
     assert_string_equal(r.err.error, error);
     assert_non_null(r.err.description);
+    /* a wrong or missing secret counts toward the failure limit; a
+     * malformed request or a store down does not */
+    assert_int_equal(apiauth_effects_count(&r.fx, APIAUTH_EFFECT_REFUSED),
+                     st == APIAUTH_DENIED);
 }
 
 /* --- grant names ------------------------------------------------------- */

@@ -41,6 +41,7 @@ typedef struct {
     apiauth_status_t st;
     json_t *r;
     apiauth_error_t err;
+    apiauth_effects_t fx;       /* what the glue would carry out */
 } token_result_t;
 
 static token_result_t token(const char *client_id, apr_table_t *params,
@@ -51,8 +52,9 @@ static token_result_t token(const char *client_id, apr_table_t *params,
 
     memset(&t, 0, sizeof(t));
     t.r = (json_t *)1;   /* must be reset, success or not */
+    apiauth_effects_init(&t.fx, unit_pool);
     t.st = apiauth_oauth_token(unit_pool, &fx.cfg, fx.db, &client, params,
-                               now, &t.r, &t.err);
+                               now, &t.r, &t.fx, &t.err);
     json_kept(t.r);
     return t;
 }
@@ -447,36 +449,59 @@ static void test_code_redeemed_twice_is_invalid_grant_and_revokes_the_grant(
                          NOW + 2, &id, NULL, &err), APIAUTH_OK);
 }
 
-/* The revocation hook, through which mod_apiauth drops cached tokens. */
-static const char *told_grant;
-static apr_int64_t told_until;
-
-static void remember_revocation(void *baton, const char *grant_id,
-                                apr_int64_t until)
+static const apiauth_effect_t *effect(const token_result_t *t, int i)
 {
-    told_grant = apr_pstrdup(unit_pool, grant_id);
-    told_until = until;
-    (void)baton;
+    assert_true(i < t->fx.list->nelts);
+    return &APR_ARRAY_IDX(t->fx.list, i, apiauth_effect_t);
 }
 
-static void test_a_replay_tells_the_revocation_hook(void **state)
+/* What a replay did reaches the glue as effects, for mod_apiauth's cache
+ * to drop the grant's tokens once the revocation is committed. */
+static void test_a_replay_reports_the_family_revoked(void **state)
 {
     const char *code, *gid;
+    token_result_t first, again;
 
     add_clients();
-    told_grant = NULL;
-    fx.cfg.grant_revoked = remember_revocation;
     code = code_for("cli_conf", CB, CHALLENGE, "read", NOW);
     gid = grant_of_code(code);
-    assert_issued(redeem("cli_conf", code, CB, VERIFIER, NULL, NOW));
-    assert_null(told_grant);
-    assert_refused(redeem("cli_conf", code, CB, VERIFIER, NULL, NOW + 1),
-                   APIAUTH_INVALID, "invalid_grant");
-    assert_non_null(told_grant);
-    assert_string_equal(told_grant, gid);
+    first = redeem("cli_conf", code, CB, VERIFIER, NULL, NOW);
+    assert_issued(first);
+    assert_int_equal(first.fx.list->nelts, 1);
+    assert_int_equal(effect(&first, 0)->kind, APIAUTH_EFFECT_ISSUED);
+    assert_string_equal(effect(&first, 0)->what, "authorization_code");
+    assert_string_equal(effect(&first, 0)->id, "cli_conf");
+
+    again = redeem("cli_conf", code, CB, VERIFIER, NULL, NOW + 1);
+    assert_refused(again, APIAUTH_INVALID, "invalid_grant");
+    assert_int_equal(again.fx.list->nelts, 2);
+    assert_int_equal(effect(&again, 0)->kind, APIAUTH_EFFECT_REVOKED);
+    assert_string_equal(effect(&again, 0)->what, "grant");
+    assert_string_equal(effect(&again, 0)->id, gid);
     /* until the last access token of the grant can no longer pass */
-    assert_true(told_until == NOW + 1 + ACCESS_LIFETIME + LEEWAY);
-    fx.cfg.grant_revoked = NULL;
+    assert_true(effect(&again, 0)->until == NOW + 1 + ACCESS_LIFETIME + LEEWAY);
+    /* and a replay is an attempt to count */
+    assert_int_equal(effect(&again, 1)->kind, APIAUTH_EFFECT_REFUSED);
+}
+
+/* A refusal that is rolled back revokes nothing, so it reports nothing
+ * revoked -- only the attempt. */
+static void test_a_rolled_back_refusal_reports_no_revocation(void **state)
+{
+    const char *code;
+    token_result_t t;
+
+    add_clients();
+    code = code_for("cli_conf", CB, CHALLENGE, "read", NOW);
+    t = redeem("cli_conf", code, CB, "wrong-verifier-wrong-verifier-wrong-"
+               "verifier-1234", NULL, NOW);
+    assert_refused(t, APIAUTH_INVALID, "invalid_grant");
+    assert_int_equal(apiauth_effects_count(&t.fx, APIAUTH_EFFECT_REVOKED), 0);
+    assert_int_equal(apiauth_effects_count(&t.fx, APIAUTH_EFFECT_REFUSED), 1);
+    /* and a scope too wide is no guess: nothing to count */
+    t = redeem("cli_conf", code, CB, VERIFIER, "admin", NOW);
+    assert_refused(t, APIAUTH_INVALID, "invalid_scope");
+    assert_int_equal(t.fx.list->nelts, 0);
 }
 
 static void test_code_of_another_client_is_refused_and_left_to_its_owner(
@@ -1037,7 +1062,8 @@ int main(void)
         OAUTH_TEST(test_code_redeems_for_access_and_refresh_tokens),
         OAUTH_TEST(
             test_code_redeemed_twice_is_invalid_grant_and_revokes_the_grant),
-        OAUTH_TEST(test_a_replay_tells_the_revocation_hook),
+        OAUTH_TEST(test_a_replay_reports_the_family_revoked),
+        OAUTH_TEST(test_a_rolled_back_refusal_reports_no_revocation),
         OAUTH_TEST(test_code_of_another_client_is_refused_and_left_to_its_owner),
         OAUTH_TEST(test_used_code_presented_by_another_client_revokes_nothing),
         OAUTH_TEST(test_refused_code_redemption_leaves_the_code_usable),
