@@ -11,26 +11,6 @@
 
 #include "oauth_private.h"
 
-static int send_public_json(request_rec *r, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-
-    json_decref(body);
-    if (text == NULL) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    ap_set_content_type(r, "application/json");
-    /* public and slow to change: let clients keep it a few minutes, long
-     * enough to help, short enough for a key rotation to spread */
-    apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=300");
-    ap_set_content_length(r, strlen(text));
-    if (!r->header_only) {
-        ap_rwrite(text, (int)strlen(text), r);
-    }
-    free(text);
-    return OK;
-}
-
 int oauth_handle_jwks(request_rec *r)
 {
     const apiauth_oauth_config_t *o = &oauth_conf(r)->oauth;
@@ -45,7 +25,7 @@ int oauth_handle_jwks(request_rec *r)
                                         APR_ARRAY_IDX(o->keys, i,
                                                       apiauth_jwk_t *)));
     }
-    return send_public_json(r, json_pack("{s:o}", "keys", keys));
+    return oauth_send_public_json(r, json_pack("{s:o}", "keys", keys));
 }
 
 /* An endpoint as configured: a path is joined to the issuer. */
@@ -109,5 +89,5 @@ int oauth_handle_metadata(request_rec *r)
             json_object_set_new(m, names[k][1], json_string(url));
         }
     }
-    return send_public_json(r, m);
+    return oauth_send_public_json(r, m);
 }

@@ -54,31 +54,48 @@ int oauth_store(request_rec *r, apiauth_db_t *db)
     return apiauth_dbd_open(r, db);
 }
 
-int oauth_send_json(request_rec *r, int status, json_t *body)
+/* JSON text as the answer; `cache_control` NULL: RFC 6749 §5.1, tokens
+ * and their errors are never cached. */
+static int send_text(request_rec *r, int status, const char *text,
+                     const char *cache_control)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-
-    json_decref(body);
-    if (text == NULL) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
     r->status = status;
     ap_set_content_type(r, "application/json");
-    /* RFC 6749 §5.1: tokens and their errors are never cached */
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "Pragma", "no-cache");
+    if (cache_control) {
+        apr_table_setn(r->headers_out, "Cache-Control", cache_control);
+    }
+    else {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+        apr_table_setn(r->headers_out, "Pragma", "no-cache");
+    }
     ap_set_content_length(r, strlen(text));
     if (!r->header_only) {
         ap_rwrite(text, (int)strlen(text), r);
     }
-    free(text);
     return OK;
+}
+
+int oauth_send_json(request_rec *r, int status, json_t *body)
+{
+    /* tokens and secrets leave no copy in free memory */
+    const char *text = apiauth_json_sealed(r->pool, body, JSON_COMPACT);
+
+    return text ? send_text(r, status, text, NULL)
+                : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+int oauth_send_public_json(request_rec *r, json_t *body)
+{
+    /* public and slow to change: let clients keep it a few minutes, long
+     * enough to help, short enough for a key rotation to spread */
+    const char *text = apiauth_json_sealed(r->pool, body, JSON_COMPACT);
+
+    return text ? send_text(r, HTTP_OK, text, "public, max-age=300")
+                : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err)
 {
-    json_t *body;
-
     if (status == HTTP_UNAUTHORIZED) {
         apr_table_setn(r->headers_out, "WWW-Authenticate",
                        apiauth_challenge(r->pool, "Basic",
@@ -92,12 +109,8 @@ int oauth_answer_error(request_rec *r, int status, const apiauth_error_t *err)
                   AALOGNO(20011) "%s refused (%d): %s (%s)", r->handler,
                   status, err->error,
                   err->description ? err->description : "");
-    body = json_pack("{s:s}", "error", err->error);
-    if (err->description) {
-        json_object_set_new(body, "error_description",
-                            json_string(err->description));
-    }
-    oauth_send_json(r, status, body);
+    send_text(r, status, apiauth_json_error(r->pool, err->error,
+                                            err->description), NULL);
     return DONE;
 }
 

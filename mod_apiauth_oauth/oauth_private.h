@@ -78,6 +78,8 @@ int oauth_store(request_rec *r, apiauth_db_t *db);
  * return as it is. */
 int oauth_read_params(request_rec *r, int from_body, apr_table_t **params);
 /* Answers: a JSON body with Cache-Control: no-store (takes `body`). */
+/* A public document (metadata, JWKS): cacheable for five minutes. */
+int oauth_send_public_json(request_rec *r, json_t *body);
 int oauth_send_json(request_rec *r, int status, json_t *body);
 /* An RFC 6749 §5.2 error; invalid_client is a 401 with a Basic challenge,
  * a store failure (APIAUTH_ERROR) a 503. */

@@ -49,8 +49,10 @@ int admin_say(int code, const char *fmt, ...)
 apr_array_header_t *admin_opt_all(apr_pool_t *p, const admin_args_t *a,
                                   const char *name);
 
-/* Prints a JSON value on stdout (and frees it). */
+/* Prints a JSON value on stdout (and frees it, its strings wiped). */
 void admin_print_json(json_t *value);
+/* A listing: printed with --json (else it was printed as text); ADMIN_OK. */
+int admin_print_list(admin_t *ad, json_t *list);
 
 /* admin_store.c */
 int admin_connect(admin_t *ad, int prepare);

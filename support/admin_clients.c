@@ -221,13 +221,7 @@ static int client_list(admin_t *ad)
                    *c->redirect_uris ? c->redirect_uris : "-");
         }
     }
-    if (ad->json) {
-        admin_print_json(list);
-    }
-    else {
-        json_decref(list);
-    }
-    return ADMIN_OK;
+    return admin_print_list(ad, list);
 }
 
 /* The client's id from its id or name. */

@@ -129,13 +129,7 @@ static int app_list(admin_t *ad)
             printf("%s\t%s\n", app->id, app->name);
         }
     }
-    if (ad->json) {
-        admin_print_json(list);
-    }
-    else {
-        json_decref(list);
-    }
-    return ADMIN_OK;
+    return admin_print_list(ad, list);
 }
 
 int admin_cmd_app(admin_t *ad, const admin_args_t *a)
@@ -351,13 +345,7 @@ static int key_list(admin_t *ad, const admin_args_t *a)
                    exp ? exp : "never", rev ? rev : "-", used ? used : "never");
         }
     }
-    if (ad->json) {
-        admin_print_json(list);
-    }
-    else {
-        json_decref(list);
-    }
-    return ADMIN_OK;
+    return admin_print_list(ad, list);
 }
 
 static int key_revoke(admin_t *ad, const char *id)

@@ -150,13 +150,7 @@ static int user_list(admin_t *ad)
                    u->app ? u->app : "-");
         }
     }
-    if (ad->json) {
-        admin_print_json(list);
-    }
-    else {
-        json_decref(list);
-    }
-    return ADMIN_OK;
+    return admin_print_list(ad, list);
 }
 
 int admin_cmd_user(admin_t *ad, const admin_args_t *a)
@@ -211,13 +205,7 @@ static int session_list(admin_t *ad, const char *user)
                    s->user ? s->user : "-");
         }
     }
-    if (ad->json) {
-        admin_print_json(list);
-    }
-    else {
-        json_decref(list);
-    }
-    return ADMIN_OK;
+    return admin_print_list(ad, list);
 }
 
 int admin_cmd_session(admin_t *ad, const admin_args_t *a)

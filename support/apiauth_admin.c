@@ -16,6 +16,7 @@
 #include <apr_time.h>
 
 #include "admin.h"
+#include "response.h"
 
 static const char usage_text[] =
 "usage: apiauth-admin [-D DRIVER] [-P PARAMS] [--pepper FILE] [--json]\n"
@@ -108,13 +109,27 @@ int admin_say(int code, const char *fmt, ...)
 
 void admin_print_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    apr_pool_t *p;
+    char *text;
 
+    /* a new key's secret leaves no copy behind once printed */
+    apr_pool_create(&p, NULL);
+    text = apiauth_json_sealed(p, value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (text) {
         puts(text);
-        free(text);
     }
-    json_decref(value);
+    apr_pool_destroy(p);
+}
+
+int admin_print_list(admin_t *ad, json_t *list)
+{
+    if (ad->json) {
+        admin_print_json(list);
+    }
+    else {
+        json_decref(list);
+    }
+    return ADMIN_OK;
 }
 
 apr_array_header_t *admin_opt_all(apr_pool_t *p, const admin_args_t *a,

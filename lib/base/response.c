@@ -4,28 +4,74 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <openssl/crypto.h>
 #include <jansson.h>
 
 #include "response.h"
+
+/* Each string of `v`, wiped where jansson keeps it. */
+static void wipe_strings(json_t *v)
+{
+    const char *key;
+    json_t *item;
+    size_t i;
+
+    if (json_is_string(v)) {
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    }
+    else if (json_is_object(v)) {
+        json_object_foreach(v, key, item) {
+            wipe_strings(item);
+        }
+    }
+    else if (json_is_array(v)) {
+        json_array_foreach(v, i, item) {
+            wipe_strings(item);
+        }
+    }
+}
+
+static apr_status_t wipe_text(void *text)
+{
+    OPENSSL_cleanse(text, strlen(text));
+    return APR_SUCCESS;
+}
+
+char *apiauth_json_sealed(apr_pool_t *p, json_t *value, size_t flags)
+{
+    size_t len = value ? json_dumpb(value, NULL, 0, flags) : 0;
+    char *text = NULL;
+
+    if (len > 0) {
+        text = apr_palloc(p, len + 1);
+        if (json_dumpb(value, text, len, flags) == len) {
+            text[len] = '\0';
+            apr_pool_cleanup_register(p, text, wipe_text,
+                                      apr_pool_cleanup_null);
+        }
+        else {
+            text = NULL;
+        }
+    }
+    if (value) {
+        wipe_strings(value);
+        json_decref(value);
+    }
+    return text;
+}
 
 char *apiauth_json_error(apr_pool_t *p, const char *error,
                          const char *description)
 {
     json_t *o = json_object();
-    char *text, *out;
+    char *text;
 
     json_object_set_new(o, "error", json_string(error ? error : "error"));
     if (description) {
         json_object_set_new(o, "error_description", json_string(description));
     }
-    text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (text == NULL) {
-        return apr_pstrdup(p, "{\"error\":\"server_error\"}");
-    }
-    out = apr_pstrdup(p, text);
-    free(text);
-    return out;
+    text = apiauth_json_sealed(p, o, JSON_COMPACT);
+    return text ? text : apr_pstrdup(p, "{\"error\":\"server_error\"}");
 }
 
 /* RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E inside the quotes. */

@@ -9,10 +9,19 @@
 #define APIAUTH_RESPONSE_H
 
 #include <apr_pools.h>
+#include <jansson.h>
 
 /* The JSON error body; description may be NULL. */
 char *apiauth_json_error(apr_pool_t *p, const char *error,
                          const char *description);
+
+/* `value` as JSON text (json_dumpb `flags`) in pool memory, which is
+ * wiped when the pool is cleared; the value itself is wiped -- each of
+ * its strings, which jansson keeps in malloc'd memory -- and released
+ * (json_decref), so that a response carrying fresh secrets (tokens,
+ * client secrets) leaves no copy of them behind in free memory.  Only
+ * for a value nobody else holds.  NULL when it cannot be written. */
+char *apiauth_json_sealed(apr_pool_t *p, json_t *value, size_t flags);
 
 /* A challenge: `Scheme realm="..."` and, where given, error,
  * error_description and scope (RFC 6750 §3), then `extra` verbatim (already

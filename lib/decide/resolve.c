@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jose.h"
+#include "jwt.h"
 #include "keys.h"
 #include "resolve.h"
 
@@ -151,13 +152,6 @@ static apiauth_status_t resolve_basic(const apiauth_lookup_t *lk,
     }
 }
 
-static int looks_like_jwt(const char *token)
-{
-    const char *dot = strchr(token, '.');
-
-    return dot && strchr(dot + 1, '.') != NULL;
-}
-
 apiauth_status_t apiauth_resolve_credential(const apiauth_lookup_t *lk,
                                             const apiauth_credential_t *cred,
                                             apr_int64_t now,
@@ -168,7 +162,7 @@ apiauth_status_t apiauth_resolve_credential(const apiauth_lookup_t *lk,
     apiauth_status_t st;
 
     memset(id, 0, sizeof(*id));
-    if (cred->scheme == APIAUTH_SCHEME_BEARER && looks_like_jwt(cred->secret)) {
+    if (cred->scheme == APIAUTH_SCHEME_BEARER && apiauth_jwt_shaped(cred->secret)) {
         st = lk->verify_token ? lk->verify_token(lk->baton, cred->secret, id,
                                                  err)
                               : APIAUTH_NOT_MINE;

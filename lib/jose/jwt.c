@@ -213,3 +213,10 @@ void apiauth_jwt_identity(const apiauth_jwt_claims_t *claims, const char *app,
     id->audience = audience;
     id->expires = claims->exp;
 }
+
+int apiauth_jwt_shaped(const char *token)
+{
+    const char *dot = strchr(token, '.');
+
+    return dot && strchr(dot + 1, '.') != NULL;
+}

@@ -27,6 +27,10 @@ typedef struct apiauth_jwt_claims {
     json_t *payload;            /* all claims (do not json_decref) */
 } apiauth_jwt_claims_t;
 
+/* Has `token` the shape of a JWS (three parts)?  Says nothing more: an
+ * opaque key never has two dots. */
+int apiauth_jwt_shaped(const char *token);
+
 /* apiauth_jws_verify, then RFC 9068 §4 and RFC 8725: typ, iss, aud,
  * exp > now - leeway and iat <= now + leeway are required (RFC 9068 §2.2);
  * nbf, when present, must be <= now + leeway; sub, client_id and jti are required non-empty

@@ -17,13 +17,6 @@
 #include "keys.h"
 #include "oauth.h"
 
-static int is_jwt(const char *token)
-{
-    const char *dot = strchr(token, '.');
-
-    return dot && strchr(dot + 1, '.') != NULL;
-}
-
 char *apiauth_oauth_access_token(apr_pool_t *p,
                                  const apiauth_oauth_config_t *cfg,
                                  const apiauth_oauth_client_t *client,
@@ -148,7 +141,7 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
     if (token == NULL) {
         return APIAUTH_OK;
     }
-    if (is_jwt(token)) {
+    if (apiauth_jwt_shaped(token)) {
         st = apiauth_oauth_access_token_check(p, cfg, db, token, now, &id,
                                               &claims, &why);
         if (st == APIAUTH_ERROR) {
@@ -221,7 +214,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     if (token == NULL) {
         return APIAUTH_OK;
     }
-    if (is_jwt(token)) {
+    if (apiauth_jwt_shaped(token)) {
         apiauth_jwt_expect_t expect = {cfg->issuer, cfg->audience, "at+jwt",
                                        now, cfg->leeway};
         /* an expired or foreign token needs no revoking */

@@ -177,6 +177,31 @@ static void test_challenge_cannot_be_broken_out_of(void **state)
     assert_int_equal(c[strlen(c) - 1], '"');
 }
 
+/* A token response leaves no copy of its secrets behind: the text is
+ * pool memory, and the value's own strings are wiped before jansson
+ * frees them. */
+static void test_sealed_json_is_the_text_and_wipes_the_value(void **state)
+{
+    json_t *v = json_pack("{s:s, s:[s], s:i}", "access_token", "secret-1",
+                          "more", "secret-2", "n", 7);
+    json_t *inner = json_object_get(v, "access_token");
+    json_t *listed = json_array_get(json_object_get(v, "more"), 0);
+    char *text;
+
+    /* held past apiauth_json_sealed's release, to look at */
+    json_incref(inner);
+    json_incref(listed);
+    text = apiauth_json_sealed(unit_pool, v, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"access_token\":\"secret-1\",\"more\":"
+                              "[\"secret-2\"],\"n\":7}");
+    assert_int_equal(json_string_length(inner), 8);
+    assert_memory_equal(json_string_value(inner), "\0\0\0\0\0\0\0\0", 8);
+    assert_memory_equal(json_string_value(listed), "\0\0\0\0\0\0\0\0", 8);
+    json_decref(inner);
+    json_decref(listed);
+    assert_null(apiauth_json_sealed(unit_pool, NULL, JSON_COMPACT));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +209,7 @@ int main(void)
         UNIT_TEST(test_error_body_without_description_has_only_error),
         UNIT_TEST(test_error_body_without_error_still_names_one),
         UNIT_TEST(test_error_body_is_compact),
+        UNIT_TEST(test_sealed_json_is_the_text_and_wipes_the_value),
         UNIT_TEST(test_error_body_escapes_quotes_backslashes_and_controls),
         UNIT_TEST(test_error_body_with_invalid_utf8_keeps_its_error),
         UNIT_TEST(test_challenge_lists_the_given_params_in_order),
