@@ -8,4 +8,9 @@
 
 #define AALOGNO(n) "AA" #n ": "
 
+/* Everything is compiled -fvisibility=hidden: calls between our files are
+ * direct, and nothing of ours can collide with another module's symbols.
+ * Only a module's record leaves its shared object (httpd looks it up). */
+#define APIAUTH_MODULE_RECORD __attribute__((visibility("default")))
+
 #endif

@@ -93,64 +93,6 @@ static int gather_material(request_rec *r, const apiauth_dir_conf *conf,
     return 0;
 }
 
-/* The header a parse of this material depends on, when it is one header
- * alone (the common case, which the connection's memo answers), and what
- * else it depends on: the accepted schemes, which header, and for the key
- * the stores of the location.  NULL when there is more to the material. */
-static const char *presented_alone(request_rec *r,
-                                   const apiauth_dir_conf *conf,
-                                   const apiauth_request_material_t *m,
-                                   apiauth_memo_ctx_t *ctx)
-{
-    if ((m->authorization == NULL) == (m->key_header == NULL)
-        || m->key_query_count || m->install_id_header
-        || m->install_token_header || m->install_id_query_count
-        || m->install_token_query_count) {
-        return NULL;
-    }
-    apiauth_cache_key_ctx(r, conf,
-                          m->authorization ? APIAUTH_MEMO_TAG_AUTHORIZATION
-                                           : APIAUTH_MEMO_TAG_KEY_HEADER,
-                          m->accepted, ctx);
-    return m->authorization ? m->authorization : m->key_header;
-}
-
-/* The request's credential and, where the location caches, its cache key
- * (*keyed says whether `key` is set).  The previous request on the
- * connection usually sent the same header: the memo then gives both. */
-static apiauth_status_t read_credential(request_rec *r,
-                                        const apiauth_dir_conf *conf,
-                                        const apiauth_request_material_t *m,
-                                        apiauth_credential_t *cred,
-                                        unsigned char key[APIAUTH_DIGEST_LEN],
-                                        int *keyed, apiauth_error_t *err)
-{
-    apiauth_memo_t *memo = apiauth_memo_of(r->connection);
-    apiauth_memo_ctx_t ctx;
-    const char *in[1];
-    int got = 0;
-    apiauth_status_t st;
-
-    in[0] = presented_alone(r, conf, m, &ctx);
-    if (in[0]) {
-        got = apiauth_memo_recall(memo, &ctx, in, 1, r->pool, cred, key);
-    }
-    if (got & APIAUTH_MEMO_CRED) {
-        *keyed = got & APIAUTH_MEMO_KEY;
-        return APIAUTH_OK;
-    }
-    st = apiauth_credential_parse(r->pool, m, cred, err);
-    if (st != APIAUTH_OK) {
-        return st;
-    }
-    /* kept below with the credential, not once more on its own */
-    *keyed = apiauth_resolve_key(r, conf, cred, 0, key) == 0;
-    if (in[0]) {
-        apiauth_memo_keep(memo, &ctx, in, 1, cred, *keyed ? key : NULL);
-    }
-    return APIAUTH_OK;
-}
-
 /* Removes the query parameter `name` from what later phases, the backend
  * and the access log see: r->args and the URIs lose it, the request line
  * keeps it masked so that the log still shows one was sent. */
@@ -462,9 +404,7 @@ int apiauth_check_authn(request_rec *r)
     const char *type = ap_auth_type(r);
     apiauth_dir_conf *conf;
     apiauth_request_material_t material;
-    apiauth_credential_t cred = {0};
-    unsigned char key[APIAUTH_DIGEST_LEN];
-    int keyed = 0;
+    apiauth_presented_t pr;
     apiauth_identity_t id;
     apiauth_request_state *state;
     apiauth_error_t err = {NULL, NULL};
@@ -496,7 +436,7 @@ int apiauth_check_authn(request_rec *r)
         st = APIAUTH_INVALID;
     }
     else {
-        st = read_credential(r, conf, &material, &cred, key, &keyed, &err);
+        st = apiauth_read_presented(r, conf, &material, &pr, &err);
     }
     switch (st) {
     case APIAUTH_OK:
@@ -517,26 +457,27 @@ int apiauth_check_authn(request_rec *r)
         return refuse(r, conf, HTTP_BAD_REQUEST, &err, 0);
     }
 
-    st = apiauth_resolve(r, conf, &cred, keyed ? key : NULL, &id, &err);
+    st = apiauth_resolve(r, conf, &pr, &id, &err);
     if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, st == APIAUTH_ERROR ? APLOG_ERR : APLOG_INFO,
                       0, r, AALOGNO(10015) "%s credential refused: %s",
-                      apiauth_scheme_name(cred.scheme), err.description);
+                      apiauth_scheme_name(pr.cred.scheme), err.description);
     }
     switch (st) {
     case APIAUTH_OK:
-        state = apiauth_publish(r, conf, &cred, &id);
+        state = apiauth_publish(r, conf, &pr.cred, &id);
         if (group && check_group(r, conf, state, group, &err) != APIAUTH_OK) {
             return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
-                          cred.scheme);
+                          pr.cred.scheme);
         }
         return OK;
     case APIAUTH_ERROR:
-        return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err, cred.scheme);
+        return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
+                      pr.cred.scheme);
     case APIAUTH_INVALID:
-        return refuse(r, conf, HTTP_BAD_REQUEST, &err, cred.scheme);
+        return refuse(r, conf, HTTP_BAD_REQUEST, &err, pr.cred.scheme);
     default:
-        return refuse(r, conf, HTTP_UNAUTHORIZED, &err, cred.scheme);
+        return refuse(r, conf, HTTP_UNAUTHORIZED, &err, pr.cred.scheme);
     }
 }
 
@@ -572,7 +513,7 @@ static authn_status basic_check_password(request_rec *r, const char *user,
 {
     apiauth_dir_conf *conf = ap_get_module_config(r->per_dir_config,
                                                   &apiauth_module);
-    apiauth_credential_t cred = {0};
+    apiauth_presented_t pr;
     apiauth_identity_t id;
     apiauth_request_state *state;
     apiauth_error_t err = {NULL, NULL};
@@ -594,19 +535,20 @@ static authn_status basic_check_password(request_rec *r, const char *user,
                       "refused: plain HTTP where TLS is required");
         return AUTH_DENIED;
     }
-    cred.scheme = APIAUTH_SCHEME_BASIC;
-    cred.source = APIAUTH_FROM_AUTHORIZATION;
-    cred.secret = user;
-    cred.password = password;
+    memset(&pr, 0, sizeof(pr));
+    pr.cred.scheme = APIAUTH_SCHEME_BASIC;
+    pr.cred.source = APIAUTH_FROM_AUTHORIZATION;
+    pr.cred.secret = user;
+    pr.cred.password = password;
     if (conf->group_required == 1
         && apiauth_group_read(r, conf, &group, &err) != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10017)
                       "refused: %s", err.description);
         return AUTH_DENIED;
     }
-    switch (apiauth_resolve(r, conf, &cred, NULL, &id, &err)) {
+    switch (apiauth_resolve(r, conf, &pr, &id, &err)) {
     case APIAUTH_OK:
-        state = apiauth_publish(r, conf, &cred, &id);
+        state = apiauth_publish(r, conf, &pr.cred, &id);
         if (group && check_group(r, conf, state, group, &err) != APIAUTH_OK) {
             return AUTH_GENERAL_ERROR;
         }

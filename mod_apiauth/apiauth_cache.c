@@ -276,7 +276,8 @@ static int marked(request_rec *r, const char *what, const char *id)
 
     /* a cache that cannot say counts as a marker: the store answers */
     return apiauth_socache_get(r, (const unsigned char *)name,
-                               (unsigned int)strlen(name), value, &len) != 0;
+                               (unsigned int)strlen(name), value, &len, 0)
+           != 0;
 }
 
 static int revoked(request_rec *r, const apiauth_identity_t *id)
@@ -311,7 +312,8 @@ int apiauth_cache_lookup(request_rec *r, const apiauth_dir_conf *conf,
         && apiauth_memo_entry_unchanged(memo, r->pool, key, seen, id, &made)) {
         return r->request_time - made < ttl;
     }
-    if (apiauth_socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len) != 1) {
+    if (apiauth_socache_get(r, key, APIAUTH_DIGEST_LEN, value, &len, 0)
+        != 1) {
         return 0;
     }
     if (!apiauth_memo_entry(memo, r->pool, key, value, len, id, &made)) {
@@ -368,7 +370,7 @@ void apiauth_cache_put(request_rec *r, const apiauth_dir_conf *conf,
     }
     memcpy(value + APIAUTH_DIGEST_LEN, text, len);
     apiauth_socache_put(r, key, APIAUTH_DIGEST_LEN, expiry, value,
-                        (unsigned int)(len + APIAUTH_DIGEST_LEN));
+                        (unsigned int)(len + APIAUTH_DIGEST_LEN), 0);
     /* what the memo holds, if anything, was not good enough */
     apiauth_memo_drop_entry(apiauth_memo_of(r->connection));
 }
@@ -413,6 +415,6 @@ void apiauth_cache_note_revoked(request_rec *r, const char *what,
 
     apiauth_socache_put(r, (const unsigned char *)name,
                         (unsigned int)strlen(name), apr_time_from_sec(until),
-                        "1", 1);
+                        "1", 1, 1);
     apiauth_socache_changed();
 }

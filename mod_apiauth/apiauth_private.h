@@ -32,7 +32,7 @@
 
 #include "apiauth_log.h"
 
-extern module AP_MODULE_DECLARE_DATA apiauth_module;
+extern module AP_MODULE_DECLARE_DATA APIAUTH_MODULE_RECORD apiauth_module;
 
 /* How a presented credential is named in the cache: a label, then its
  * parts -- APIAUTH_CACHE_SECRET and the secret (a key, a Token, a Bearer
@@ -138,18 +138,29 @@ void apiauth_strip_spoofed_headers(request_rec *r);
 extern const void *apiauth_basic_provider;  /* AuthBasicProvider apiauth */
 
 /* apiauth_resolve.c */
-/* Who the credential is.  `key` is its cache key when the caller has it
- * already (apiauth_resolve_key), else NULL. */
+/* A credential as the request presented it, and where the cache keeps
+ * its answer at this location (keyed 0: not worked out yet, or no
+ * cache).  Only apiauth_resolve.c reads key and keyed. */
+typedef struct apiauth_presented {
+    apiauth_credential_t cred;
+    unsigned char key[APIAUTH_DIGEST_LEN];
+    int keyed;
+} apiauth_presented_t;
+
+/* The request's one credential (apiauth_credential_parse): the previous
+ * request of the connection usually sent the same header, and the memo
+ * then gives it with its cache key. */
+apiauth_status_t apiauth_read_presented(request_rec *r,
+                                        const apiauth_dir_conf *conf,
+                                        const apiauth_request_material_t *m,
+                                        apiauth_presented_t *pr,
+                                        apiauth_error_t *err);
+/* Who the presented credential is at this location: the cache, else the
+ * stores (lib/decide/resolve.c), then this location's admission. */
 apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
-                                 const apiauth_credential_t *cred,
-                                 const unsigned char *key,
+                                 apiauth_presented_t *pr,
                                  apiauth_identity_t *id,
                                  apiauth_error_t *err);
-/* The credential's cache key at this location: 0, or -1 when it has no
- * cache (`remember` as for apiauth_cache_key). */
-int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
-                        const apiauth_credential_t *cred, int remember,
-                        unsigned char key[APIAUTH_DIGEST_LEN]);
 
 apiauth_status_t apiauth_app_in_group(request_rec *r,
                                       const apiauth_dir_conf *conf,
@@ -294,13 +305,16 @@ int apiauth_socache_available(void);
  * (anything but shmcb). */
 int apiauth_socache_configured_shared(void);
 /* 1 (and *len) when found, 0 when not or no socache, -1 when the socache
- * could not say */
+ * could not say.  `wait` 0: when another process holds the shmcb mutex,
+ * it is not waited for -- the lookup says -1, the entry is not stored --
+ * so that the cache never stalls a request (a miss costs a store lookup);
+ * revocation markers are written and deleted entries dropped waiting. */
 int apiauth_socache_get(request_rec *r, const unsigned char *key,
                         unsigned int keylen, unsigned char *value,
-                        unsigned int *len);
+                        unsigned int *len, int wait);
 void apiauth_socache_put(request_rec *r, const unsigned char *key,
                          unsigned int keylen, apr_time_t expiry,
-                         const void *value, unsigned int len);
+                         const void *value, unsigned int len, int wait);
 void apiauth_socache_drop(request_rec *r, const unsigned char *key,
                           unsigned int keylen);
 int apiauth_socache_increment(request_rec *r, const char *name,

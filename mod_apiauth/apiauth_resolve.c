@@ -243,9 +243,11 @@ void apiauth_forget_credential(request_rec *r,
     apiauth_cache_forget(r, parts, credential_parts(cred, parts));
 }
 
-int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
-                        const apiauth_credential_t *cred, int remember,
-                        unsigned char key[APIAUTH_DIGEST_LEN])
+/* The credential's cache key at this location: 0, or -1 when it has no
+ * cache (`remember`: the connection's memo may keep it). */
+static int cache_key(request_rec *r, const apiauth_dir_conf *conf,
+                     const apiauth_credential_t *cred, int remember,
+                     unsigned char key[APIAUTH_DIGEST_LEN])
 {
     const char *parts[3];
 
@@ -256,46 +258,100 @@ int apiauth_resolve_key(request_rec *r, const apiauth_dir_conf *conf,
                              remember, key);
 }
 
-static void location_rules(request_rec *r, const apiauth_dir_conf *conf,
-                           apiauth_admission_t *rules,
-                           apiauth_jwt_rules_t *jwt)
+/* The header a parse of this material depends on, when it is one header
+ * alone (the common case, which the connection's memo answers), and what
+ * else it depends on: the accepted schemes, which header, and for the key
+ * the stores of the location.  NULL when there is more to the material. */
+static const char *presented_alone(request_rec *r,
+                                   const apiauth_dir_conf *conf,
+                                   const apiauth_request_material_t *m,
+                                   apiauth_memo_ctx_t *ctx)
 {
-    rules->accepted = conf->schemes ? conf->scheme_mask
-                                    : APIAUTH_DEFAULT_SCHEMES;
-    rules->app_token_allowed = conf->app_token_allowed == 1;
-    rules->allow_backend = conf->allow_backend == 1;
-    rules->jwt_leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
-                                              : APIAUTH_DEFAULT_JWT_LEEWAY;
-    jwt->issuer = conf->jwt_issuer;
-    jwt->audience = conf->jwt_audience;
-    jwt->keys = conf->jwt_keys;
-    jwt->local = conf->jwt_local == 1;
+    if ((m->authorization == NULL) == (m->key_header == NULL)
+        || m->key_query_count || m->install_id_header
+        || m->install_token_header || m->install_id_query_count
+        || m->install_token_query_count) {
+        return NULL;
+    }
+    apiauth_cache_key_ctx(r, conf,
+                          m->authorization ? APIAUTH_MEMO_TAG_AUTHORIZATION
+                                           : APIAUTH_MEMO_TAG_KEY_HEADER,
+                          m->accepted, ctx);
+    return m->authorization ? m->authorization : m->key_header;
+}
+
+apiauth_status_t apiauth_read_presented(request_rec *r,
+                                        const apiauth_dir_conf *conf,
+                                        const apiauth_request_material_t *m,
+                                        apiauth_presented_t *pr,
+                                        apiauth_error_t *err)
+{
+    apiauth_memo_t *memo = apiauth_memo_of(r->connection);
+    apiauth_memo_ctx_t ctx;
+    const char *in[1];
+    int got = 0;
+    apiauth_status_t st;
+
+    in[0] = presented_alone(r, conf, m, &ctx);
+    if (in[0]) {
+        got = apiauth_memo_recall(memo, &ctx, in, 1, r->pool, &pr->cred,
+                                  pr->key);
+    }
+    if (got & APIAUTH_MEMO_CRED) {
+        pr->keyed = (got & APIAUTH_MEMO_KEY) != 0;
+        return APIAUTH_OK;
+    }
+    st = apiauth_credential_parse(r->pool, m, &pr->cred, err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    /* kept below with the credential, not once more on its own */
+    pr->keyed = cache_key(r, conf, &pr->cred, 0, pr->key) == 0;
+    if (in[0]) {
+        apiauth_memo_keep(memo, &ctx, in, 1, &pr->cred,
+                          pr->keyed ? pr->key : NULL);
+    }
+    return APIAUTH_OK;
+}
+
+/* May a cached answer stand at this location?  Only a JWT the jwt
+ * provider accepted depends on more than the provider chain. */
+static int cached_holds_here(const apiauth_dir_conf *conf,
+                             const apiauth_identity_t *id)
+{
+    apiauth_jwt_rules_t jwt;
+
+    if (!apiauth_identity_from_jwt(id)) {
+        return 1;
+    }
+    jwt.issuer = conf->jwt_issuer;
+    jwt.audience = conf->jwt_audience;
+    jwt.keys = conf->jwt_keys;
+    jwt.local = conf->jwt_local == 1;
+    return apiauth_cached_still_holds(&jwt, id);
 }
 
 apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
-                                 const apiauth_credential_t *cred,
-                                 const unsigned char *known_key,
+                                 apiauth_presented_t *pr,
                                  apiauth_identity_t *id, apiauth_error_t *err)
 {
+    const apiauth_credential_t *cred = &pr->cred;
     lookup_baton baton = {r, conf};
     const apiauth_lookup_t stores = {&baton, lookup_secret, lookup_user,
                                      lookup_token};
     apr_int64_t now = apr_time_sec(r->request_time);
-    unsigned char own[APIAUTH_DIGEST_LEN];
-    const unsigned char *key = known_key;
+    const unsigned char *key = NULL;
     apiauth_admission_t rules;
-    apiauth_jwt_rules_t jwt;
     apiauth_status_t st;
 
-    location_rules(r, conf, &rules, &jwt);
-    if (key == NULL && apiauth_resolve_key(r, conf, cred, 1, own) == 0) {
-        key = own;
+    if (!pr->keyed) {
+        pr->keyed = cache_key(r, conf, cred, 1, pr->key) == 0;
     }
-    if (conf->cache == 0) {
-        key = NULL;
+    if (pr->keyed && conf->cache != 0) {
+        key = pr->key;
     }
     if (key == NULL || !apiauth_cache_lookup(r, conf, key, id)
-        || !apiauth_cached_still_holds(&jwt, id)) {
+        || !cached_holds_here(conf, id)) {
         st = apiauth_resolve_credential(&stores, cred, now, id, err);
         if (st != APIAUTH_OK) {
             if (st == APIAUTH_DENIED && id->credential_id) {
@@ -310,6 +366,12 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
             apiauth_cache_put(r, conf, key, id);
         }
     }
+    rules.accepted = conf->schemes ? conf->scheme_mask
+                                   : APIAUTH_DEFAULT_SCHEMES;
+    rules.app_token_allowed = conf->app_token_allowed == 1;
+    rules.allow_backend = conf->allow_backend == 1;
+    rules.jwt_leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
+                                             : APIAUTH_DEFAULT_JWT_LEEWAY;
     st = apiauth_admit(&rules, cred, id, now, err);
     if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, id->kind == APIAUTH_KIND_BACKEND

@@ -200,12 +200,26 @@ void apiauth_socache_child_init(apr_pool_t *p, server_rec *s)
 /* Request time                                                        */
 /* ------------------------------------------------------------------ */
 
-static int lock(request_rec *r)
+/* 0 when held (or no mutex is needed); 1 when another process holds it
+ * and we would rather not wait (mod_authn_socache's choice: a lookup
+ * or an entry to cache is skipped, never a request stalled); -1 when it
+ * cannot be had. */
+static int lock(request_rec *r, int wait)
 {
     apr_status_t rv;
 
     if (cache_mutex == NULL) {
         return 0;
+    }
+    if (!wait) {
+        rv = apr_global_mutex_trylock(cache_mutex);
+        if (APR_STATUS_IS_EBUSY(rv)) {
+            return 1;
+        }
+        if (rv == APR_SUCCESS) {
+            return 0;
+        }
+        /* a mechanism without trylock: wait after all */
     }
     rv = apr_global_mutex_lock(cache_mutex);
     if (rv != APR_SUCCESS) {
@@ -230,17 +244,18 @@ static void unlock(void)
  * never equal to one of them but by a SHA-256 preimage). */
 
 /* 1 and *len set when found; 0 when not (or no cache); -1 when the
- * cache could not say (its lock, memcache or redis down). */
+ * cache could not say (its lock busy with !wait, or not to be had;
+ * memcache or redis down). */
 int apiauth_socache_get(request_rec *r, const unsigned char *key,
                         unsigned int keylen, unsigned char *value,
-                        unsigned int *len)
+                        unsigned int *len, int wait)
 {
     apr_status_t rv;
 
     if (socache_instance == NULL) {
         return 0;
     }
-    if (lock(r) != 0) {
+    if (lock(r, wait) != 0) {
         return -1;
     }
     rv = socache_provider->retrieve(socache_instance, r->server, key,
@@ -251,11 +266,11 @@ int apiauth_socache_get(request_rec *r, const unsigned char *key,
 
 void apiauth_socache_put(request_rec *r, const unsigned char *key,
                          unsigned int keylen, apr_time_t expiry,
-                         const void *value, unsigned int len)
+                         const void *value, unsigned int len, int wait)
 {
     apr_status_t rv;
 
-    if (socache_instance == NULL || lock(r) != 0) {
+    if (socache_instance == NULL || lock(r, wait) != 0) {
         return;
     }
     rv = socache_provider->store(socache_instance, r->server, key,
@@ -271,7 +286,7 @@ void apiauth_socache_put(request_rec *r, const unsigned char *key,
 void apiauth_socache_drop(request_rec *r, const unsigned char *key,
                           unsigned int keylen)
 {
-    if (socache_instance == NULL || lock(r) != 0) {
+    if (socache_instance == NULL || lock(r, 1) != 0) {
         return;
     }
     socache_provider->remove(socache_instance, r->server, key, keylen,
@@ -317,7 +332,7 @@ int apiauth_socache_increment(request_rec *r, const char *name,
     int n = 0;
     apr_status_t rv;
 
-    if (socache_instance == NULL || lock(r) != 0) {
+    if (socache_instance == NULL || lock(r, 1) != 0) {
         return 0;
     }
     rv = socache_provider->retrieve(socache_instance, r->server, key, keylen,
@@ -342,7 +357,8 @@ int apiauth_socache_count(request_rec *r, const char *name)
     unsigned int len = sizeof(value) - 1;
 
     if (apiauth_socache_get(r, (const unsigned char *)name,
-                            (unsigned int)strlen(name), value, &len) != 1) {
+                            (unsigned int)strlen(name), value, &len, 1)
+        != 1) {
         return 0;
     }
     value[len] = '\0';

@@ -498,7 +498,7 @@ static void register_hooks(apr_pool_t *p)
 }
 
 /* not AP_DECLARE_MODULE: the private header already says APLOG_USE_MODULE */
-module AP_MODULE_DECLARE_DATA apiauth_module = {
+module AP_MODULE_DECLARE_DATA APIAUTH_MODULE_RECORD apiauth_module = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,

@@ -461,7 +461,7 @@ static void register_hooks(apr_pool_t *p)
 }
 
 /* not AP_DECLARE_MODULE: the private header already says APLOG_USE_MODULE */
-module AP_MODULE_DECLARE_DATA apiauth_oauth_module = {
+module AP_MODULE_DECLARE_DATA APIAUTH_MODULE_RECORD apiauth_oauth_module = {
     STANDARD20_MODULE_STUFF,
     NULL,
     NULL,

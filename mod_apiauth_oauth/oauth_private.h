@@ -25,7 +25,7 @@
 
 #include "apiauth_log.h"
 
-extern module AP_MODULE_DECLARE_DATA apiauth_oauth_module;
+extern module AP_MODULE_DECLARE_DATA APIAUTH_MODULE_RECORD apiauth_oauth_module;
 APLOG_USE_MODULE(apiauth_oauth);
 
 #define OAUTH_UNSET -1

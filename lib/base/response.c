@@ -1,6 +1,7 @@
 /*
  * response.c: JSON error bodies and challenges (see response.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -39,19 +40,18 @@ static apr_status_t wipe_text(void *text)
 
 char *apiauth_json_sealed(apr_pool_t *p, json_t *value, size_t flags)
 {
-    size_t len = value ? json_dumpb(value, NULL, 0, flags) : 0;
+    /* written once (a token response is mostly one long string, whose
+     * every character jansson looks at): json_dumpb would write it twice,
+     * to learn its length first */
+    char *dumped = value ? json_dumps(value, flags) : NULL;
     char *text = NULL;
 
-    if (len > 0) {
-        text = apr_palloc(p, len + 1);
-        if (json_dumpb(value, text, len, flags) == len) {
-            text[len] = '\0';
-            apr_pool_cleanup_register(p, text, wipe_text,
-                                      apr_pool_cleanup_null);
-        }
-        else {
-            text = NULL;
-        }
+    if (dumped) {
+        apr_size_t len = strlen(dumped);
+        text = apr_pmemdup(p, dumped, len + 1);
+        OPENSSL_cleanse(dumped, len);
+        free(dumped);
+        apr_pool_cleanup_register(p, text, wipe_text, apr_pool_cleanup_null);
     }
     if (value) {
         wipe_strings(value);

@@ -207,7 +207,9 @@ apiauth_status_t apiauth_resolve_credential(const apiauth_lookup_t *lk,
 
 int apiauth_identity_from_jwt(const apiauth_identity_t *id)
 {
-    return id->provider && strcmp(id->provider, "jwt") == 0;
+    /* asked of every answer: the first letter settles it nearly always */
+    return id->provider && id->provider[0] == 'j'
+           && strcmp(id->provider, "jwt") == 0;
 }
 
 /* Has the credential expired here?  At its expiry; a JWT the jwt provider
@@ -297,13 +299,12 @@ int apiauth_cached_still_holds(const apiauth_jwt_rules_t *jwt,
 {
     /* an entry made where the issuer is declared local may name our apps
      * and clients; elsewhere it must be taken as the provider would */
-    return !apiauth_identity_from_jwt(id)
-           || (jwt->issuer && jwt->audience && id->issuer && id->audience
+    return jwt->issuer && jwt->audience && id->issuer && id->audience
                && strcmp(jwt->issuer, id->issuer) == 0
                && strcmp(jwt->audience, id->audience) == 0
                && key_trusted(jwt->keys, id->key_id)
                && (jwt->local
                    || (!apiauth_name_is_ours(id->client_id)
                        && !apiauth_name_is_ours(id->user)
-                       && !apiauth_name_is_ours(id->app))));
+                       && !apiauth_name_is_ours(id->app)));
 }

@@ -83,10 +83,11 @@ typedef struct apiauth_jwt_rules {
                                          apps and clients */
 } apiauth_jwt_rules_t;
 
-/* May a cached answer stand here?  Resolution depends on the stores
- * alone, but for a JWT the jwt provider accepted: that was checked
- * against the issuer, audience and keys of the location that cached it,
- * which another location may set otherwise. */
+/* May a cached answer of the jwt provider (apiauth_identity_from_jwt)
+ * stand here?  Resolution depends on the stores alone, but a JWT that
+ * provider accepted was checked against the issuer, audience and keys of
+ * the location that cached it, which another location may set
+ * otherwise.  (Answers of other providers always stand.) */
 int apiauth_cached_still_holds(const apiauth_jwt_rules_t *jwt,
                                const apiauth_identity_t *id);
 
