@@ -8,7 +8,7 @@
  * ServerName so that nodes with one configuration share entries)
  * and the credential file -- an identity found in one store is never
  * reused for a location that reads another.  An entry lives
- * ApiAuthCacheTTL seconds at most and never past the credential's own
+ * ApiAuthCache seconds at most and never past the credential's own
  * expiry; that TTL is also how late a revocation made outside this server
  * (apiauth-admin, a node without a shared cache) can take effect.
  * Locations with the same stores share entries but not their TTL, so an

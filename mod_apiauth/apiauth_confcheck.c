@@ -126,12 +126,11 @@ static const char *say_missing(apr_pool_t *p, unsigned m)
     if (m & NEED_FILE) {
         return "ApiAuthProvider file needs ApiAuthCredentialFile";
     }
-    return apr_pstrcat(p, "ApiAuthProvider jwt needs ApiAuthJWTKeys, "
-                       "ApiAuthJWTIssuer and ApiAuthJWTAudience (missing:",
-                       m & NEED_KEYS ? " ApiAuthJWTKeys" : "",
-                       m & NEED_ISSUER ? " ApiAuthJWTIssuer" : "",
-                       m & NEED_AUDIENCE ? " ApiAuthJWTAudience" : "", ")",
-                       NULL);
+    return apr_pstrcat(p, "ApiAuthProvider jwt needs ApiAuthJWT issuer=URL "
+                       "audience=AUD keys=FILE (missing:",
+                       m & NEED_ISSUER ? " issuer=" : "",
+                       m & NEED_AUDIENCE ? " audience=" : "",
+                       m & NEED_KEYS ? " keys=" : "", ")", NULL);
 }
 
 /* Marks a configuration that holds no directive of ours, so that merging

@@ -26,7 +26,7 @@
  * been deleted from it or marked revoked since the memo's check; what
  * such a skip does not see is the entry's own end in the socache, which
  * another location's shorter TTL may have set: a location reads an entry
- * for as long as its own ApiAuthCacheTTL allows.  A request never points
+ * for as long as its own ApiAuthCache lifetime allows.  A request never points
  * into the memo: what it gets is copied into its own pool, since the next
  * request on the connection may replace the memo while this one is still
  * being logged.

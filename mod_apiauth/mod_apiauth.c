@@ -185,24 +185,173 @@ static const char *set_provider(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *set_key_query(cmd_parms *cmd, void *dconf, const char *arg)
+/* Directives of the previous release that a newer one replaces: they
+ * still work, and each use is logged once the error log is open (at
+ * start the configuration is read before it is), with what to write
+ * instead. */
+static apr_array_header_t *deprecations;
+
+static void deprecated(cmd_parms *cmd, const char *instead)
+{
+    if (deprecations) {
+        APR_ARRAY_PUSH(deprecations, const char *) = apr_psprintf(
+            cmd->pool, "%s:%d: %s is deprecated and will go in the next "
+            "release: write %s", cmd->directive->filename,
+            cmd->directive->line_num, cmd->cmd->name, instead);
+    }
+}
+
+static void log_deprecations(server_rec *s)
+{
+    int i;
+
+    for (i = 0; deprecations && i < deprecations->nelts; i++) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AALOGNO(10003) "%s",
+                     APR_ARRAY_IDX(deprecations, i, const char *));
+    }
+}
+
+/* A whole number of seconds from `min` to `max`: NULL, or why not. */
+static const char *seconds(cmd_parms *cmd, const char *arg, int min, int max,
+                           int *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(cmd->pool, "%s takes a number of seconds from %d "
+                            "to %d, not '%s'", cmd->cmd->name, min, max, arg);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+/* ApiAuthCache on | off | SECONDS (on, entries living that long). */
+static const char *set_cache(cmd_parms *cmd, void *dconf, const char *arg)
 {
     apiauth_dir_conf *conf = dconf;
 
-    conf->key_query = strcasecmp(arg, "off") == 0 ? "" : arg;
-    return NULL;
+    if (strcasecmp(arg, "on") == 0 || strcasecmp(arg, "off") == 0) {
+        conf->cache = strcasecmp(arg, "on") == 0;
+        return NULL;
+    }
+    conf->cache = 1;
+    return seconds(cmd, arg, 1, 86400, &conf->cache_ttl);
 }
 
 static const char *set_cache_ttl(cmd_parms *cmd, void *dconf, const char *arg)
 {
     apiauth_dir_conf *conf = dconf;
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
 
-    if (*arg == '\0' || *end != '\0' || v < 1 || v > 86400) {
-        return "ApiAuthCacheTTL takes a number of seconds from 1 to 86400";
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthCache %s", arg));
+    return seconds(cmd, arg, 1, 86400, &conf->cache_ttl);
+}
+
+/* ApiAuthKeyFrom header=NAME query=NAME: where an API key is read. */
+static const char *set_key_from(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+
+    if (strncasecmp(arg, "header=", 7) == 0 && arg[7]) {
+        conf->key_header = arg + 7;
     }
-    conf->cache_ttl = (int)v;
+    else if (strncasecmp(arg, "query=", 6) == 0 && arg[6]) {
+        conf->key_query = strcasecmp(arg + 6, "off") == 0 ? "" : arg + 6;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ApiAuthKeyFrom takes header=NAME "
+                            "and query=NAME (or query=off), not '%s'", arg);
+    }
+    return NULL;
+}
+
+static const char *set_key_header(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthKeyFrom header=%s", arg));
+    return set_key_from(cmd, dconf, apr_pstrcat(cmd->pool, "header=", arg,
+                                                NULL));
+}
+
+static const char *set_key_query(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthKeyFrom query=%s", arg));
+    return set_key_from(cmd, dconf, apr_pstrcat(cmd->pool, "query=", arg,
+                                                NULL));
+}
+
+/* ApiAuthJWT issuer=URL audience=AUD keys=FILE [keys=FILE ...]
+ * [leeway=SECONDS] [local]: what the jwt provider requires, in one line. */
+static const char *set_jwt(cmd_parms *cmd, void *dconf, const char *args)
+{
+    apiauth_dir_conf *conf = dconf;
+    const char *issuer = NULL, *word, *err = NULL;
+    int local = 0;
+
+    while (err == NULL && *(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        const char *eq = ap_strchr_c(word, '=');
+        char *v = eq ? apr_pstrdup(cmd->pool, eq + 1) : NULL;
+        apr_size_t n = eq ? (apr_size_t)(eq - word) : strlen(word);
+
+        /* keys="/path" as written in other directives; a path with a
+         * space is quoted whole: "keys=/a path" */
+        if (v && *v == '"' && strlen(v) >= 2 && v[strlen(v) - 1] == '"') {
+            v[strlen(v) - 1] = '\0';
+            v++;
+        }
+
+        if (eq == NULL && strcasecmp(word, "local") == 0) {
+            local = 1;
+        }
+        else if (v && *v && n == 6 && strncasecmp(word, "issuer", 6) == 0) {
+            issuer = v;
+        }
+        else if (v && *v && n == 8 && strncasecmp(word, "audience", 8) == 0) {
+            conf->jwt_audience = v;
+        }
+        else if (v && *v && n == 4 && strncasecmp(word, "keys", 4) == 0) {
+            err = apiauth_jwt_add_keys(cmd, dconf, v);
+        }
+        else if (v && n == 6 && strncasecmp(word, "leeway", 6) == 0) {
+            err = seconds(cmd, v, 0, 3600, &conf->jwt_leeway);
+        }
+        else {
+            err = apr_psprintf(cmd->pool, "ApiAuthJWT takes issuer=URL "
+                               "audience=AUD keys=FILE [leeway=SECONDS] "
+                               "[local], not '%s'", word);
+        }
+    }
+    if (err == NULL && issuer) {
+        err = apiauth_jwt_set_issuer(cmd, dconf, issuer,
+                                     local ? "local" : NULL);
+    }
+    else if (err == NULL && local) {
+        err = "ApiAuthJWT: 'local' goes with issuer=URL";
+    }
+    return err;
+}
+
+static const char *set_jwt_keys(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthJWT keys=%s", arg));
+    return apiauth_jwt_add_keys(cmd, dconf, arg);
+}
+
+static const char *set_jwt_issuer(cmd_parms *cmd, void *dconf,
+                                  const char *issuer, const char *local)
+{
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthJWT issuer=%s%s", issuer,
+                                 local ? " local" : ""));
+    return apiauth_jwt_set_issuer(cmd, dconf, issuer, local);
+}
+
+static const char *set_jwt_audience(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthJWT audience=%s", arg));
+    conf->jwt_audience = arg;
     return NULL;
 }
 
@@ -210,14 +359,9 @@ static const char *set_jwt_leeway(cmd_parms *cmd, void *dconf,
                                   const char *arg)
 {
     apiauth_dir_conf *conf = dconf;
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
 
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > 3600) {
-        return "ApiAuthJWTLeeway takes a number of seconds from 0 to 3600";
-    }
-    conf->jwt_leeway = (int)v;
-    return NULL;
+    deprecated(cmd, apr_psprintf(cmd->pool, "ApiAuthJWT leeway=%s", arg));
+    return seconds(cmd, arg, 0, 3600, &conf->jwt_leeway);
 }
 
 static const char *set_pepper(cmd_parms *cmd, void *dummy, const char *arg)
@@ -290,11 +434,9 @@ static const command_rec apiauth_cmds[] = {
     AP_INIT_ITERATE("ApiAuthProvider", set_provider, NULL, OR_AUTHCFG,
                     "where credentials are looked up, in order: dbd file "
                     "jwt oauth"),
-    AP_INIT_TAKE1("ApiAuthKeyHeader", ap_set_string_slot,
-                  (void *)APR_OFFSETOF(apiauth_dir_conf, key_header),
-                  OR_AUTHCFG, "header carrying an API key (X-API-Key)"),
-    AP_INIT_TAKE1("ApiAuthKeyQuery", set_key_query, NULL, OR_AUTHCFG,
-                  "query parameter carrying an API key, or off (default)"),
+    AP_INIT_ITERATE("ApiAuthKeyFrom", set_key_from, NULL, OR_AUTHCFG,
+                    "where an API key is read: header=NAME (X-API-Key) "
+                    "query=NAME (off)"),
     DIR_FLAG("ApiAuthRequireTLS", require_tls,
              "refuse requests that did not come over HTTPS (default on)"),
     DIR_FLAG("ApiAuthAllowBackend", allow_backend,
@@ -303,22 +445,15 @@ static const command_rec apiauth_cmds[] = {
              "pass the identity on as X-ApiAuth-* request headers"),
     DIR_FLAG("ApiAuthKeepCredential", keep_credential,
              "leave the credential in the request for the backend"),
-    DIR_FLAG("ApiAuthCache", cache,
-             "cache validated credentials in mod_socache (default on)"),
-    AP_INIT_TAKE1("ApiAuthCacheTTL", set_cache_ttl, NULL, OR_AUTHCFG,
-                  "seconds a validated credential may be cached (60)"),
+    AP_INIT_TAKE1("ApiAuthCache", set_cache, NULL, OR_AUTHCFG,
+                  "cache validated credentials: on (default, 60 s), off, "
+                  "or the seconds an entry lives"),
     AP_INIT_TAKE1("ApiAuthCredentialFile", set_credential_file, NULL,
                   OR_AUTHCFG, "credentials file of the 'file' provider"),
-    AP_INIT_TAKE1("ApiAuthJWTKeys", apiauth_jwt_add_keys, NULL, OR_AUTHCFG,
-                  "public keys (PEM or JWKS file) of the jwt provider"),
-    AP_INIT_TAKE12("ApiAuthJWTIssuer", apiauth_jwt_set_issuer, NULL,
-                   OR_AUTHCFG, "the iss the jwt provider requires, and "
-                   "'local' when it is this deployment's own server"),
-    AP_INIT_TAKE1("ApiAuthJWTAudience", ap_set_string_slot,
-                  (void *)APR_OFFSETOF(apiauth_dir_conf, jwt_audience),
-                  OR_AUTHCFG, "the aud the jwt provider requires"),
-    AP_INIT_TAKE1("ApiAuthJWTLeeway", set_jwt_leeway, NULL, OR_AUTHCFG,
-                  "seconds of clock skew the jwt provider allows (60)"),
+    AP_INIT_RAW_ARGS("ApiAuthJWT", set_jwt, NULL, OR_AUTHCFG,
+                     "what the jwt provider requires: issuer=URL "
+                     "audience=AUD keys=FILE (PEM or JWKS, repeatable) "
+                     "[leeway=SECONDS (60)] [local: the issuer is ours]"),
     AP_INIT_TAKE1("ApiAuthGroupFrom", apiauth_group_set_from, NULL,
                   OR_AUTHCFG, "where a request names its group: query=NAME "
                   "(group_id), header=NAME, form=NAME or json=NAME"),
@@ -336,6 +471,21 @@ static const command_rec apiauth_cmds[] = {
     AP_INIT_ITERATE("ApiAuthTrustedProxy", add_trusted_proxy, NULL,
                     RSRC_CONF, "addresses (CIDR) whose X-Forwarded-Proto "
                     "is believed"),
+    /* the previous release's spellings (deprecated, logged) */
+    AP_INIT_TAKE1("ApiAuthKeyHeader", set_key_header, NULL, OR_AUTHCFG,
+                  "deprecated: ApiAuthKeyFrom header=NAME"),
+    AP_INIT_TAKE1("ApiAuthKeyQuery", set_key_query, NULL, OR_AUTHCFG,
+                  "deprecated: ApiAuthKeyFrom query=NAME"),
+    AP_INIT_TAKE1("ApiAuthCacheTTL", set_cache_ttl, NULL, OR_AUTHCFG,
+                  "deprecated: ApiAuthCache SECONDS"),
+    AP_INIT_TAKE1("ApiAuthJWTKeys", set_jwt_keys, NULL, OR_AUTHCFG,
+                  "deprecated: ApiAuthJWT keys=FILE"),
+    AP_INIT_TAKE12("ApiAuthJWTIssuer", set_jwt_issuer, NULL, OR_AUTHCFG,
+                   "deprecated: ApiAuthJWT issuer=URL [local]"),
+    AP_INIT_TAKE1("ApiAuthJWTAudience", set_jwt_audience, NULL, OR_AUTHCFG,
+                  "deprecated: ApiAuthJWT audience=AUD"),
+    AP_INIT_TAKE1("ApiAuthJWTLeeway", set_jwt_leeway, NULL, OR_AUTHCFG,
+                  "deprecated: ApiAuthJWT leeway=SECONDS"),
     {NULL}
 };
 
@@ -425,6 +575,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                       "cannot register the apiauth-sqlite mutex");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    deprecations = apr_array_make(pconf, 2, sizeof(const char *));
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -435,6 +586,9 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10001)
                      "OpenSSL has no SHA-256: cannot start");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        log_deprecations(s);
     }
     apiauth_dbd_prepare_statements(s);
     if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS) {

@@ -3,8 +3,8 @@
  * keys alone (RFC 9068, RFC 8725).
  *
  * For tokens of another issuer, or for nodes that verify ours without the
- * store: ApiAuthJWTKeys (PEM or JWKS files), ApiAuthJWTIssuer and
- * ApiAuthJWTAudience (both required), ApiAuthJWTLeeway.  The algorithm is
+ * store: ApiAuthJWT keys= (PEM or JWKS files), issuer= and audience= (all
+ * required), leeway=.  The algorithm is
  * the key's, never the token's: no "none", no HMAC keyed with a public
  * key.  What this provider cannot know is revocation; a token it accepts
  * stays accepted until it expires.
@@ -16,7 +16,7 @@
  * may not pass for one of our apps or clients (DESIGN.md: subjects never
  * collide).  Names of ours (app_..., cli_...) and the `app` claim are
  * believed only from an issuer the operator declares this deployment's
- * own (ApiAuthJWTIssuer URL local: a node that checks our tokens without
+ * own (ApiAuthJWT issuer=URL local: a node that checks our tokens without
  * the store); another issuer's token names its client alone, and
  * APIAUTH_ISSUER tells a backend whose names they are.
  */
@@ -37,7 +37,7 @@ const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg)
     if (path == NULL
         || apiauth_jwk_load_public(cmd->pool, path, &conf->jwt_keys, &errmsg)
                != APIAUTH_OK) {
-        return apr_psprintf(cmd->pool, "ApiAuthJWTKeys: %s",
+        return apr_psprintf(cmd->pool, "%s keys: %s", cmd->cmd->name,
                             errmsg ? errmsg : "cannot read");
     }
     return NULL;
@@ -55,7 +55,8 @@ const char *apiauth_jwt_set_issuer(cmd_parms *cmd, void *dconf,
 
     if (local && strcasecmp(local, "local") != 0) {
         return "ApiAuthJWTIssuer URL [local]: 'local' says the issuer is "
-               "this deployment's own authorization server";
+               "this deployment's own authorization server (ApiAuthJWT "
+               "issuer=URL local)";
     }
     conf->jwt_issuer = issuer;
     conf->jwt_local = local != NULL;
@@ -106,8 +107,8 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
     if (conf->jwt_keys == NULL || conf->jwt_issuer == NULL
         || conf->jwt_audience == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10070)
-                      "ApiAuthProvider jwt needs ApiAuthJWTKeys, "
-                      "ApiAuthJWTIssuer and ApiAuthJWTAudience here");
+                      "ApiAuthProvider jwt needs ApiAuthJWT issuer=, "
+                      "audience= and keys= here");
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
                             "token verification is not configured");
     }

@@ -28,14 +28,61 @@ int oauth_handle_jwks(request_rec *r)
     return oauth_send_public_json(r, json_pack("{s:o}", "keys", keys));
 }
 
-/* An endpoint as configured: a path is joined to the issuer. */
+/* The path of the <Location> of this virtual host whose SetHandler is
+ * `handler`, when it is a plain path (not a pattern); NULL when there is
+ * none.  A SetHandler is an expression, of a request: it is evaluated
+ * with this one (a plain name evaluates to itself). */
+static const char *located(request_rec *r, const char *handler)
+{
+    core_server_config *sconf = ap_get_core_module_config(
+        r->server->module_config);
+    ap_conf_vector_t **sections = (ap_conf_vector_t **)sconf->sec_url->elts;
+    int i;
+
+    for (i = 0; i < sconf->sec_url->nelts; i++) {
+        core_dir_config *c = ap_get_core_module_config(sections[i]);
+        const char *err = NULL, *h;
+
+        if (c->d == NULL || c->r || c->d_is_fnmatch || *c->d != '/'
+            || c->expr_handler == NULL) {
+            continue;
+        }
+        h = ap_expr_str_exec(r, c->expr_handler, &err);
+        if (err == NULL && h && strcasecmp(h, handler) == 0) {
+            return c->d;
+        }
+    }
+    return NULL;
+}
+
+/* scheme://host[:port] of the issuer: where a <Location> path is. */
+static const char *origin(request_rec *r, const char *issuer)
+{
+    apr_uri_t u;
+
+    if (apr_uri_parse(r->pool, issuer, &u) != APR_SUCCESS) {
+        return issuer;
+    }
+    u.path = NULL;
+    u.query = NULL;
+    u.fragment = NULL;
+    return apr_uri_unparse(r->pool, &u, APR_URI_UNP_OMITPATHINFO);
+}
+
+/* Where an endpoint is: ApiAuthOAuthEndpoint when it says (a URL, or a
+ * path joined to the issuer), else the <Location> its handler is set in. */
 static const char *endpoint(request_rec *r, const char *issuer,
-                            const char *name)
+                            const char *name, const char *handler)
 {
     apr_table_t *endpoints = oauth_conf(r)->endpoints;
     const char *where = endpoints ? apr_table_get(endpoints, name) : NULL;
 
-    if (where == NULL || ap_is_url(where)) {
+    if (where == NULL) {
+        where = located(r, handler);
+        return where ? apr_pstrcat(r->pool, origin(r, issuer), where, NULL)
+                     : NULL;
+    }
+    if (ap_is_url(where)) {
         return where;
     }
     return apr_pstrcat(r->pool, issuer, *where == '/' ? "" : "/", where,
@@ -46,12 +93,12 @@ int oauth_handle_metadata(request_rec *r)
 {
     const apiauth_oauth_config_t *o = &oauth_conf(r)->oauth;
     json_t *m, *scopes = json_array();
-    static const char *const names[][2] = {
-        {"authorization", "authorization_endpoint"},
-        {"token", "token_endpoint"},
-        {"jwks", "jwks_uri"},
-        {"introspection", "introspection_endpoint"},
-        {"revocation", "revocation_endpoint"},
+    static const char *const names[][3] = {
+        {"authorization", "authorization_endpoint", "apiauth-authorize"},
+        {"token", "token_endpoint", "apiauth-token"},
+        {"jwks", "jwks_uri", "apiauth-jwks"},
+        {"introspection", "introspection_endpoint", "apiauth-introspect"},
+        {"revocation", "revocation_endpoint", "apiauth-revoke"},
     };
     size_t k;
     int i, rc;
@@ -84,7 +131,7 @@ int oauth_handle_metadata(request_rec *r)
         "client_secret_post", "none",
         "response_modes_supported", "query");
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-        const char *url = endpoint(r, o->issuer, names[k][0]);
+        const char *url = endpoint(r, o->issuer, names[k][0], names[k][2]);
         if (url) {
             json_object_set_new(m, names[k][1], json_string(url));
         }

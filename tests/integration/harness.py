@@ -771,10 +771,11 @@ class OAuthServer:
     wonderland) who logs in with Basic at the authorize endpoint, and
     protected resources under /integration/v1 (scope integration.store) and
     /orders (integration.order).  `body` adds configuration; the issuer is
-    https://127.0.0.1:<https port>."""
+    https://127.0.0.1:<https port>.  `endpoints` False: no
+    ApiAuthOAuthEndpoint, the metadata finds each endpoint itself."""
 
     def __init__(self, cert, key, key_kind="rsa", body="", extra="",
-                 store=None, **httpd_kw):
+                 store=None, endpoints=True, **httpd_kw):
         self.dir = make_workdir("apiauth-oauth-")
         self.signing_key = make_key(self.dir, key_kind)
         self.users = self.dir / "users"
@@ -784,8 +785,14 @@ class OAuthServer:
         # the issuer names the port, so it is chosen first
         port = free_port()
         self.issuer = f"https://127.0.0.1:{port}"
-        conf = OAUTH_CONF.format(issuer=self.issuer, key=self.signing_key,
-                                 users=self.users, extra=extra)
+        template = OAUTH_CONF
+        if not endpoints:
+            # the metadata finds them where their handlers are set
+            template = "\n".join(
+                line for line in template.splitlines()
+                if not line.startswith("ApiAuthOAuthEndpoint"))
+        conf = template.format(issuer=self.issuer, key=self.signing_key,
+                               users=self.users, extra=extra)
         self.httpd = Httpd(make_workdir("apiauth-httpd-"), cert, key,
                            body=conf + body, store=self.store,
                            modules=("oauth",), https_port=port, **httpd_kw)
