@@ -15,7 +15,7 @@
  *   apiauth_confcheck.c what a configuration must hold, checked at start
  *   provider_dbd.c, provider_file.c, provider_jwt.c
  *                       where credentials are looked up
- * The contract is DESIGN.md ("mod_apiauth"); README documents each
+ * The contract is docs/design.md ("mod_apiauth"); README documents each
  * directive for operators.
  */
 #include <apr_optional.h>

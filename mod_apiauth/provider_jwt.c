@@ -13,7 +13,7 @@
  * use here: sub, client_id, app, jti and scope become r->user, APIAUTH_*
  * variables and, with ApiAuthForwardHeaders, headers to the backend.  So
  * they are held to the rules of names apiauth-admin creates, and a user
- * may not pass for one of our apps or clients (DESIGN.md: subjects never
+ * may not pass for one of our apps or clients (docs/design.md: subjects never
  * collide).  Names of ours (app_..., cli_...) and the `app` claim are
  * believed only from an issuer the operator declares this deployment's
  * own (ApiAuthJWT issuer=URL local: a node that checks our tokens without

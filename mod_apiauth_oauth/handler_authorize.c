@@ -92,7 +92,7 @@ static int issue_code(request_rec *r, apiauth_db_t *db,
  * APIAUTH_USER and X-ApiAuth-User at the resources: a name with
  * separators would split those, and one like app_... or cli_... (or the
  * client's own id, which makes a token look like the client's) would pass
- * for an app or a client (DESIGN.md: subjects never collide). */
+ * for an app or a client (docs/design.md: subjects never collide). */
 static int subject_name_usable(const char *user)
 {
     return apiauth_name_is_valid(user) && strncmp(user, "app_", 4) != 0

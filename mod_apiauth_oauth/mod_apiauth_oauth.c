@@ -7,7 +7,7 @@
  * apiauth-revoke, apiauth-login, apiauth-install-token) and the "oauth"
  * provider it adds to mod_apiauth.  The
  * handlers are in handler_*.c, the protocol in lib/oauth/, the store is
- * mod_dbd's connection.  The contract is DESIGN.md ("mod_apiauth_oauth").
+ * mod_dbd's connection.  The contract is docs/design.md ("mod_apiauth_oauth").
  */
 #include <apr_strings.h>
 #include <ap_provider.h>

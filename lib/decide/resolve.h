@@ -2,7 +2,7 @@
  * resolve.h: who a presented credential belongs to, and whether a
  * location takes it -- the decisions of AuthType apiauth, without httpd.
  *
- * Two steps, as in DESIGN: resolution maps the credential to an identity
+ * Two steps, as in docs/design.md: resolution maps the credential to an identity
  * by asking the stores (apiauth_lookup_t: the provider chain, which the
  * glue walks); its answer depends only on the credential and the stores,
  * so the glue may cache it.  Admission then applies one location's rules
