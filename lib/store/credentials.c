@@ -127,13 +127,9 @@ apiauth_status_t apiauth_store_credential_revoke(apr_pool_t *p,
                                                  apr_int64_t now)
 {
     const char *args[2] = {apiauth_db_int(p, now), id};
-    int changed = 0;
 
-    if (apiauth_db_exec(p, db, APIAUTH_SQL_CREDENTIAL_REVOKE, 2, args,
-                        &changed) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    return changed == 1 ? APIAUTH_OK : APIAUTH_NOT_MINE;
+    return apiauth_db_exec_one(p, db, APIAUTH_SQL_CREDENTIAL_REVOKE, 2, args,
+                               APIAUTH_NOT_MINE);
 }
 
 apiauth_status_t apiauth_store_credential_list(apr_pool_t *p,
@@ -226,13 +222,9 @@ apiauth_status_t apiauth_store_user_passwd(apr_pool_t *p, apiauth_db_t *db,
                                            const char *password_hash)
 {
     const char *args[2] = {password_hash, id};
-    int changed = 0;
 
-    if (apiauth_db_exec(p, db, APIAUTH_SQL_USER_PASSWD, 2, args, &changed)
-        != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    return changed == 1 ? APIAUTH_OK : APIAUTH_NOT_MINE;
+    return apiauth_db_exec_one(p, db, APIAUTH_SQL_USER_PASSWD, 2, args,
+                               APIAUTH_NOT_MINE);
 }
 
 apiauth_status_t apiauth_store_user_delete(apr_pool_t *p, apiauth_db_t *db,

@@ -201,6 +201,19 @@ apiauth_status_t apiauth_db_select_one(apr_pool_t *p, apiauth_db_t *db,
     return APIAUTH_OK;
 }
 
+apiauth_status_t apiauth_db_exec_one(apr_pool_t *p, apiauth_db_t *db,
+                                     apiauth_sql_id_t id, int nargs,
+                                     const char **args,
+                                     apiauth_status_t none)
+{
+    int changed = 0;
+
+    if (apiauth_db_exec(p, db, id, nargs, args, &changed) != APIAUTH_OK) {
+        return APIAUTH_ERROR;
+    }
+    return changed == 1 ? APIAUTH_OK : none;
+}
+
 const char *apiauth_db_text(const char *col)
 {
     return col && *col ? col : NULL;

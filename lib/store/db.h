@@ -62,6 +62,14 @@ apiauth_status_t apiauth_db_select_one(apr_pool_t *p, apiauth_db_t *db,
                                        apiauth_sql_id_t id, int nargs,
                                        const char **args, const char ***cols);
 
+/* An UPDATE/INSERT meant to change exactly one row: APIAUTH_OK when it
+ * did, `none` when it changed nothing (no such row, or already done),
+ * APIAUTH_ERROR when the store failed. */
+apiauth_status_t apiauth_db_exec_one(apr_pool_t *p, apiauth_db_t *db,
+                                     apiauth_sql_id_t id, int nargs,
+                                     const char **args,
+                                     apiauth_status_t none);
+
 /* A column as a string where "" means none: NULL for SQL NULL and "". */
 const char *apiauth_db_text(const char *col);
 

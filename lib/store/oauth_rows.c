@@ -280,15 +280,11 @@ apiauth_status_t apiauth_store_single_use_spend(apr_pool_t *p,
                                                 apr_int64_t now)
 {
     const char *args[2] = {apiauth_db_int(p, now), digest_hex};
-    int changed = 0;
 
-    if (apiauth_db_exec(p, db, kind == APIAUTH_SINGLE_USE_CODE
-                                   ? APIAUTH_SQL_CODE_CONSUME
-                                   : APIAUTH_SQL_REFRESH_CONSUME,
-                        2, args, &changed) != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    return changed == 1 ? APIAUTH_OK : APIAUTH_DENIED;
+    return apiauth_db_exec_one(p, db, kind == APIAUTH_SINGLE_USE_CODE
+                                          ? APIAUTH_SQL_CODE_CONSUME
+                                          : APIAUTH_SQL_REFRESH_CONSUME,
+                               2, args, APIAUTH_DENIED);
 }
 
 /* ---- access tokens -------------------------------------------------- */
@@ -328,13 +324,9 @@ apiauth_status_t apiauth_store_consent_spend(apr_pool_t *p, apiauth_db_t *db,
                                              apr_int64_t until)
 {
     const char *args[2] = {digest_hex, apiauth_db_int(p, until)};
-    int changed = 0;
 
-    if (apiauth_db_exec(p, db, APIAUTH_SQL_CONSENT_SPEND, 2, args, &changed)
-        != APIAUTH_OK) {
-        return APIAUTH_ERROR;
-    }
-    return changed == 1 ? APIAUTH_OK : APIAUTH_DENIED;
+    return apiauth_db_exec_one(p, db, APIAUTH_SQL_CONSENT_SPEND, 2, args,
+                               APIAUTH_DENIED);
 }
 
 apiauth_status_t apiauth_store_oauth_purge(apr_pool_t *p, apiauth_db_t *db,
