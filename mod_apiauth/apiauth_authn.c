@@ -458,6 +458,11 @@ int apiauth_check_authn(request_rec *r)
     }
 
     st = apiauth_resolve(r, conf, &pr, &id, &err);
+    if (st == APIAUTH_OK && pr.cred.scheme == APIAUTH_SCHEME_DPOP) {
+        /* the token may come from the cache; its proof is new every time */
+        st = apiauth_dpop_at_resource(r, conf, pr.cred.secret, &id, &err);
+        apiauth_dpop_answered(r, conf, st != APIAUTH_OK);
+    }
     if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, st == APIAUTH_ERROR ? APLOG_ERR : APLOG_INFO,
                       0, r, AALOGNO(10015) "%s credential refused: %s",

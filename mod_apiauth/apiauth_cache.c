@@ -100,6 +100,15 @@ static int prepare_servers(apr_pool_t *p, server_rec *s)
         if (sconf->pepper == NULL) {
             sconf->cache_mac = random_mac;
         }
+        /* DPoP nonces: derived like the authorization server's, so that
+         * a nonce of either is taken by both (without a pepper, this
+         * server's own, random per start) */
+        if (apiauth_pepper_derive(p, sconf->pepper, sconf->pepper
+                                      ? "apiauth dpop nonce"
+                                      : NULL,
+                                  &sconf->dpop_nonce_key) != APIAUTH_OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
     return OK;
 }

@@ -145,6 +145,62 @@ static void note_empty(ap_conf_vector_t *vector)
     }
 }
 
+/* `add` merged onto `base` as a request would merge them, made now and
+ * hung from `add` so that requests find it (merge_dir_conf); before
+ * threads, in the configuration's pool, never written to again. */
+static apiauth_dir_conf *premerge(apr_pool_t *pconf, apiauth_dir_conf *base,
+                                  apiauth_dir_conf *add)
+{
+    apiauth_premerged_t *made;
+
+    if (base == NULL || base->empty || add->empty) {
+        return base == NULL || base->empty ? add : base;
+    }
+    for (made = add->premerged; made; made = made->next) {
+        if (made->base == base) {
+            return made->merged;
+        }
+    }
+    made = apr_pcalloc(pconf, sizeof(*made));
+    made->base = base;
+    made->merged = apiauth_module.merge_dir_config(pconf, base, add);
+    made->next = add->premerged;
+    add->premerged = made;
+    return made->merged;
+}
+
+/* The location walk of a request to each <Location> path, merged now:
+ * the server's defaults, then every plain section enclosing the path, in
+ * configuration order (as ap_location_walk takes them). */
+static void premerge_locations(apr_pool_t *pconf, server_rec *s,
+                               apr_array_header_t *sections)
+{
+    ap_conf_vector_t **secs;
+    int i, k;
+
+    if (sections == NULL) {
+        return;
+    }
+    secs = (ap_conf_vector_t **)sections->elts;
+    for (i = 0; i < sections->nelts; i++) {
+        const core_dir_config *self = ap_get_core_module_config(secs[i]);
+        apiauth_dir_conf *cur = ap_get_module_config(s->lookup_defaults,
+                                                     &apiauth_module);
+
+        if (!plain_path(self)) {
+            continue;
+        }
+        for (k = 0; k < sections->nelts; k++) {
+            const core_dir_config *core = ap_get_core_module_config(secs[k]);
+            apiauth_dir_conf *add = ap_get_module_config(secs[k],
+                                                         &apiauth_module);
+            if (add && plain_path(core) && encloses(core->d, self->d)) {
+                cur = premerge(pconf, cur, add);
+            }
+        }
+    }
+}
+
 /* Each section that holds directives of ours, as a request to its path
  * sees it.  What a section of another kind (`others`) sets anywhere is
  * given the benefit of the doubt: whether it reaches the same requests
@@ -210,6 +266,7 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                     "Directory")) != OK) {
             return rc;
         }
+        premerge_locations(pconf, s, core->sec_url);
     }
     return OK;
 }

@@ -82,10 +82,24 @@ typedef struct apiauth_dir_conf {
     apr_int64_t group_body_limit;
     int group_required;              /* a Require apiauth-group is here */
     int app_token_allowed;           /* Require apiauth-kind app_token */
+    int dpop_nonce;                  /* ApiAuthDPoP nonce */
+    int dpop_window;                 /* ApiAuthDPoP window=SECONDS */
     int empty;                       /* holds no directive of ours: found
                                         at start (apiauth_confcheck.c),
                                         so that merging skips it */
+    struct apiauth_premerged *premerged;  /* this section merged onto the
+                                        sections that enclose it, made at
+                                        start (apiauth_confcheck.c) */
 } apiauth_dir_conf;
+
+/* A merge made at start: `base` (a section, or an earlier such merge)
+ * with the section this hangs from, as a request's location walk makes it
+ * again and again.  Read-only once httpd serves. */
+typedef struct apiauth_premerged {
+    const apiauth_dir_conf *base;
+    apiauth_dir_conf *merged;
+    struct apiauth_premerged *next;
+} apiauth_premerged_t;
 
 enum {
     APIAUTH_GROUP_QUERY = 1,
@@ -103,6 +117,9 @@ typedef struct apiauth_server_conf {
     const char *cache_scope;              /* this virtual host in cache
                                              keys (apiauth_cache.c) */
     apiauth_pepper_t *cache_mac;          /* authenticates its entries */
+    apiauth_pepper_t *dpop_nonce_key;     /* MACs DPoP nonces (from the
+                                             pepper: every node, and the
+                                             authorization server, agree) */
 } apiauth_server_conf;
 
 /* Defaults, applied where nothing was set (see mod_apiauth.c). */
@@ -110,6 +127,7 @@ typedef struct apiauth_server_conf {
 #define APIAUTH_DEFAULT_PROVIDER "dbd"   /* ApiAuthProvider unset */
 #define APIAUTH_DEFAULT_CACHE_TTL 60
 #define APIAUTH_DEFAULT_JWT_LEEWAY 60
+#define APIAUTH_DEFAULT_DPOP_WINDOW 60
 /* ApiAuthScheme unset: bearer apikey token basic */
 #define APIAUTH_DEFAULT_SCHEMES \
     (APIAUTH_SCHEME_BEARER | APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN \
@@ -320,6 +338,23 @@ void apiauth_socache_drop(request_rec *r, const unsigned char *key,
 int apiauth_socache_increment(request_rec *r, const char *name,
                               apr_time_t expiry);
 int apiauth_socache_count(request_rec *r, const char *name);
+int apiauth_socache_claim(request_rec *r, const unsigned char *key,
+                          unsigned int keylen, apr_time_t expiry);
+/* apiauth_dpop.c: DPoP at the resource (RFC 9449 §7) */
+/* A DPoP proof seen (apiauth_dpop_seen_fn), in the socache. */
+int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
+                      apr_size_t len, apr_int64_t until);
+const char *apiauth_dpop_set(cmd_parms *cmd, void *dconf, const char *arg);
+/* The proof of a request that sent `token` as DPoP, for the key `id` is
+ * bound to; a refusal as apiauth_dpop_check says. */
+apiauth_status_t apiauth_dpop_at_resource(request_rec *r,
+                                          const apiauth_dir_conf *conf,
+                                          const char *token,
+                                          const apiauth_identity_t *id,
+                                          apiauth_error_t *err);
+/* After a DPoP answer: the nonce the location asks for, fresh. */
+void apiauth_dpop_answered(request_rec *r, const apiauth_dir_conf *conf,
+                           int refused);
 /* The change count: 1 and *seen where there is one (shmcb); read before
  * the lookup it stands for, counted after the change. */
 int apiauth_socache_changes(apr_uint32_t *seen);

@@ -16,6 +16,7 @@
 #include <util_filter.h>
 
 #include "apiauth_private.h"
+#include "dpop.h"
 #include "response.h"
 
 #define NOTE_ERROR "apiauth-error"
@@ -36,6 +37,8 @@ static const char *challenge_scheme(apiauth_scheme_t s)
         return "Basic";
     case APIAUTH_SCHEME_APIKEY:
         return "ApiKey";
+    case APIAUTH_SCHEME_DPOP:
+        return "DPoP";
     default:
         return "Install";
     }
@@ -57,6 +60,9 @@ static const char *challenge_extra(request_rec *r, const apiauth_dir_conf *conf,
     if (s == APIAUTH_SCHEME_INSTALL) {
         return "query=\"installid token\", "
                "header=\"X-Install-Id X-Install-Token\"";
+    }
+    if (s == APIAUTH_SCHEME_DPOP) {
+        return "algs=\"" APIAUTH_DPOP_ALGS_TEXT "\"";   /* RFC 9449 §7.1 */
     }
     return NULL;
 }

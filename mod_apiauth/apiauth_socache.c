@@ -350,6 +350,36 @@ int apiauth_socache_increment(request_rec *r, const char *name,
     return n;
 }
 
+/* Records `key` until `expiry` unless it is there already: 1 when this
+ * call recorded it, 0 when it was there, -1 when there is no socache or
+ * it failed.  Exact under shmcb (one mutex); across nodes over memcache
+ * two nodes may both record it in the same instant. */
+int apiauth_socache_claim(request_rec *r, const unsigned char *key,
+                          unsigned int keylen, apr_time_t expiry)
+{
+    unsigned char value[4];
+    unsigned int len = sizeof(value);
+    apr_status_t rv;
+
+    if (socache_instance == NULL || lock(r, 1) != 0) {
+        return -1;
+    }
+    rv = socache_provider->retrieve(socache_instance, r->server, key, keylen,
+                                    value, &len, r->pool);
+    if (rv == APR_SUCCESS) {
+        unlock();
+        return 0;
+    }
+    if (!APR_STATUS_IS_NOTFOUND(rv)) {
+        unlock();
+        return -1;
+    }
+    rv = socache_provider->store(socache_instance, r->server, key, keylen,
+                                 expiry, (unsigned char *)"1", 1, r->pool);
+    unlock();
+    return rv == APR_SUCCESS ? 1 : -1;
+}
+
 /* The counter's value, 0 when absent. */
 int apiauth_socache_count(request_rec *r, const char *name)
 {

@@ -49,6 +49,8 @@ static const apiauth_dir_conf unset_conf = {
     .group_body_limit = APIAUTH_UNSET,
     .group_required = APIAUTH_UNSET,
     .app_token_allowed = APIAUTH_UNSET,
+    .dpop_nonce = APIAUTH_UNSET,
+    .dpop_window = APIAUTH_UNSET,
 };
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
@@ -73,11 +75,20 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     apiauth_dir_conf *base = basev, *add = addv;
     apiauth_dir_conf *conf;
 
+    const apiauth_premerged_t *made;
+
     if (add->empty) {
         return base;
     }
     if (base->empty) {
         return add;
+    }
+    /* the location walk of a request merges the same sections as the
+     * walks before it: those merges were made once, at start */
+    for (made = add->premerged; made; made = made->next) {
+        if (made->base == base) {
+            return made->merged;
+        }
     }
     conf = apr_pcalloc(p, sizeof(*conf));
 
@@ -107,6 +118,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(group_body_limit);
     MERGE_INT(group_required);
     MERGE_INT(app_token_allowed);
+    MERGE_INT(dpop_nonce);
+    MERGE_INT(dpop_window);
     return conf;
 }
 
@@ -454,6 +467,9 @@ static const command_rec apiauth_cmds[] = {
                      "what the jwt provider requires: issuer=URL "
                      "audience=AUD keys=FILE (PEM or JWKS, repeatable) "
                      "[leeway=SECONDS (60)] [local: the issuer is ours]"),
+    AP_INIT_ITERATE("ApiAuthDPoP", apiauth_dpop_set, NULL, OR_AUTHCFG,
+                    "DPoP proofs here (RFC 9449): nonce (require a server "
+                    "nonce) and window=SECONDS (60) for iat"),
     AP_INIT_TAKE1("ApiAuthGroupFrom", apiauth_group_set_from, NULL,
                   OR_AUTHCFG, "where a request names its group: query=NAME "
                   "(group_id), header=NAME, form=NAME or json=NAME"),
@@ -542,7 +558,7 @@ static void apply_effects(request_rec *r, const apiauth_effects_t *fx)
 
 static const apiauth_services_t services = {
     tls_satisfied, apiauth_limit_blocked, apply_effects, server_pepper,
-    apiauth_dbd_writer,
+    apiauth_dbd_writer, apiauth_dpop_seen,
 };
 
 static const apiauth_services_t *apiauth_services(void)

@@ -76,6 +76,10 @@ typedef struct apiauth_services {
     const apiauth_pepper_t *(*pepper)(server_rec *s);
     /* The lock SQLite writers of this server queue on (NULL: none). */
     apr_global_mutex_t *(*sqlite_writer)(void);
+    /* Remembers a DPoP proof, in the cache every node sharing it reads:
+     * 1 the first time, 0 seen before, -1 cannot say. */
+    int (*dpop_seen)(request_rec *r, const unsigned char *key,
+                     apr_size_t len, apr_int64_t until);
 } apiauth_services_t;
 
 APR_DECLARE_OPTIONAL_FN(const apiauth_services_t *, apiauth_services,

@@ -9,6 +9,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "dpop.h"
 #include "oauth_private.h"
 
 int oauth_handle_jwks(request_rec *r)
@@ -130,6 +131,8 @@ int oauth_handle_metadata(request_rec *r)
         "revocation_endpoint_auth_methods_supported", "client_secret_basic",
         "client_secret_post", "none",
         "response_modes_supported", "query");
+    json_object_set_new(m, "dpop_signing_alg_values_supported",
+                        json_pack("[sss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         const char *url = endpoint(r, o->issuer, names[k][0], names[k][2]);
         if (url) {

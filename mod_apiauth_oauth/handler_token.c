@@ -81,6 +81,7 @@ static void purge_now_and_then(request_rec *r, apiauth_db_t *db)
 
 int oauth_handle_token(request_rec *r)
 {
+    apiauth_oauth_binding_t bind = {NULL, NULL};
     apiauth_effects_t fx;
     apr_table_t *params;
     apiauth_db_t db;
@@ -93,10 +94,13 @@ int oauth_handle_token(request_rec *r)
     if ((rc = authenticated_client(r, 1, &params, &db, &client)) != OK) {
         return rc;
     }
+    if ((rc = oauth_dpop_binding(r, &bind)) != OK) {
+        return rc;
+    }
     apiauth_effects_init(&fx, r->pool);
     st = apiauth_oauth_token(r->pool, &oauth_conf(r)->oauth, &db, &client,
-                             params, apr_time_sec(r->request_time), &response,
-                             &fx, &err);
+                             params, &bind, apr_time_sec(r->request_time),
+                             &response, &fx, &err);
     /* the transaction is over: a replay's revocation reaches the cache */
     oauth_apply(r, &fx);
     if (st != APIAUTH_OK) {
@@ -111,6 +115,7 @@ int oauth_handle_token(request_rec *r)
                   apr_table_get(params, "grant_type"), client.id,
                   json_string_value(json_object_get(response, "scope")));
     purge_now_and_then(r, &db);
+    oauth_dpop_nonce(r);
     oauth_send_json(r, HTTP_OK, response);
     return DONE;
 }

@@ -32,6 +32,8 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
     conf->refresh_lifetime = OAUTH_UNSET;
     conf->require_pkce_all = OAUTH_UNSET;
     conf->max_body = OAUTH_UNSET;
+    conf->dpop_nonce = OAUTH_UNSET;
+    conf->dpop_window = OAUTH_UNSET;
     conf->session_lifetime = OAUTH_UNSET;
     conf->install_lifetime = OAUTH_UNSET;
     return conf;
@@ -55,6 +57,8 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(scope_words);
     MERGE_INT(require_pkce_all);
     MERGE_INT(max_body);
+    MERGE_INT(dpop_nonce);
+    MERGE_INT(dpop_window);
     MERGE_PTR(endpoints);
     MERGE_INT(session_lifetime);
     MERGE_INT(install_lifetime);
@@ -237,6 +241,27 @@ static const char *set_require_pkce(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* ApiAuthOAuthDPoP nonce window=SECONDS */
+static const char *set_dpop(cmd_parms *cmd, void *d, const char *arg)
+{
+    oauth_server_conf *conf = cmd_conf(cmd);
+    char *end;
+
+    if (strcasecmp(arg, "nonce") == 0) {
+        conf->dpop_nonce = 1;
+        return NULL;
+    }
+    if (strncasecmp(arg, "window=", 7) == 0) {
+        apr_int64_t v = apr_strtoi64(arg + 7, &end, 10);
+        if (arg[7] && *end == '\0' && v >= 1 && v <= 600) {
+            conf->dpop_window = (int)v;
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "ApiAuthOAuthDPoP takes nonce and "
+                        "window=SECONDS (1 to 600), not '%s'", arg);
+}
+
 static const char *set_endpoint(cmd_parms *cmd, void *d, const char *name,
                                 const char *where)
 {
@@ -281,6 +306,9 @@ static const command_rec oauth_cmds[] = {
                   "page"),
     AP_INIT_TAKE1("ApiAuthOAuthRequirePKCE", set_require_pkce, NULL,
                   RSRC_CONF, "public (default) or all"),
+    AP_INIT_ITERATE("ApiAuthOAuthDPoP", set_dpop, NULL, RSRC_CONF,
+                    "DPoP proofs at the token endpoint (RFC 9449): nonce "
+                    "(require a server nonce) and window=SECONDS (60)"),
     AP_INIT_TAKE1("ApiAuthOAuthMaxBody", set_max_body, NULL, RSRC_CONF,
                   "largest request body of the endpoints (default 64 KiB)"),
     AP_INIT_TAKE2("ApiAuthOAuthEndpoint", set_endpoint, NULL, RSRC_CONF,
@@ -342,6 +370,12 @@ int oauth_post_config_server(apr_pool_t *p, server_rec *s)
     o->leeway = OAUTH_LEEWAY;
     o->scopes = conf->scopes;
     o->require_pkce_all = conf->require_pkce_all == 1;
+    /* as mod_apiauth derives its own: a nonce of either is taken by both */
+    if (apiauth_pepper_derive(p, o->pepper,
+                              o->pepper ? "apiauth dpop nonce" : NULL,
+                              &conf->dpop_nonce_key) != APIAUTH_OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (conf->max_body <= 0) {
         conf->max_body = OAUTH_DEFAULT_MAX_BODY;
     }

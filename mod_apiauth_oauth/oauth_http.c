@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "apiauth_dbd.h"
+#include "apiauth_dpop.h"
 #include "form.h"
 #include "oauth_private.h"
 #include "response.h"
@@ -300,4 +301,50 @@ int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,
 
     return apiauth_store_app_find(r->pool, db, ref, &app) == APIAUTH_OK
            && strcmp(app.id, app_id) == 0;
+}
+
+static apiauth_dpop_policy_t dpop_policy(request_rec *r)
+{
+    oauth_server_conf *conf = oauth_conf(r);
+    apiauth_dpop_policy_t policy;
+
+    policy.nonce_key = conf->dpop_nonce == 1 ? conf->dpop_nonce_key : NULL;
+    policy.window = conf->dpop_window > 0 ? conf->dpop_window
+                                          : OAUTH_DEFAULT_DPOP_WINDOW;
+    return policy;
+}
+
+int oauth_dpop_binding(request_rec *r, apiauth_oauth_binding_t *bind)
+{
+    apiauth_dpop_policy_t policy = dpop_policy(r);
+    apiauth_dpop_proof_t proof;
+    apiauth_error_t err;
+    apiauth_status_t st;
+
+    bind->jkt = NULL;
+    if (!apiauth_dpop_present(r)) {
+        return OK;
+    }
+    st = apiauth_dpop_check(r, &policy, NULL, services->dpop_seen, &proof,
+                            &err);
+    if (st == APIAUTH_OK) {
+        bind->jkt = proof.jkt;
+        return OK;
+    }
+    if (st == APIAUTH_DENIED && strcmp(err.error, "use_dpop_nonce") == 0) {
+        /* §8: the nonce to use, on the refusal that asks for it */
+        apiauth_dpop_offer_nonce(r, &policy, 0);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20060)
+                  "DPoP proof refused: %s", err.description);
+    return oauth_answer_error(r, st == APIAUTH_ERROR
+                                     ? HTTP_SERVICE_UNAVAILABLE
+                                     : HTTP_BAD_REQUEST, &err);
+}
+
+void oauth_dpop_nonce(request_rec *r)
+{
+    apiauth_dpop_policy_t policy = dpop_policy(r);
+
+    apiauth_dpop_offer_nonce(r, &policy, 0);
 }

@@ -48,6 +48,9 @@ typedef struct oauth_server_conf {
     /* made in post_config from the above */
     apiauth_oauth_config_t oauth;
     apiauth_pepper_t *consent_key;      /* MACs the consent form */
+    int dpop_nonce;                     /* ApiAuthOAuthDPoP nonce */
+    int dpop_window;                    /* ApiAuthOAuthDPoP window= */
+    apiauth_pepper_t *dpop_nonce_key;   /* from the pepper, as mod_apiauth's */
 } oauth_server_conf;
 
 #define OAUTH_DEFAULT_ACCESS_LIFETIME 172800    /* 2 days, as Taptouch */
@@ -58,6 +61,7 @@ typedef struct oauth_server_conf {
 #define OAUTH_DEFAULT_MAX_BODY 65536
 #define OAUTH_MAX_PARAMS 32
 #define OAUTH_LEEWAY 60
+#define OAUTH_DEFAULT_DPOP_WINDOW 60
 
 oauth_server_conf *oauth_conf(request_rec *r);
 int oauth_post_config_server(apr_pool_t *p, server_rec *s);
@@ -103,6 +107,12 @@ void oauth_wipe_later(request_rec *r, char *at, apr_size_t len);
 /* Is `ref` (an app's id or name) the app `app_id`? */
 int oauth_app_matches(request_rec *r, apiauth_db_t *db, const char *ref,
                       const char *app_id);
+
+/* The DPoP proof of a token request (RFC 9449 §5), when it has one:
+ * OK with bind->jkt (NULL: no proof), else the refusal answered. */
+int oauth_dpop_binding(request_rec *r, apiauth_oauth_binding_t *bind);
+/* A fresh DPoP-Nonce on the answer, where ApiAuthOAuthDPoP asks for them. */
+void oauth_dpop_nonce(request_rec *r);
 
 /* the handlers */
 int oauth_handle_token(request_rec *r);

@@ -14,7 +14,7 @@
 
 #define CLIENT_COLUMNS \
     "id, name, app_id, secret_digest, redirect_uris, grant_types, scope, " \
-    "first_party, resource_server, display_name"
+    "first_party, resource_server, display_name, dpop_bound"
 
 /* a code's first six columns are the same (CODE_FIND) */
 #define REFRESH_COLUMNS \
@@ -89,8 +89,8 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_ADMIN,
         "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
         " redirect_uris, grant_types, scope, first_party, resource_server,"
-        " display_name, created)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld)"},
+        " display_name, created, dpop_bound)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld)"},
     [APIAUTH_SQL_CLIENT_LIST] = {
         "apiauth_client_list",
         APIAUTH_SQL_FOR_ADMIN,
@@ -109,8 +109,13 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
     [APIAUTH_SQL_GRANT_FIND] = {
         "apiauth_grant_find",
         APIAUTH_SQL_FOR_OAUTH,
-        "SELECT id, client_id, user_id, scope, expires, revoked"
+        "SELECT id, client_id, user_id, scope, expires, revoked, jkt"
         " FROM apiauth_grants WHERE id = %s"},
+    /* a family bound to the DPoP key of its first tokens (schema 5) */
+    [APIAUTH_SQL_GRANT_BIND] = {
+        "apiauth_grant_bind",
+        APIAUTH_SQL_FOR_OAUTH,
+        "UPDATE apiauth_grants SET jkt = %s WHERE id = %s AND jkt IS NULL"},
     /* a family lives as long as its newest refresh token */
     [APIAUTH_SQL_GRANT_EXTEND] = {
         "apiauth_grant_extend",

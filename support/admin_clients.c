@@ -152,6 +152,7 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     client.scope = scope;
     client.first_party = apr_table_get(a->opts, "first-party") != NULL;
     client.resource_server = apr_table_get(a->opts, "resource-server") != NULL;
+    client.dpop_bound = apr_table_get(a->opts, "dpop-bound") != NULL;
     client.display_name = display;
     client.created = ad->now;
     if (client.id == NULL
@@ -208,12 +209,13 @@ static int client_list(admin_t *ad)
         const char *grants = apiauth_grants_text(ad->pool, c->grants);
         if (ad->json) {
             json_array_append_new(list, json_pack(
-                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b}",
                 "client_id", c->id, "name", c->name, "client_name",
                 c->display_name, "app", c->app, "type", type,
                 "redirect_uris", c->redirect_uris, "grant_types", grants,
                 "scope", c->scope, "first_party", c->first_party,
-                "resource_server", c->resource_server));
+                "resource_server", c->resource_server, "dpop_bound",
+                c->dpop_bound));
         }
         else {
             printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c->id, c->name, c->app,

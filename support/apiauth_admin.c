@@ -79,7 +79,7 @@ static const char usage_text[] =
 "OAuth clients and grants\n"
 "  client create NAME --grant G... [--redirect-uri URI]... [--scope S]...\n"
 "             [--display-name TEXT] [--app APP] [--public] [--first-party]\n"
-"             [--resource-server]\n"
+"             [--resource-server] [--dpop-bound]\n"
 "                             prints client_id, then client_secret (once);\n"
 "                             the display name is what the consent page shows\n"
 "      apiauth-admin client create shopify --display-name \"Acme Shop\" \\\n"
@@ -152,7 +152,8 @@ apr_array_header_t *admin_opt_all(apr_pool_t *p, const admin_args_t *a,
 static int is_flag(const char *name)
 {
     static const char *const flags[] = {"json", "public", "first-party",
-                                        "resource-server", "help", NULL};
+                                        "resource-server", "dpop-bound",
+                                        "help", NULL};
     int i;
 
     for (i = 0; flags[i]; i++) {

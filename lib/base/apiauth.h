@@ -68,6 +68,10 @@ typedef struct apiauth_identity {
     const char *audience;       /* JWTs: the aud that was required */
     const char *key_id;         /* JWTs: the kid of the verifying key */
     const char *grant_id;       /* OAuth: the grant family, when any */
+    const char *bound_jkt;      /* a sender-constrained token: the RFC 7638
+                                   thumbprint of the DPoP key (cnf.jkt) */
+    const char *bound_x5t;      /* ... or the SHA-256 thumbprint of the TLS
+                                   client certificate (cnf.x5t#S256) */
     const char *provider;       /* the provider that decided (dbd, jwt...) */
     apr_int64_t expires;        /* Unix seconds; 0 = does not expire */
     const char *expires_text;   /* the same in decimal when it was read

@@ -22,6 +22,7 @@ static const struct {
     {APIAUTH_SCHEME_TOKEN, "token"},
     {APIAUTH_SCHEME_BASIC, "basic"},
     {APIAUTH_SCHEME_INSTALL, "install"},
+    {APIAUTH_SCHEME_DPOP, "dpop"},
 };
 
 const char *apiauth_scheme_name(apiauth_scheme_t scheme)
@@ -130,7 +131,7 @@ static apiauth_status_t parse_basic(apr_pool_t *p, const char *b64,
     return APIAUTH_OK;
 }
 
-/* The Authorization header: Bearer, Token or Basic.  A scheme that is not
+/* The Authorization header: Bearer, Token, Basic or DPoP.  A scheme that is not
  * accepted here (or not ours at all) is left alone: APIAUTH_NOT_MINE. */
 static apiauth_status_t parse_authorization(apr_pool_t *p, const char *h,
                                             unsigned accepted,
@@ -160,6 +161,9 @@ static apiauth_status_t parse_authorization(apr_pool_t *p, const char *h,
     }
     else if (slen == 5 && strncasecmp(h, "basic", 5) == 0) {
         scheme = APIAUTH_SCHEME_BASIC;
+    }
+    else if (slen == 4 && strncasecmp(h, "dpop", 4) == 0) {
+        scheme = APIAUTH_SCHEME_DPOP;
     }
     if (scheme == 0 || !(accepted & scheme)) {
         return APIAUTH_NOT_MINE;

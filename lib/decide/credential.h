@@ -18,12 +18,15 @@ typedef enum {
     APIAUTH_SCHEME_APIKEY = 1 << 1,   /* X-API-Key: <key> (or a query param) */
     APIAUTH_SCHEME_TOKEN = 1 << 2,    /* Authorization: Token <key> */
     APIAUTH_SCHEME_BASIC = 1 << 3,    /* Authorization: Basic b64(user:pw) */
-    APIAUTH_SCHEME_INSTALL = 1 << 4   /* installid + token, query or headers */
+    APIAUTH_SCHEME_INSTALL = 1 << 4,  /* installid + token, query or headers */
+    APIAUTH_SCHEME_DPOP = 1 << 5      /* Authorization: DPoP <token> and a
+                                         DPoP proof header (RFC 9449) */
 } apiauth_scheme_t;
 
-#define APIAUTH_SCHEME_ALL 0x1f
+#define APIAUTH_SCHEME_ALL 0x3f
 
-/* "bearer", "apikey", "token", "basic", "install" and back (0 if unknown). */
+/* "bearer", "apikey", "token", "basic", "install", "dpop" and back (0 if
+ * unknown). */
 const char *apiauth_scheme_name(apiauth_scheme_t scheme);
 apiauth_scheme_t apiauth_scheme_from_name(const char *name);
 

@@ -162,7 +162,9 @@ apiauth_status_t apiauth_resolve_credential(const apiauth_lookup_t *lk,
     apiauth_status_t st;
 
     memset(id, 0, sizeof(*id));
-    if (cred->scheme == APIAUTH_SCHEME_BEARER && apiauth_jwt_shaped(cred->secret)) {
+    if ((cred->scheme == APIAUTH_SCHEME_BEARER
+         || cred->scheme == APIAUTH_SCHEME_DPOP)
+        && apiauth_jwt_shaped(cred->secret)) {
         st = lk->verify_token ? lk->verify_token(lk->baton, cred->secret, id,
                                                  err)
                               : APIAUTH_NOT_MINE;
@@ -173,6 +175,8 @@ apiauth_status_t apiauth_resolve_credential(const apiauth_lookup_t *lk,
     switch (cred->scheme) {
     case APIAUTH_SCHEME_BASIC:
         return resolve_basic(lk, cred, now, id, err);
+    case APIAUTH_SCHEME_DPOP:     /* DPoP-bound tokens are JWTs */
+        return refuse(err, "this is no DPoP-bound access token");
     case APIAUTH_SCHEME_BEARER:   /* opaque: a key, admitted where keys are */
         /* the parser lets a Bearer credential run to a JWT's length; one
          * that is not a JWT is a key, and no key is this long */
@@ -203,13 +207,6 @@ apiauth_status_t apiauth_resolve_credential(const apiauth_lookup_t *lk,
         *id = row.identity;
     }
     return st;
-}
-
-int apiauth_identity_from_jwt(const apiauth_identity_t *id)
-{
-    /* asked of every answer: the first letter settles it nearly always */
-    return id->provider && id->provider[0] == 'j'
-           && strcmp(id->provider, "jwt") == 0;
 }
 
 /* Has the credential expired here?  At its expiry; a JWT the jwt provider
@@ -255,6 +252,18 @@ apiauth_status_t apiauth_admit(const apiauth_admission_t *rules,
             return refuse(err, "this location takes OAuth access tokens as "
                           "Bearer credentials");
         }
+        /* RFC 9449 §7.2: a bound token is no bearer token */
+        if (id->bound_jkt) {
+            return refuse(err, "this token is bound to a DPoP key: send it "
+                          "as DPoP, with a proof");
+        }
+        break;
+    case APIAUTH_SCHEME_DPOP:
+        /* its proof is checked on every request, by the glue
+         * (apiauth_dpop_verify), against bound_jkt */
+        if (id->kind != APIAUTH_KIND_OAUTH || id->bound_jkt == NULL) {
+            return refuse(err, "this token is not bound to a DPoP key");
+        }
         break;
     case APIAUTH_SCHEME_BASIC:
         if (id->kind == APIAUTH_KIND_APP_TOKEN && !rules->app_token_allowed) {
@@ -273,11 +282,6 @@ apiauth_status_t apiauth_admit(const apiauth_admission_t *rules,
         break;
     }
     return APIAUTH_OK;
-}
-
-int apiauth_name_is_ours(const char *s)
-{
-    return s && (strncmp(s, "app_", 4) == 0 || strncmp(s, "cli_", 4) == 0);
 }
 
 static int key_trusted(const apr_array_header_t *keys, const char *kid)

@@ -69,7 +69,9 @@ typedef struct apiauth_admission {
 } apiauth_admission_t;
 
 /* Does the location take `id`, resolved from `cred`, at `now`?
- * APIAUTH_OK or APIAUTH_DENIED with the reason. */
+ * APIAUTH_OK or APIAUTH_DENIED with the reason.  A DPoP-bound token is
+ * taken only as DPoP (whose proof the caller checks), a bearer one only
+ * as Bearer. */
 apiauth_status_t apiauth_admit(const apiauth_admission_t *rules,
                                const apiauth_credential_t *cred,
                                const apiauth_identity_t *id, apr_int64_t now,
@@ -92,10 +94,21 @@ int apiauth_cached_still_holds(const apiauth_jwt_rules_t *jwt,
                                const apiauth_identity_t *id);
 
 /* Is `name` one of ours -- an app's public id (app_...) or a client's
- * (cli_...)?  A token of another issuer may not take such a name. */
-int apiauth_name_is_ours(const char *name);
+ * (cli_...)?  A token of another issuer may not take such a name.
+ * (Inline, as the next one: both are asked on every cached request.) */
+static inline int apiauth_name_is_ours(const char *s)
+{
+    return s && ((s[0] == 'a' && s[1] == 'p' && s[2] == 'p' && s[3] == '_')
+                 || (s[0] == 'c' && s[1] == 'l' && s[2] == 'i'
+                     && s[3] == '_'));
+}
 
 /* Was `id` found by the jwt provider? */
-int apiauth_identity_from_jwt(const apiauth_identity_t *id);
+static inline int apiauth_identity_from_jwt(const apiauth_identity_t *id)
+{
+    const char *p = id->provider;
+
+    return p && p[0] == 'j' && p[1] == 'w' && p[2] == 't' && p[3] == '\0';
+}
 
 #endif

@@ -73,6 +73,13 @@ apiauth_status_t apiauth_jwks_parse(apr_pool_t *p, const char *json,
                                     apr_size_t len, apr_array_header_t **keys,
                                     const char **errmsg);
 
+/* One public JWK (a JSON object) as a key, as a JWKS member is read:
+ * APIAUTH_DENIED with *errmsg for a key holding private or symmetric
+ * members, one of another type, or a malformed one. */
+apiauth_status_t apiauth_jwk_from_json(apr_pool_t *p, json_t *jwk,
+                                       apiauth_jwk_t **key,
+                                       const char **errmsg);
+
 /* The public JWK as a new JSON object: RSA {kty,n,e,kid,alg,use}, EC
  * {kty,crv,x,y,kid,alg,use}, OKP {kty,crv,x,kid,alg,use}, use = "sig".
  * The caller owns the reference (json_decref). */

@@ -228,3 +228,33 @@ apiauth_status_t apiauth_jwks_parse(apr_pool_t *p, const char *json,
     }
     return why ? APIAUTH_ERROR : APIAUTH_OK;
 }
+
+apiauth_status_t apiauth_jwk_from_json(apr_pool_t *p, json_t *jwk,
+                                       apiauth_jwk_t **key,
+                                       const char **errmsg)
+{
+    static const char *const private_members[] = {"d", "p", "q", "dp", "dq",
+                                                  "qi", "oth", "k"};
+    apr_array_header_t *one = apr_array_make(p, 1, sizeof(apiauth_jwk_t *));
+    const char *why;
+    size_t i;
+
+    if (!json_is_object(jwk)) {
+        *errmsg = "not a JWK";
+        return APIAUTH_DENIED;
+    }
+    for (i = 0; i < sizeof(private_members) / sizeof(private_members[0]);
+         i++) {
+        if (json_object_get(jwk, private_members[i])) {
+            *errmsg = "the JWK holds a private or symmetric key";
+            return APIAUTH_DENIED;
+        }
+    }
+    why = jwk_import(p, jwk, one);
+    if (why || one->nelts != 1) {
+        *errmsg = why ? why : "not an RS256, ES256 or EdDSA signing key";
+        return APIAUTH_DENIED;
+    }
+    *key = APR_ARRAY_IDX(one, 0, apiauth_jwk_t *);
+    return APIAUTH_OK;
+}

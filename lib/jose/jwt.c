@@ -212,6 +212,12 @@ void apiauth_jwt_identity(const apiauth_jwt_claims_t *claims, const char *app,
     id->issuer = issuer;
     id->audience = audience;
     id->expires = claims->exp;
+    /* RFC 9449 §6.1, RFC 8705 §3.1: a token bound to a key or certificate */
+    {
+        json_t *cnf = json_object_get(claims->payload, "cnf");
+        id->bound_jkt = json_string_value(json_object_get(cnf, "jkt"));
+        id->bound_x5t = json_string_value(json_object_get(cnf, "x5t#S256"));
+    }
 }
 
 int apiauth_jwt_shaped(const char *token)

@@ -21,7 +21,9 @@ char *apiauth_oauth_access_token(apr_pool_t *p,
                                  const apiauth_oauth_config_t *cfg,
                                  const apiauth_oauth_client_t *client,
                                  const char *user, const char *scope,
-                                 const char *grant_id, apr_int64_t now)
+                                 const char *grant_id,
+                                 const apiauth_oauth_binding_t *bind,
+                                 apr_int64_t now)
 {
     const char *jti = apiauth_id_new(p, "atk");
     json_t *claims;
@@ -43,6 +45,16 @@ char *apiauth_oauth_access_token(apr_pool_t *p,
                        "jti", jti);
     if (claims && grant_id) {
         json_object_set_new(claims, "gid", json_string(grant_id));
+    }
+    if (claims && bind && (bind->jkt || bind->x5t)) {
+        json_t *cnf = json_object();
+        if (bind->jkt) {
+            json_object_set_new(cnf, "jkt", json_string(bind->jkt));
+        }
+        if (bind->x5t) {
+            json_object_set_new(cnf, "x5t#S256", json_string(bind->x5t));
+        }
+        json_object_set_new(claims, "cnf", cnf);
     }
     jwt = claims ? apiauth_jws_sign(p, cfg->signing_key, "at+jwt", claims)
                  : NULL;
@@ -158,13 +170,18 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
             "sub", claims.sub, "aud", cfg->audience, "iss", cfg->issuer,
             "exp", (json_int_t)claims.exp, "iat", (json_int_t)claims.iat,
             "nbf", (json_int_t)claims.nbf, "jti", claims.jti, "token_type",
-            "Bearer");
+            id.bound_jkt ? "DPoP" : "Bearer");
+        /* RFC 9449 §6.2, RFC 8705 §3.2: what the token is bound to */
+        if (json_object_get(claims.payload, "cnf")) {
+            json_object_set(*response, "cnf",
+                            json_object_get(claims.payload, "cnf"));
+        }
         return APIAUTH_OK;
     }
     st = refresh_find(p, cfg, db, token, &rt);
     if (st == APIAUTH_OK && !rt.used && rt.expires > now
         && (caller->resource_server || strcmp(rt.client_id, caller->id) == 0)) {
-        st = apiauth_store_grant_live(p, db, rt.grant_id);
+        st = apiauth_store_grant_live(p, db, rt.grant_id, NULL);
         if (st == APIAUTH_OK) {
             json_decref(*response);
             *response = json_pack(

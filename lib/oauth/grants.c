@@ -40,13 +40,20 @@ static apiauth_status_t unavailable(apiauth_error_t *err)
                         "the token store is unreachable; try again");
 }
 
+static int dpop(const apiauth_oauth_binding_t *bind)
+{
+    return bind && bind->jkt;
+}
+
 static json_t *token_response(const apiauth_oauth_config_t *cfg,
                               const char *access, const char *refresh,
-                              const char *scope)
+                              const char *scope,
+                              const apiauth_oauth_binding_t *bind)
 {
+    /* RFC 9449 §5: a DPoP-bound token says so */
     json_t *r = json_pack("{s:s, s:s, s:I}", "access_token", access,
-                          "token_type", "Bearer", "expires_in",
-                          (json_int_t)cfg->access_lifetime);
+                          "token_type", dpop(bind) ? "DPoP" : "Bearer",
+                          "expires_in", (json_int_t)cfg->access_lifetime);
 
     if (refresh) {
         json_object_set_new(r, "refresh_token", json_string(refresh));
@@ -58,7 +65,8 @@ static json_t *token_response(const apiauth_oauth_config_t *cfg,
 static apiauth_status_t grant_client_credentials(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg,
     const apiauth_oauth_client_t *client, apr_table_t *params,
-    apr_int64_t now, json_t **response, apiauth_error_t *err)
+    const apiauth_oauth_binding_t *bind, apr_int64_t now, json_t **response,
+    apiauth_error_t *err)
 {
     const char *scope = apr_table_get(params, "scope");
     const char *access;
@@ -83,12 +91,12 @@ static apiauth_status_t grant_client_credentials(
                        "client_credentials");
     }
     access = apiauth_oauth_access_token(p, cfg, client, NULL, scope, NULL,
-                                        now);
+                                        bind, now);
     if (access == NULL) {
         return apiauth_fail(err, APIAUTH_ERROR, "server_error",
                             "the access token could not be signed");
     }
-    *response = token_response(cfg, access, NULL, scope);
+    *response = token_response(cfg, access, NULL, scope, bind);
     return APIAUTH_OK;
 }
 
@@ -99,6 +107,7 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                               const apiauth_oauth_client_t *client,
                               const char *user, const char *granted_scope,
                               const char *scope, const char *grant_id,
+                              const apiauth_oauth_binding_t *bind,
                               apr_int64_t now, json_t **response,
                               apiauth_error_t *err)
 {
@@ -113,7 +122,7 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                 : cfg->access_lifetime);
 
     access = apiauth_oauth_access_token(p, cfg, client, user, scope, grant_id,
-                                        now);
+                                        bind, now);
     if (access == NULL) {
         return apiauth_fail(err, APIAUTH_ERROR, "server_error",
                             "the access token could not be signed");
@@ -144,7 +153,15 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
     if (apiauth_store_grant_extend(p, db, grant_id, family) != APIAUTH_OK) {
         return unavailable(err);
     }
-    *response = token_response(cfg, access, refresh, scope);
+    /* RFC 9449 §5: a public client's refresh tokens are bound to the key
+     * of its first proof; a confidential client's to its own
+     * authentication */
+    if (dpop(bind) && apiauth_oauth_client_is_public(client)
+        && apiauth_store_grant_bind(p, db, grant_id, bind->jkt)
+               != APIAUTH_OK) {
+        return unavailable(err);
+    }
+    *response = token_response(cfg, access, refresh, scope, bind);
     return APIAUTH_OK;
 }
 
@@ -238,10 +255,18 @@ static apiauth_status_t not_spent(apr_pool_t *p,
  * nothing new is issued from a revoked grant, not even a first token. */
 static apiauth_status_t grant_live(apr_pool_t *p, apiauth_db_t *db,
                                    const char *grant_id,
+                                   const apiauth_oauth_binding_t *bind,
                                    apiauth_error_t *err)
 {
-    switch (apiauth_store_grant_live(p, db, grant_id)) {
+    const char *jkt = NULL;
+
+    switch (apiauth_store_grant_live(p, db, grant_id, &jkt)) {
     case APIAUTH_OK:
+        /* a family bound to a DPoP key goes on with that key alone */
+        if (jkt && !(dpop(bind) && strcmp(bind->jkt, jkt) == 0)) {
+            return invalid(err, "invalid_dpop_proof", "this refresh token "
+                           "is bound to a DPoP key: send a proof by it");
+        }
         return APIAUTH_OK;
     case APIAUTH_DENIED:
         return invalid(err, "invalid_grant", "the grant has been revoked");
@@ -298,6 +323,7 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                apiauth_db_t *db,
                                const apiauth_oauth_client_t *client,
                                apr_table_t *params, unsigned grant,
+                               const apiauth_oauth_binding_t *bind,
                                apr_int64_t now, json_t **response, int *keep,
                                apiauth_effects_t *fx, apiauth_error_t *err)
 {
@@ -348,11 +374,11 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                apr_table_get(params, "redirect_uri"), verifier,
                                err)) != APIAUTH_OK)
         || (st = narrowed_scope(params, row.scope, &scope, err)) != APIAUTH_OK
-        || (st = grant_live(p, db, row.grant_id, err)) != APIAUTH_OK) {
+        || (st = grant_live(p, db, row.grant_id, bind, err)) != APIAUTH_OK) {
         return st;
     }
     st = issue(p, cfg, db, client, row.user_id, row.scope, scope,
-               row.grant_id, now, response, err);
+               row.grant_id, bind, now, response, err);
     *keep = st == APIAUTH_OK;
     return st;
 }
@@ -361,8 +387,10 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
                                      const apiauth_oauth_config_t *cfg,
                                      apiauth_db_t *db,
                                      const apiauth_oauth_client_t *client,
-                                     apr_table_t *params, apr_int64_t now,
-                                     json_t **response, apiauth_effects_t *fx,
+                                     apr_table_t *params,
+                                     const apiauth_oauth_binding_t *bind,
+                                     apr_int64_t now, json_t **response,
+                                     apiauth_effects_t *fx,
                                      apiauth_error_t *err)
 {
     const char *name = apr_table_get(params, "grant_type");
@@ -384,9 +412,13 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
         return invalid(err, "unauthorized_client", "this client may not use "
                        "this grant type");
     }
+    if (client->dpop_bound && !dpop(bind)) {
+        return invalid(err, "invalid_dpop_proof", "this client must send a "
+                       "DPoP proof with every token request");
+    }
     if (grant == APIAUTH_GRANT_CLIENT_CREDENTIALS) {
-        st = grant_client_credentials(p, cfg, client, params, now, response,
-                                      err);
+        st = grant_client_credentials(p, cfg, client, params, bind, now,
+                                      response, err);
     }
     else if (apiauth_db_begin(p, db, &txn) != APIAUTH_OK) {
         return unavailable(err);
@@ -394,8 +426,8 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
     else {
         int mark = apiauth_effects_mark(fx);
 
-        st = redeem(p, cfg, db, client, params, grant, now, response, &keep,
-                    fx, err);
+        st = redeem(p, cfg, db, client, params, grant, bind, now, response,
+                    &keep, fx, err);
         if (apiauth_db_end(p, db, txn, keep && st != APIAUTH_ERROR)
                 != APIAUTH_OK
             && st != APIAUTH_ERROR) {

@@ -55,6 +55,15 @@ typedef struct apiauth_oauth_config {
 
 /* apiauth_oauth_client_t is the store's record of a client (store.h). */
 
+/* What binds the tokens of a request to its sender: the thumbprint of the
+ * key of a verified DPoP proof (RFC 9449, cnf.jkt), of the TLS client
+ * certificate (RFC 8705, cnf.x5t#S256).  NULL (or NULL members): a bearer
+ * token. */
+typedef struct apiauth_oauth_binding {
+    const char *jkt;
+    const char *x5t;
+} apiauth_oauth_binding_t;
+
 /* ---- clients (client.c) ------------------------------------- */
 
 /* The client with this id: APIAUTH_OK, APIAUTH_NOT_MINE, APIAUTH_ERROR. */
@@ -108,8 +117,10 @@ apiauth_status_t apiauth_oauth_token(apr_pool_t *p,
                                      const apiauth_oauth_config_t *cfg,
                                      apiauth_db_t *db,
                                      const apiauth_oauth_client_t *client,
-                                     apr_table_t *params, apr_int64_t now,
-                                     json_t **response, apiauth_effects_t *fx,
+                                     apr_table_t *params,
+                                     const apiauth_oauth_binding_t *bind,
+                                     apr_int64_t now, json_t **response,
+                                     apiauth_effects_t *fx,
                                      apiauth_error_t *err);
 
 /* ---- the authorization endpoint (authorize.c) ---------------- */
@@ -187,12 +198,15 @@ apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,
 /* ---- access tokens (access.c) ------------------------------------- */
 
 /* A new access token (RFC 9068 JWT) for `client`; `user` NULL for the
- * client itself, `grant_id` NULL outside a grant family. */
+ * client itself, `grant_id` NULL outside a grant family, `bind` (may be
+ * NULL) the cnf claim of a sender-constrained token. */
 char *apiauth_oauth_access_token(apr_pool_t *p,
                                  const apiauth_oauth_config_t *cfg,
                                  const apiauth_oauth_client_t *client,
                                  const char *user, const char *scope,
-                                 const char *grant_id, apr_int64_t now);
+                                 const char *grant_id,
+                                 const apiauth_oauth_binding_t *bind,
+                                 apr_int64_t now);
 
 /* Checks one of our access tokens: signature and claims (expired at exp
  * by `now`, without leeway), then (with a db) revocation: deny-listed

@@ -18,7 +18,8 @@
  * them in the listing. */
 enum {
     CLI_ID, CLI_NAME, CLI_APP, CLI_SECRET, CLI_REDIRECTS, CLI_GRANTS,
-    CLI_SCOPE, CLI_FIRST_PARTY, CLI_RESOURCE_SERVER, CLI_DISPLAY, CLI_CREATED
+    CLI_SCOPE, CLI_FIRST_PARTY, CLI_RESOURCE_SERVER, CLI_DISPLAY,
+    CLI_DPOP_BOUND, CLI_CREATED
 };
 
 static int client_read(apr_pool_t *p, const char **c, int has_created,
@@ -41,6 +42,7 @@ static int client_read(apr_pool_t *p, const char **c, int has_created,
     client->display_name = apiauth_db_text(c[CLI_DISPLAY])
                                ? c[CLI_DISPLAY]
                                : client->name;
+    client->dpop_bound = apiauth_db_int_value(c[CLI_DPOP_BOUND]) != 0;
     if (has_created) {
         client->created = apiauth_db_int_value(c[CLI_CREATED]);
     }
@@ -81,7 +83,7 @@ apiauth_status_t apiauth_store_client_lookup(apr_pool_t *p, apiauth_db_t *db,
 apiauth_status_t apiauth_store_client_insert(
     apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
 {
-    const char *args[11];
+    const char *args[12];
 
     args[0] = client->id;
     args[1] = client->name;
@@ -94,7 +96,8 @@ apiauth_status_t apiauth_store_client_insert(
     args[8] = client->resource_server ? "1" : "0";
     args[9] = client->display_name;
     args[10] = apiauth_db_int(p, client->created);
-    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 11, args, NULL);
+    args[11] = client->dpop_bound ? "1" : "0";
+    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 12, args, NULL);
 }
 
 apiauth_status_t apiauth_store_client_list(apr_pool_t *p, apiauth_db_t *db,
@@ -168,21 +171,32 @@ apiauth_status_t apiauth_store_grant_extend(apr_pool_t *p, apiauth_db_t *db,
 }
 
 apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                          const char *id)
+                                          const char *id, const char **jkt)
 {
     const char *args[1] = {id};
     const char **c;
 
-    /* id, client_id, user_id, scope, expires, revoked */
+    /* id, client_id, user_id, scope, expires, revoked, jkt */
     switch (apiauth_db_select_one(p, db, APIAUTH_SQL_GRANT_FIND, 1, args,
                                   &c)) {
     case APIAUTH_OK:
+        if (jkt) {
+            *jkt = apiauth_db_text(c[6]);
+        }
         return c[5] == NULL ? APIAUTH_OK : APIAUTH_DENIED;
     case APIAUTH_NOT_MINE:
         return APIAUTH_DENIED;
     default:
         return APIAUTH_ERROR;
     }
+}
+
+apiauth_status_t apiauth_store_grant_bind(apr_pool_t *p, apiauth_db_t *db,
+                                          const char *id, const char *jkt)
+{
+    const char *args[2] = {jkt, id};
+
+    return apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_BIND, 2, args, NULL);
 }
 
 apiauth_status_t apiauth_store_grant_revoke(apr_pool_t *p, apiauth_db_t *db,

@@ -139,6 +139,7 @@ typedef struct apiauth_oauth_client {
     unsigned grants;                      /* APIAUTH_GRANT_* */
     int first_party;
     int resource_server;
+    int dpop_bound;                       /* must send DPoP proofs */
     apr_int64_t created;
 } apiauth_oauth_client_t;
 
@@ -176,10 +177,14 @@ apiauth_status_t apiauth_store_grant_insert(apr_pool_t *p, apiauth_db_t *db,
 apiauth_status_t apiauth_store_grant_extend(apr_pool_t *p, apiauth_db_t *db,
                                             const char *id,
                                             apr_int64_t until);
-/* Is the family live?  APIAUTH_OK; APIAUTH_DENIED when it was revoked,
- * or is gone (purged). */
+/* Is the family live?  APIAUTH_OK (and *jkt, when asked, the DPoP key it
+ * is bound to, NULL for none); APIAUTH_DENIED when it was revoked, or is
+ * gone (purged). */
 apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                          const char *id);
+                                          const char *id, const char **jkt);
+/* Binds the family to a DPoP key, if it is bound to none yet. */
+apiauth_status_t apiauth_store_grant_bind(apr_pool_t *p, apiauth_db_t *db,
+                                          const char *id, const char *jkt);
 apiauth_status_t apiauth_store_grant_revoke(apr_pool_t *p, apiauth_db_t *db,
                                             const char *id, apr_int64_t now);
 /* A user withdraws consent to a client: *n families revoked. */

@@ -27,7 +27,7 @@ static const char *client_token(const char *client_id, apr_int64_t now)
 {
     apiauth_oauth_client_t c = client_get(client_id);
     const char *t = apiauth_oauth_access_token(unit_pool, &fx.cfg, &c, NULL,
-                                               "read", NULL, now);
+                                               "read", NULL, NULL, now);
 
     assert_non_null(t);
     return t;
@@ -50,7 +50,7 @@ static user_tokens_t user_tokens(const char *client_id, apr_int64_t now)
     if (apiauth_oauth_token(unit_pool, &fx.cfg, fx.db, &c,
                             params_of("grant_type", "authorization_code",
                                       "code", code, "code_verifier", VERIFIER,
-                                      NULL), now, &r, NULL, &err)
+                                      NULL), NULL, now, &r, NULL, &err)
         != APIAUTH_OK) {
         fail_msg("token: %s (%s)", err.error, err.description);
     }
@@ -151,7 +151,7 @@ static apiauth_status_t refresh(const char *client_id, const char *rt,
     apiauth_status_t st = apiauth_oauth_token(
         unit_pool, &fx.cfg, fx.db, &c,
         params_of("grant_type", "refresh_token", "refresh_token", rt, NULL),
-        now, &r, NULL, &err);
+        NULL, now, &r, NULL, &err);
 
     json_kept(r);
     return st;

@@ -44,6 +44,10 @@ typedef struct {
     apiauth_effects_t fx;       /* what the glue would carry out */
 } token_result_t;
 
+/* The binding the next token requests come with (a verified DPoP
+ * proof's key); NULL: bearer tokens. */
+static const apiauth_oauth_binding_t *bound_to;
+
 static token_result_t token(const char *client_id, apr_table_t *params,
                             apr_int64_t now)
 {
@@ -54,7 +58,7 @@ static token_result_t token(const char *client_id, apr_table_t *params,
     t.r = (json_t *)1;   /* must be reset, success or not */
     apiauth_effects_init(&t.fx, unit_pool);
     t.st = apiauth_oauth_token(unit_pool, &fx.cfg, fx.db, &client, params,
-                               now, &t.r, &t.fx, &t.err);
+                               bound_to, now, &t.r, &t.fx, &t.err);
     json_kept(t.r);
     return t;
 }
@@ -71,7 +75,9 @@ static void assert_issued(token_result_t t)
     }
     assert_non_null(t.r);
     assert_non_null(str(t, "access_token"));
-    assert_string_equal(str(t, "token_type"), "Bearer");
+    /* RFC 9449 §5: DPoP where the request had a proof */
+    assert_true(strcmp(str(t, "token_type"), "Bearer") == 0
+                || strcmp(str(t, "token_type"), "DPoP") == 0);
     assert_int_equal(json_integer_value(json_object_get(t.r, "expires_in")),
                      ACCESS_LIFETIME);
 }
@@ -1043,6 +1049,105 @@ static void test_store_without_the_tables_is_temporarily_unavailable(
                    APIAUTH_ERROR, "temporarily_unavailable");
 }
 
+/* --- DPoP (RFC 9449 §5) -------------------------------------------------- */
+
+static const apiauth_oauth_binding_t key_a = {"jkt-of-key-a", NULL};
+static const apiauth_oauth_binding_t key_b = {"jkt-of-key-b", NULL};
+
+static json_t *claims_of(const char *jwt)
+{
+    const char *dot1 = strchr(jwt, '.'), *dot2 = strchr(dot1 + 1, '.');
+    unsigned char *raw;
+    apr_size_t len;
+
+    assert_int_equal(apiauth_b64url_decode(unit_pool, dot1 + 1,
+                                           (apr_size_t)(dot2 - dot1 - 1),
+                                           &raw, &len), APIAUTH_OK);
+    return json_kept(json_loadb((const char *)raw, len, 0, NULL));
+}
+
+static void test_a_proof_makes_a_dpop_token_with_its_key(void **state)
+{
+    token_result_t t;
+    json_t *claims;
+
+    add_clients();
+    bound_to = &key_a;
+    t = token("cli_cc", params_of("grant_type", "client_credentials", NULL),
+              NOW);
+    bound_to = NULL;
+    assert_int_equal(t.st, APIAUTH_OK);
+    assert_string_equal(str(t, "token_type"), "DPoP");
+    claims = claims_of(str(t, "access_token"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(claims, "cnf"), "jkt")),
+                        "jkt-of-key-a");
+    /* without a proof: a bearer token, no cnf */
+    t = token("cli_cc", params_of("grant_type", "client_credentials", NULL),
+              NOW);
+    assert_string_equal(str(t, "token_type"), "Bearer");
+    assert_null(json_object_get(claims_of(str(t, "access_token")), "cnf"));
+}
+
+static void test_a_public_clients_family_stays_with_its_key(void **state)
+{
+    token_result_t first, t;
+    const char *code;
+
+    add_clients();
+    code = code_for("cli_pub", "http://127.0.0.1:5000/cb", CHALLENGE, "read", NOW);
+    bound_to = &key_a;
+    first = redeem("cli_pub", code, "http://127.0.0.1:5000/cb", VERIFIER, NULL, NOW);
+    assert_issued(first);
+    /* no proof, another key: refused, and the token is not spent */
+    bound_to = NULL;
+    t = refresh("cli_pub", str(first, "refresh_token"), NULL, NOW + 1);
+    assert_refused(t, APIAUTH_INVALID, "invalid_dpop_proof");
+    bound_to = &key_b;
+    t = refresh("cli_pub", str(first, "refresh_token"), NULL, NOW + 1);
+    assert_refused(t, APIAUTH_INVALID, "invalid_dpop_proof");
+    /* the same key: rotated, and still a DPoP token */
+    bound_to = &key_a;
+    t = refresh("cli_pub", str(first, "refresh_token"), NULL, NOW + 2);
+    bound_to = NULL;
+    assert_issued(t);
+    assert_string_equal(str(t, "token_type"), "DPoP");
+}
+
+static void test_a_confidential_clients_family_is_not_bound(void **state)
+{
+    token_result_t first, t;
+    const char *code;
+
+    add_clients();
+    code = code_for("cli_conf", CB, CHALLENGE, "read", NOW);
+    bound_to = &key_a;
+    first = redeem("cli_conf", code, CB, VERIFIER, NULL, NOW);
+    bound_to = NULL;
+    assert_issued(first);
+    /* its refresh tokens are bound to its secret: a bearer refresh works */
+    t = refresh("cli_conf", str(first, "refresh_token"), NULL, NOW + 1);
+    assert_issued(t);
+    assert_string_equal(str(t, "token_type"), "Bearer");
+}
+
+static void test_a_dpop_bound_client_must_send_a_proof(void **state)
+{
+    token_result_t t;
+
+    add_clients();
+    assert_int_equal(sql_run("UPDATE apiauth_clients SET dpop_bound = 1 "
+                             "WHERE id = 'cli_cc'"), 0);
+    t = token("cli_cc", params_of("grant_type", "client_credentials", NULL),
+              NOW);
+    assert_refused(t, APIAUTH_INVALID, "invalid_dpop_proof");
+    bound_to = &key_a;
+    t = token("cli_cc", params_of("grant_type", "client_credentials", NULL),
+              NOW);
+    bound_to = NULL;
+    assert_int_equal(t.st, APIAUTH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1064,6 +1169,10 @@ int main(void)
             test_code_redeemed_twice_is_invalid_grant_and_revokes_the_grant),
         OAUTH_TEST(test_a_replay_reports_the_family_revoked),
         OAUTH_TEST(test_a_rolled_back_refusal_reports_no_revocation),
+        OAUTH_TEST(test_a_proof_makes_a_dpop_token_with_its_key),
+        OAUTH_TEST(test_a_public_clients_family_stays_with_its_key),
+        OAUTH_TEST(test_a_confidential_clients_family_is_not_bound),
+        OAUTH_TEST(test_a_dpop_bound_client_must_send_a_proof),
         OAUTH_TEST(test_code_of_another_client_is_refused_and_left_to_its_owner),
         OAUTH_TEST(test_used_code_presented_by_another_client_revokes_nothing),
         OAUTH_TEST(test_refused_code_redemption_leaves_the_code_usable),

@@ -132,7 +132,9 @@ static void test_pgsql_migrations_create_the_same_tables(void **state)
     pg = apiauth_sql_migrations("pgsql", &npg);
     assert_int_equal(npg, nlite);
     for (i = 0; i < nlite; i++) {
-        assert_non_null(strstr(lite[i].text, "CREATE TABLE"));
+        /* each changes the schema (schema 5 only adds columns) */
+        assert_true(strstr(lite[i].text, "CREATE TABLE")
+                    || strstr(lite[i].text, "ALTER TABLE"));
         assert_same_objects(lite[i].text, pg[i].text);
         assert_same_objects(pg[i].text, lite[i].text);
     }
@@ -556,7 +558,7 @@ static void test_user_delete_ends_their_credentials_and_grants(void **state)
                      APIAUTH_OK);
     assert_int_equal(creds, 1);
     assert_int_equal(grants, 1);
-    assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1"),
+    assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1", NULL),
                      APIAUTH_DENIED);
     assert_int_equal(apiauth_store_user_find(unit_pool, db, "alice", &app),
                      APIAUTH_NOT_MINE);
@@ -613,7 +615,7 @@ static void test_client_round_trips_through_the_store(void **state)
                      APIAUTH_OK);
     assert_int_equal(apiauth_store_client_delete(unit_pool, db, "cli_1",
                                                  1700000500), APIAUTH_OK);
-    assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1"),
+    assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1", NULL),
                      APIAUTH_DENIED);
     assert_int_equal(apiauth_store_client_find(unit_pool, db, "cli_1", &got),
                      APIAUTH_NOT_MINE);

@@ -1,0 +1,82 @@
+/*
+ * apiauth_dpop.c: a request's DPoP proof (apiauth_dpop.h).
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+
+#include "apiauth_dpop.h"
+#include "apiauth_view.h"
+
+int apiauth_dpop_present(request_rec *r)
+{
+    return apr_table_get(r->headers_in, "DPoP") != NULL;
+}
+
+apiauth_status_t apiauth_dpop_check(request_rec *r,
+                                    const apiauth_dpop_policy_t *policy,
+                                    const char *access_token,
+                                    apiauth_dpop_seen_fn seen,
+                                    apiauth_dpop_proof_t *proof,
+                                    apiauth_error_t *err)
+{
+    const char *header = apr_table_get(r->headers_in, "DPoP");
+    const char *parts[3];
+    unsigned char key[APIAUTH_DIGEST_LEN];
+    apiauth_request_view_t view;
+    apiauth_dpop_expect_t expect;
+    apiauth_status_t st;
+
+    /* httpd joins repeated headers with a comma, which no JWS holds */
+    if (header == NULL || ap_strchr_c(header, ',')) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof",
+                            "send exactly one DPoP proof");
+    }
+    apiauth_view_init(r, APIAUTH_VIEW_URL, 1, &view);
+    expect.method = view.method;
+    expect.url = view.url;
+    expect.access_token = access_token;
+    expect.nonce_key = policy->nonce_key;
+    expect.now = view.now;
+    expect.window = policy->window;
+    st = apiauth_dpop_verify(r->pool, header, &expect, proof, err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    /* one use per proof (§11.1), remembered as long as it could pass */
+    parts[0] = "dpop proof";
+    parts[1] = proof->jkt;
+    parts[2] = proof->jti;
+    if (apiauth_digest_parts(NULL, parts, 3, key) != 0) {
+        return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                            "the proof could not be checked");
+    }
+    switch (seen(r, key, sizeof(key), proof->iat + policy->window + 1)) {
+    case 1:
+        return APIAUTH_OK;
+    case 0:
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof",
+                            "this DPoP proof was used before");
+    default:
+        return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                            "DPoP proofs cannot be checked here (no "
+                            "socache to remember them in)");
+    }
+}
+
+void apiauth_dpop_offer_nonce(request_rec *r,
+                              const apiauth_dpop_policy_t *policy,
+                              int on_error)
+{
+    const char *nonce;
+
+    if (policy->nonce_key == NULL) {
+        return;
+    }
+    nonce = apiauth_dpop_nonce(r->pool, policy->nonce_key,
+                               apr_time_sec(r->request_time));
+    if (nonce) {
+        apr_table_setn(on_error ? r->err_headers_out : r->headers_out,
+                       "DPoP-Nonce", nonce);
+    }
+}

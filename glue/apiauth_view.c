@@ -1,0 +1,48 @@
+/*
+ * apiauth_view.c: a request_rec as lib/'s request view (view.h).
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_ssl.h>
+
+#include "apiauth_view.h"
+
+/* The URL the client addressed: the scheme of this connection, the host
+ * (and port) it named, the path as it sent it (percent-encoding kept). */
+static const char *addressed_url(request_rec *r)
+{
+    const char *scheme = ap_http_scheme(r);
+    const char *host = r->hostname ? r->hostname : r->server->server_hostname;
+    /* the Host header's port where it named one (UseCanonicalName off) */
+    apr_port_t port = ap_get_server_port(r);
+    const char *path = r->parsed_uri.path ? r->parsed_uri.path : "/";
+    int v6 = host && ap_strchr_c(host, ':') != NULL;
+
+    if (port == ap_default_port(r)) {
+        return apr_pstrcat(r->pool, scheme, "://", v6 ? "[" : "", host,
+                           v6 ? "]" : "", path, NULL);
+    }
+    return apr_psprintf(r->pool, "%s://%s%s%s:%u%s", scheme, v6 ? "[" : "",
+                        host, v6 ? "]" : "", (unsigned)port, path);
+}
+
+void apiauth_view_init(request_rec *r, unsigned want, int tls,
+                       apiauth_request_view_t *v)
+{
+    v->method = r->method;
+    v->query = r->args;
+    v->headers = r->headers_in;
+    v->params = NULL;
+    v->tls = tls;
+    v->now = apr_time_sec(r->request_time);
+    v->url = (want & APIAUTH_VIEW_URL) ? addressed_url(r) : NULL;
+    v->client_cert_pem = (want & APIAUTH_VIEW_CERT)
+                             ? ap_ssl_var_lookup(r->pool, r->server,
+                                                 r->connection, r,
+                                                 "SSL_CLIENT_CERT")
+                             : NULL;
+    if (v->client_cert_pem && *v->client_cert_pem == '\0') {
+        v->client_cert_pem = NULL;
+    }
+}

@@ -1,0 +1,219 @@
+/*
+ * dpop.c: DPoP proofs and server nonces (dpop.h).
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "dpop.h"
+#include "encoding.h"
+#include "url.h"
+
+#define MAX_PROOF 8192
+#define NONCE_MAC 16
+
+static apiauth_status_t bad(apiauth_error_t *err, const char *why)
+{
+    return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof", why);
+}
+
+/* The header of a compact JWS, read before anything is verified (only to
+ * find the key in it). */
+static json_t *peek_header(apr_pool_t *p, const char *proof)
+{
+    const char *dot = strchr(proof, '.');
+    unsigned char *raw;
+    apr_size_t len;
+    json_t *header;
+
+    if (dot == NULL
+        || apiauth_b64url_decode(p, proof, (apr_size_t)(dot - proof), &raw,
+                                 &len) != APIAUTH_OK) {
+        return NULL;
+    }
+    header = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
+    if (header && !json_is_object(header)) {
+        json_decref(header);
+        return NULL;
+    }
+    return header;
+}
+
+static int alg_taken(const char *alg)
+{
+    static const char *const algs[] = {APIAUTH_DPOP_ALGS};
+    size_t i;
+
+    for (i = 0; alg && i < sizeof(algs) / sizeof(algs[0]); i++) {
+        if (strcmp(alg, algs[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The proof's key, from its header: typ, alg and a public jwk. */
+static apiauth_status_t proof_key(apr_pool_t *p, const char *proof,
+                                  apiauth_jwk_t **key, apiauth_error_t *err)
+{
+    json_t *header = peek_header(p, proof);
+    const char *typ, *alg, *why = NULL;
+    apiauth_status_t st;
+
+    if (header == NULL) {
+        return bad(err, "the proof is not a JWS");
+    }
+    typ = json_string_value(json_object_get(header, "typ"));
+    alg = json_string_value(json_object_get(header, "alg"));
+    if (typ == NULL || strcasecmp(typ, "dpop+jwt") != 0) {
+        st = bad(err, "the proof's typ is not dpop+jwt");
+    }
+    else if (!alg_taken(alg)) {
+        st = bad(err, "the proof's alg is not one of " APIAUTH_DPOP_ALGS_TEXT);
+    }
+    else if (apiauth_jwk_from_json(p, json_object_get(header, "jwk"), key,
+                                   &why) != APIAUTH_OK) {
+        st = bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
+    }
+    else {
+        st = APIAUTH_OK;
+    }
+    json_decref(header);
+    return st;
+}
+
+char *apiauth_dpop_ath(apr_pool_t *p, const char *access_token)
+{
+    unsigned char hash[APIAUTH_DIGEST_LEN];
+
+    if (apiauth_sha256(access_token, strlen(access_token), hash) != 0) {
+        return NULL;
+    }
+    return apiauth_b64url_encode(p, hash, sizeof(hash));
+}
+
+apiauth_status_t apiauth_dpop_verify(apr_pool_t *p, const char *proof,
+                                     const apiauth_dpop_expect_t *e,
+                                     apiauth_dpop_proof_t *out,
+                                     apiauth_error_t *err)
+{
+    apr_array_header_t *keys = apr_array_make(p, 1, sizeof(apiauth_jwk_t *));
+    json_t *header, *payload, *iat;
+    const char *htm, *htu, *jti, *ath, *nonce, *mine, *theirs;
+    apiauth_jwk_t *key;
+    apiauth_status_t st;
+
+    if (proof == NULL || *proof == '\0' || strlen(proof) > MAX_PROOF) {
+        return bad(err, "one DPoP proof of at most 8 KiB is required");
+    }
+    if ((st = proof_key(p, proof, &key, err)) != APIAUTH_OK) {
+        return st;
+    }
+    APR_ARRAY_PUSH(keys, apiauth_jwk_t *) = key;
+    st = apiauth_jws_verify(p, proof, keys, &header, &payload, err);
+    if (st != APIAUTH_OK) {
+        return st == APIAUTH_ERROR
+                   ? st
+                   : bad(err, apr_pstrcat(p, "the proof: ", err->description,
+                                          NULL));
+    }
+    htm = json_string_value(json_object_get(payload, "htm"));
+    htu = json_string_value(json_object_get(payload, "htu"));
+    jti = json_string_value(json_object_get(payload, "jti"));
+    ath = json_string_value(json_object_get(payload, "ath"));
+    nonce = json_string_value(json_object_get(payload, "nonce"));
+    iat = json_object_get(payload, "iat");
+    if (jti == NULL || *jti == '\0' || strlen(jti) > 256) {
+        return bad(err, "the proof has no jti");
+    }
+    if (htm == NULL || strcmp(htm, e->method) != 0) {
+        return bad(err, "the proof is for another method (htm)");
+    }
+    mine = apiauth_url_normalise(p, e->url);
+    theirs = apiauth_url_normalise(p, htu);
+    if (mine == NULL || theirs == NULL || strcmp(mine, theirs) != 0) {
+        return bad(err, "the proof is for another URL (htu)");
+    }
+    if (!json_is_integer(iat)) {
+        return bad(err, "the proof has no iat");
+    }
+    if (json_integer_value(iat) > e->now + e->window
+        || json_integer_value(iat) < e->now - e->window) {
+        return bad(err, "the proof's iat is not within the window");
+    }
+    if (e->access_token) {
+        const char *want = apiauth_dpop_ath(p, e->access_token);
+        if (ath == NULL || want == NULL || !apiauth_ct_streq(ath, want)) {
+            return bad(err, "the proof is for another token (ath)");
+        }
+    }
+    if (e->nonce_key && !apiauth_dpop_nonce_fresh(p, e->nonce_key, nonce,
+                                                  e->now)) {
+        return apiauth_fail(err, APIAUTH_DENIED, "use_dpop_nonce",
+                            "a DPoP nonce of this server is required");
+    }
+    out->jkt = apiauth_jwk_thumbprint(p, key);
+    out->jti = jti;
+    out->iat = json_integer_value(iat);
+    return out->jkt ? APIAUTH_OK : APIAUTH_ERROR;
+}
+
+/* slot (8 bytes, big-endian) || first NONCE_MAC bytes of its MAC */
+static int nonce_bytes(const apiauth_pepper_t *key, apr_int64_t slot,
+                       unsigned char out[8 + NONCE_MAC])
+{
+    static const char label[] = "apiauth dpop nonce";
+    unsigned char mac[APIAUTH_DIGEST_LEN];
+    const void *parts[2];
+    apr_size_t lens[2];
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        out[i] = (unsigned char)((apr_uint64_t)slot >> (56 - 8 * i));
+    }
+    parts[0] = label;
+    lens[0] = sizeof(label);
+    parts[1] = out;
+    lens[1] = 8;
+    if (apiauth_hmac(key, parts, lens, 2, mac) != 0) {
+        return -1;
+    }
+    memcpy(out + 8, mac, NONCE_MAC);
+    return 0;
+}
+
+char *apiauth_dpop_nonce(apr_pool_t *p, const apiauth_pepper_t *key,
+                         apr_int64_t now)
+{
+    unsigned char raw[8 + NONCE_MAC];
+
+    if (nonce_bytes(key, now / APIAUTH_DPOP_NONCE_SLOT, raw) != 0) {
+        return NULL;
+    }
+    return apiauth_b64url_encode(p, raw, sizeof(raw));
+}
+
+int apiauth_dpop_nonce_fresh(apr_pool_t *p, const apiauth_pepper_t *key,
+                             const char *nonce, apr_int64_t now)
+{
+    apr_int64_t slot = now / APIAUTH_DPOP_NONCE_SLOT, theirs = 0;
+    unsigned char want[8 + NONCE_MAC];
+    unsigned char *raw;
+    apr_size_t len;
+    int i;
+
+    if (nonce == NULL
+        || apiauth_b64url_decode(p, nonce, strlen(nonce), &raw, &len)
+               != APIAUTH_OK
+        || len != sizeof(want)) {
+        return 0;
+    }
+    for (i = 0; i < 8; i++) {
+        theirs = (theirs << 8) | raw[i];
+    }
+    if ((theirs != slot && theirs != slot - 1)
+        || nonce_bytes(key, theirs, want) != 0) {
+        return 0;
+    }
+    return apiauth_ct_equal(raw, want, sizeof(want));
+}

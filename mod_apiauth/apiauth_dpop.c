@@ -1,0 +1,87 @@
+/*
+ * apiauth_dpop.c: DPoP-bound access tokens at a resource (RFC 9449 §7).
+ *
+ * `ApiAuthScheme dpop` takes `Authorization: DPoP <token>` with a DPoP
+ * proof header.  The token is resolved and admitted like a Bearer token
+ * (and cached like one); the proof is new with every request, so it is
+ * checked every time: by the key the token is bound to (cnf.jkt), for
+ * this method and URL and this token (ath), recent, and never seen before
+ * -- remembered in the socache, which nodes sharing a cache share.
+ */
+#include <apr_strings.h>
+#include <http_core.h>
+
+#include "apiauth_dpop.h"
+#include "apiauth_private.h"
+
+int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
+                      apr_size_t len, apr_int64_t until)
+{
+    return apiauth_socache_claim(r, key, (unsigned int)len,
+                                 apr_time_from_sec(until));
+}
+
+/* ApiAuthDPoP nonce window=SECONDS */
+const char *apiauth_dpop_set(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    char *end;
+
+    if (strcasecmp(arg, "nonce") == 0) {
+        conf->dpop_nonce = 1;
+        return NULL;
+    }
+    if (strncasecmp(arg, "window=", 7) == 0) {
+        apr_int64_t v = apr_strtoi64(arg + 7, &end, 10);
+        if (arg[7] && *end == '\0' && v >= 1 && v <= 600) {
+            conf->dpop_window = (int)v;
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "ApiAuthDPoP takes nonce and "
+                        "window=SECONDS (1 to 600), not '%s'", arg);
+}
+
+static apiauth_dpop_policy_t policy_of(request_rec *r,
+                                       const apiauth_dir_conf *conf)
+{
+    const apiauth_server_conf *sconf =
+        ap_get_module_config(r->server->module_config, &apiauth_module);
+    apiauth_dpop_policy_t policy;
+
+    policy.nonce_key = conf->dpop_nonce == 1 ? sconf->dpop_nonce_key : NULL;
+    policy.window = conf->dpop_window > 0 ? conf->dpop_window
+                                          : APIAUTH_DEFAULT_DPOP_WINDOW;
+    return policy;
+}
+
+apiauth_status_t apiauth_dpop_at_resource(request_rec *r,
+                                          const apiauth_dir_conf *conf,
+                                          const char *token,
+                                          const apiauth_identity_t *id,
+                                          apiauth_error_t *err)
+{
+    apiauth_dpop_policy_t policy = policy_of(r, conf);
+    apiauth_dpop_proof_t proof;
+    apiauth_status_t st;
+
+    st = apiauth_dpop_check(r, &policy, token, apiauth_dpop_seen, &proof,
+                            err);
+    if (st != APIAUTH_OK) {
+        return st;
+    }
+    if (!apiauth_ct_streq(proof.jkt, id->bound_jkt)) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof",
+                            "the proof is by another key than the token is "
+                            "bound to");
+    }
+    return APIAUTH_OK;
+}
+
+void apiauth_dpop_answered(request_rec *r, const apiauth_dir_conf *conf,
+                           int refused)
+{
+    apiauth_dpop_policy_t policy = policy_of(r, conf);
+
+    apiauth_dpop_offer_nonce(r, &policy, refused);
+}
