@@ -132,7 +132,7 @@ int oauth_handle_metadata(request_rec *r)
         "client_secret_post", "none",
         "response_modes_supported", "query");
     json_object_set_new(m, "dpop_signing_alg_values_supported",
-                        json_pack("[sss]", APIAUTH_DPOP_ALGS));
+                        json_pack("[ssss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         const char *url = endpoint(r, o->issuer, names[k][0], names[k][2]);
         if (url) {

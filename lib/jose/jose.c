@@ -53,7 +53,9 @@ apiauth_alg_t apiauth_alg_from_name(const char *name)
     if (strcmp(name, "ES256") == 0) {
         return APIAUTH_ALG_ES256;
     }
-    if (strcmp(name, "EdDSA") == 0) {
+    /* and RFC 9864's fully-specified name for the only EdDSA curve we
+     * take (oauth4webapi signs DPoP proofs with it) */
+    if (strcmp(name, "EdDSA") == 0 || strcmp(name, "Ed25519") == 0) {
         return APIAUTH_ALG_EDDSA;
     }
     return APIAUTH_ALG_NONE;

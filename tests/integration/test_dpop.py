@@ -172,7 +172,7 @@ def test_the_token_endpoint_asks_for_its_nonce(w):
 def test_metadata_says_which_algorithms(w):
     m = w.o.get("/.well-known/oauth-authorization-server").json()
     assert m["dpop_signing_alg_values_supported"] == ["ES256", "EdDSA",
-                                                      "RS256"]
+                                                      "Ed25519", "RS256"]
 
 
 # --- the resource -------------------------------------------------------------
@@ -194,7 +194,7 @@ def assert_dpop_refusal(r, words):
     assert r.status_code == 401, r.text
     challenges = r.headers["WWW-Authenticate"]
     assert 'DPoP realm="dpop"' in challenges
-    assert 'algs="ES256 EdDSA RS256"' in challenges
+    assert 'algs="ES256 EdDSA Ed25519 RS256"' in challenges
     assert r.json()["error"] in ("invalid_dpop_proof", "invalid_token")
     assert words in r.json()["error_description"], r.json()
 

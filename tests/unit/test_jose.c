@@ -708,9 +708,25 @@ static void test_public_json_has_the_rfc7518_members(void **state)
     json_decref(o);
 }
 
+/* Names are case-sensitive; Ed25519 is RFC 9864's fully-specified name of
+ * the one EdDSA curve we take, which clients now sign with. */
+static void test_alg_names(void **state)
+{
+    assert_int_equal(apiauth_alg_from_name("RS256"), APIAUTH_ALG_RS256);
+    assert_int_equal(apiauth_alg_from_name("ES256"), APIAUTH_ALG_ES256);
+    assert_int_equal(apiauth_alg_from_name("EdDSA"), APIAUTH_ALG_EDDSA);
+    assert_int_equal(apiauth_alg_from_name("Ed25519"), APIAUTH_ALG_EDDSA);
+    assert_int_equal(apiauth_alg_from_name("es256"), APIAUTH_ALG_NONE);
+    assert_int_equal(apiauth_alg_from_name("Ed448"), APIAUTH_ALG_NONE);
+    assert_int_equal(apiauth_alg_from_name("none"), APIAUTH_ALG_NONE);
+    assert_int_equal(apiauth_alg_from_name(NULL), APIAUTH_ALG_NONE);
+    assert_string_equal(apiauth_alg_name(APIAUTH_ALG_EDDSA), "EdDSA");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_alg_names),
         UNIT_TEST(test_rs256_token_signs_and_verifies),
         UNIT_TEST(test_es256_token_signs_and_verifies),
         UNIT_TEST(test_eddsa_token_signs_and_verifies),
