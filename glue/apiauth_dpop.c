@@ -8,6 +8,27 @@
 #include "apiauth_dpop.h"
 #include "apiauth_view.h"
 
+const char *apiauth_dpop_directive(apr_pool_t *p, const char *directive,
+                                   const char *word, int *nonce,
+                                   int *window)
+{
+    char *end;
+
+    if (strcasecmp(word, "nonce") == 0) {
+        *nonce = 1;
+        return NULL;
+    }
+    if (strncasecmp(word, "window=", 7) == 0) {
+        apr_int64_t v = apr_strtoi64(word + 7, &end, 10);
+        if (word[7] && *end == '\0' && v >= 1 && v <= 600) {
+            *window = (int)v;
+            return NULL;
+        }
+    }
+    return apr_psprintf(p, "%s takes nonce and window=SECONDS (1 to 600), "
+                        "not '%s'", directive, word);
+}
+
 int apiauth_dpop_present(request_rec *r)
 {
     return apr_table_get(r->headers_in, "DPoP") != NULL;

@@ -25,6 +25,12 @@ typedef struct apiauth_dpop_policy {
     int window;                          /* seconds iat may be off */
 } apiauth_dpop_policy_t;
 
+/* One word of ApiAuthDPoP / ApiAuthOAuthDPoP (`directive`): "nonce" sets
+ * *nonce, "window=SECONDS" (1 to 600) *window.  NULL, or why not. */
+const char *apiauth_dpop_directive(apr_pool_t *p, const char *directive,
+                                   const char *word, int *nonce,
+                                   int *window);
+
 /* Is there a DPoP header at all? */
 int apiauth_dpop_present(request_rec *r);
 

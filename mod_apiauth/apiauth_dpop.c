@@ -25,21 +25,9 @@ int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
 const char *apiauth_dpop_set(cmd_parms *cmd, void *dconf, const char *arg)
 {
     apiauth_dir_conf *conf = dconf;
-    char *end;
 
-    if (strcasecmp(arg, "nonce") == 0) {
-        conf->dpop_nonce = 1;
-        return NULL;
-    }
-    if (strncasecmp(arg, "window=", 7) == 0) {
-        apr_int64_t v = apr_strtoi64(arg + 7, &end, 10);
-        if (arg[7] && *end == '\0' && v >= 1 && v <= 600) {
-            conf->dpop_window = (int)v;
-            return NULL;
-        }
-    }
-    return apr_psprintf(cmd->pool, "ApiAuthDPoP takes nonce and "
-                        "window=SECONDS (1 to 600), not '%s'", arg);
+    return apiauth_dpop_directive(cmd->pool, cmd->cmd->name, arg,
+                                  &conf->dpop_nonce, &conf->dpop_window);
 }
 
 static apiauth_dpop_policy_t policy_of(request_rec *r,

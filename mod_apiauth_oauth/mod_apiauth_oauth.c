@@ -17,6 +17,7 @@
 
 #include "form.h"
 #include "keys.h"
+#include "apiauth_dpop.h"
 #include "oauth_private.h"
 #include "scope.h"
 
@@ -245,21 +246,9 @@ static const char *set_require_pkce(cmd_parms *cmd, void *d, const char *arg)
 static const char *set_dpop(cmd_parms *cmd, void *d, const char *arg)
 {
     oauth_server_conf *conf = cmd_conf(cmd);
-    char *end;
 
-    if (strcasecmp(arg, "nonce") == 0) {
-        conf->dpop_nonce = 1;
-        return NULL;
-    }
-    if (strncasecmp(arg, "window=", 7) == 0) {
-        apr_int64_t v = apr_strtoi64(arg + 7, &end, 10);
-        if (arg[7] && *end == '\0' && v >= 1 && v <= 600) {
-            conf->dpop_window = (int)v;
-            return NULL;
-        }
-    }
-    return apr_psprintf(cmd->pool, "ApiAuthOAuthDPoP takes nonce and "
-                        "window=SECONDS (1 to 600), not '%s'", arg);
+    return apiauth_dpop_directive(cmd->pool, cmd->cmd->name, arg,
+                                  &conf->dpop_nonce, &conf->dpop_window);
 }
 
 static const char *set_endpoint(cmd_parms *cmd, void *d, const char *name,

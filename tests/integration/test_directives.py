@@ -146,6 +146,8 @@ def server(tls):
     ("ApiAuthJWT audience=x local", "'local' goes with issuer=URL"),
     ("ApiAuthJWT leeway=-1", "ApiAuthJWT takes a number of seconds"),
     ("ApiAuthJWT keys=/nonexistent.pem", "ApiAuthJWT keys:"),
+    ("ApiAuthDPoP window=0", "ApiAuthDPoP takes nonce and window=SECONDS"),
+    ("ApiAuthDPoP sometimes", "not 'sometimes'"),
 ])
 def test_a_wrong_word_is_refused_at_start(server, line, said):
     h = server(location("/api", line))
