@@ -7,6 +7,7 @@
 #include <http_ssl.h>
 
 #include "apiauth_view.h"
+#include "jose.h"
 
 /* The URL the client addressed: the scheme of this connection, the host
  * (and port) it named, the path as it sent it (percent-encoding kept). */
@@ -44,5 +45,31 @@ void apiauth_view_init(request_rec *r, unsigned want, int tls,
                              : NULL;
     if (v->client_cert_pem && *v->client_cert_pem == '\0') {
         v->client_cert_pem = NULL;
+    }
+}
+
+void apiauth_view_tls_client(request_rec *r, apiauth_tls_client_t *tls)
+{
+    const char *pem, *verify;
+
+    tls->x5t = NULL;
+    tls->subject = NULL;
+    if (!ap_ssl_conn_is_ssl(r->connection)) {
+        return;
+    }
+    pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,
+                            "SSL_CLIENT_CERT");
+    tls->x5t = apiauth_cert_thumbprint(r->pool, pem);
+    if (tls->x5t == NULL) {
+        return;
+    }
+    verify = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,
+                               "SSL_CLIENT_VERIFY");
+    if (verify && strcmp(verify, "SUCCESS") == 0) {
+        tls->subject = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,
+                                         "SSL_CLIENT_S_DN");
+        if (tls->subject && *tls->subject == '\0') {
+            tls->subject = NULL;
+        }
     }
 }

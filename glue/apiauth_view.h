@@ -16,4 +16,9 @@
 void apiauth_view_init(request_rec *r, unsigned want, int tls,
                        apiauth_request_view_t *v);
 
+/* The request's TLS client certificate (mod_ssl's SSL_CLIENT_CERT): its
+ * thumbprint, and its subject where mod_ssl verified the chain
+ * (SSL_CLIENT_VERIFY SUCCESS); both NULL when none was presented. */
+void apiauth_view_tls_client(request_rec *r, apiauth_tls_client_t *tls);
+
 #endif

@@ -463,6 +463,9 @@ int apiauth_check_authn(request_rec *r)
         st = apiauth_dpop_at_resource(r, conf, pr.cred.secret, &id, &err);
         apiauth_dpop_answered(r, conf, st != APIAUTH_OK);
     }
+    if (st == APIAUTH_OK && id.bound_x5t) {
+        st = apiauth_cert_at_resource(r, &id, &err);
+    }
     if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, st == APIAUTH_ERROR ? APLOG_ERR : APLOG_INFO,
                       0, r, AALOGNO(10015) "%s credential refused: %s",

@@ -340,7 +340,12 @@ int apiauth_socache_increment(request_rec *r, const char *name,
 int apiauth_socache_count(request_rec *r, const char *name);
 int apiauth_socache_claim(request_rec *r, const unsigned char *key,
                           unsigned int keylen, apr_time_t expiry);
-/* apiauth_dpop.c: DPoP at the resource (RFC 9449 §7) */
+/* apiauth_bound.c: sender-constrained tokens at the resource: DPoP (RFC
+ * 9449 §7), TLS client certificates (RFC 8705 §3) */
+/* A token bound to a certificate, in a request presenting that one? */
+apiauth_status_t apiauth_cert_at_resource(request_rec *r,
+                                          const apiauth_identity_t *id,
+                                          apiauth_error_t *err);
 /* A DPoP proof seen (apiauth_dpop_seen_fn), in the socache. */
 int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
                       apr_size_t len, apr_int64_t until);

@@ -115,22 +115,27 @@ int oauth_handle_metadata(request_rec *r)
             o->scopes, i, apiauth_oauth_scope_t).name));
     }
     m = json_pack(
-        "{s:s, s:o, s:[s], s:[sss], s:[sss], s:[s], s:b, s:[ss], s:[sss],"
-        " s:[s]}",
+        "{s:s, s:o, s:[s], s:[sss], s:[sssss], s:[s], s:b, s:[ssss],"
+        " s:[sssss], s:[s], s:b}",
         "issuer", o->issuer,
         "scopes_supported", scopes,
         "response_types_supported", "code",
         "grant_types_supported", "authorization_code", "client_credentials",
         "refresh_token",
         "token_endpoint_auth_methods_supported", "client_secret_basic",
-        "client_secret_post", "none",
+        "client_secret_post", "none", "tls_client_auth",
+        "self_signed_tls_client_auth",
         "code_challenge_methods_supported", "S256",
         "authorization_response_iss_parameter_supported", 1,
         "introspection_endpoint_auth_methods_supported",
-        "client_secret_basic", "client_secret_post",
+        "client_secret_basic", "client_secret_post", "tls_client_auth",
+        "self_signed_tls_client_auth",
         "revocation_endpoint_auth_methods_supported", "client_secret_basic",
-        "client_secret_post", "none",
-        "response_modes_supported", "query");
+        "client_secret_post", "none", "tls_client_auth",
+        "self_signed_tls_client_auth",
+        "response_modes_supported", "query",
+        /* RFC 8705 §3.3 */
+        "tls_client_certificate_bound_access_tokens", 1);
     json_object_set_new(m, "dpop_signing_alg_values_supported",
                         json_pack("[ssss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {

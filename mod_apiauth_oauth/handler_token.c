@@ -11,6 +11,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "apiauth_view.h"
 #include "keys.h"
 #include "oauth_private.h"
 
@@ -18,13 +19,17 @@ static const apiauth_error_t store_down = {
     "temporarily_unavailable", "the token store is unreachable; try again"};
 
 /* What every client-authenticated endpoint does first: POST, a configured
- * issuer, the parameters, the store, and who the client is. */
+ * issuer, the parameters, the store, and who the client is (*cert_x5t,
+ * when given: the thumbprint of the TLS certificate it authenticated
+ * with, NULL otherwise). */
 static int authenticated_client(request_rec *r, int public_allowed,
                                 apr_table_t **params, apiauth_db_t *db,
-                                apiauth_oauth_client_t *client)
+                                apiauth_oauth_client_t *client,
+                                const char **cert_x5t)
 {
     oauth_server_conf *conf = oauth_conf(r);
     apiauth_client_auth_t how;
+    apiauth_tls_client_t tls;
     apiauth_effects_t fx;
     apiauth_error_t err;
     apiauth_status_t st;
@@ -47,10 +52,11 @@ static int authenticated_client(request_rec *r, int public_allowed,
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);
     }
     apiauth_effects_init(&fx, r->pool);
+    apiauth_view_tls_client(r, &tls);
     st = apiauth_oauth_client_authenticate(
         r->pool, &conf->oauth, db, apr_table_get(r->headers_in,
                                                  "Authorization"),
-        *params, public_allowed, client, &how, &fx, &err);
+        *params, &tls, public_allowed, client, &how, &fx, &err);
     oauth_apply(r, &fx);
     if (st != APIAUTH_OK) {
         if (st == APIAUTH_ERROR) {
@@ -58,6 +64,9 @@ static int authenticated_client(request_rec *r, int public_allowed,
                           "client lookup failed: %s", db->last_error);
         }
         return oauth_send_error(r, st, &err);
+    }
+    if (cert_x5t) {
+        *cert_x5t = how == APIAUTH_CLIENT_AUTH_TLS ? tls.x5t : NULL;
     }
     return OK;
 }
@@ -91,7 +100,8 @@ int oauth_handle_token(request_rec *r)
     json_t *response = NULL;
     int rc;
 
-    if ((rc = authenticated_client(r, 1, &params, &db, &client)) != OK) {
+    if ((rc = authenticated_client(r, 1, &params, &db, &client, &bind.x5t))
+        != OK) {
         return rc;
     }
     if ((rc = oauth_dpop_binding(r, &bind)) != OK) {
@@ -131,7 +141,8 @@ int oauth_handle_introspect(request_rec *r)
     const char *token;
     int rc;
 
-    if ((rc = authenticated_client(r, 0, &params, &db, &caller)) != OK) {
+    if ((rc = authenticated_client(r, 0, &params, &db, &caller, NULL))
+        != OK) {
         return rc;
     }
     if ((token = apr_table_get(params, "token")) == NULL) {
@@ -159,7 +170,8 @@ int oauth_handle_revoke(request_rec *r)
     apiauth_status_t st;
     int rc;
 
-    if ((rc = authenticated_client(r, 1, &params, &db, &caller)) != OK) {
+    if ((rc = authenticated_client(r, 1, &params, &db, &caller, NULL))
+        != OK) {
         return rc;
     }
     if ((token = apr_table_get(params, "token")) == NULL) {

@@ -14,7 +14,8 @@
 
 #define CLIENT_COLUMNS \
     "id, name, app_id, secret_digest, redirect_uris, grant_types, scope, " \
-    "first_party, resource_server, display_name, dpop_bound"
+    "first_party, resource_server, display_name, dpop_bound, tls_subject, " \
+    "tls_x5t"
 
 /* a code's first six columns are the same (CODE_FIND) */
 #define REFRESH_COLUMNS \
@@ -89,8 +90,9 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_ADMIN,
         "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
         " redirect_uris, grant_types, scope, first_party, resource_server,"
-        " display_name, created, dpop_bound)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld)"},
+        " display_name, created, dpop_bound, tls_subject, tls_x5t)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld,"
+        " %s, %s)"},
     [APIAUTH_SQL_CLIENT_LIST] = {
         "apiauth_client_list",
         APIAUTH_SQL_FOR_ADMIN,

@@ -82,6 +82,36 @@ static int client_app(admin_t *ad, const admin_args_t *a, const char *name,
     return ADMIN_OK;
 }
 
+/* --tls-cert FILE: the thumbprint of the PEM certificate in it. */
+static int certificate_of(admin_t *ad, const char *path, const char **x5t)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *pem;
+    apr_size_t len;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, ad->pool) != APR_SUCCESS
+        || apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS
+        || fi.size > 65536) {
+        return admin_say(ADMIN_USAGE, "--tls-cert %s: cannot read it (or it "
+                         "is over 64 KiB)", path);
+    }
+    pem = apr_palloc(ad->pool, (apr_size_t)fi.size + 1);
+    len = (apr_size_t)fi.size;
+    if (apr_file_read_full(f, pem, len, &len) != APR_SUCCESS) {
+        apr_file_close(f);
+        return admin_say(ADMIN_USAGE, "--tls-cert %s: cannot read it", path);
+    }
+    apr_file_close(f);
+    pem[len] = '\0';
+    *x5t = apiauth_cert_thumbprint(ad->pool, pem);
+    if (*x5t == NULL) {
+        return admin_say(ADMIN_USAGE, "--tls-cert %s: no PEM certificate "
+                         "in it", path);
+    }
+    return ADMIN_OK;
+}
+
 static int client_create(admin_t *ad, const admin_args_t *a)
 {
     const char *name = a->argv[2];
@@ -92,6 +122,9 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     const char *grant_list = apr_array_pstrcat(ad->pool, grants, ' ');
     const char *scope = apr_array_pstrcat(ad->pool, scopes, ' ');
     const char *display = apr_table_get(a->opts, "display-name");
+    const char *tls_subject = apr_table_get(a->opts, "tls-subject");
+    const char *tls_cert = apr_table_get(a->opts, "tls-cert");
+    const char *tls_x5t = NULL;
     const char *bad = NULL, *app = NULL;
     apiauth_oauth_client_t client;
     char *secret = NULL;
@@ -110,6 +143,20 @@ static int client_create(admin_t *ad, const admin_args_t *a)
                          bad ? bad : "give at least one --grant "
                          "(authorization_code, client_credentials, "
                          "refresh_token)");
+    }
+    if ((tls_subject || tls_cert) && (public || (tls_subject && tls_cert))) {
+        return admin_say(ADMIN_USAGE, "a client authenticates with one "
+                         "thing: --tls-subject DN (a certificate a CA "
+                         "vouches for), --tls-cert FILE (its own), a "
+                         "secret, or, --public, nothing");
+    }
+    if (tls_subject && (*tls_subject == '\0' || strlen(tls_subject) > 1024
+                        || strpbrk(tls_subject, "\r\n"))) {
+        return admin_say(ADMIN_USAGE, "--tls-subject takes the certificate's "
+                         "subject DN as RFC 4514 writes it, CN=agent,O=Example");
+    }
+    if (tls_cert && (rc = certificate_of(ad, tls_cert, &tls_x5t)) != ADMIN_OK) {
+        return rc;
     }
     if (public && (bits & APIAUTH_GRANT_CLIENT_CREDENTIALS)) {
         return admin_say(ADMIN_USAGE, "a --public client has no secret, so "
@@ -140,7 +187,10 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     }
     memset(&client, 0, sizeof(client));
     client.id = apiauth_id_new(ad->pool, "cli");
-    if (!public) {
+    client.tls_subject = tls_subject;
+    client.tls_x5t = tls_x5t;
+    /* one that authenticates with its certificate needs no secret */
+    if (!public && !tls_subject && !tls_x5t) {
         secret = apiauth_secret_new(ad->pool, APIAUTH_PREFIX_CLIENT_SECRET);
     }
     client.name = name;
@@ -156,7 +206,8 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     client.display_name = display;
     client.created = ad->now;
     if (client.id == NULL
-        || (!public && (secret == NULL || client.secret_digest == NULL))) {
+        || (secret == NULL) != (public || tls_subject || tls_x5t)
+        || (secret && client.secret_digest == NULL)) {
         return admin_say(ADMIN_REFUSED, "OpenSSL could not mint the client");
     }
     if (apiauth_store_client_insert(ad->pool, &ad->db, &client)
@@ -177,7 +228,8 @@ static int client_create(admin_t *ad, const admin_args_t *a)
         }
     }
     admin_say(ADMIN_OK, "client %s (%s, %s) created%s", client.id, name,
-              public ? "public" : "confidential",
+              public ? "public"
+                     : tls_subject || tls_x5t ? "mutual TLS" : "confidential",
               secret ? "; the secret is shown this once" : "");
     if (secret) {
         OPENSSL_cleanse(secret, strlen(secret));
@@ -216,6 +268,14 @@ static int client_list(admin_t *ad)
                 "scope", c->scope, "first_party", c->first_party,
                 "resource_server", c->resource_server, "dpop_bound",
                 c->dpop_bound));
+            if (apiauth_oauth_client_is_mtls(c)) {
+                json_object_set_new(json_array_get(list,
+                                                   json_array_size(list) - 1),
+                                    c->tls_x5t ? "tls_cert_x5t"
+                                               : "tls_subject",
+                                    json_string(c->tls_x5t ? c->tls_x5t
+                                                           : c->tls_subject));
+            }
         }
         else {
             printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c->id, c->name, c->app,

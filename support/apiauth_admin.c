@@ -80,6 +80,7 @@ static const char usage_text[] =
 "  client create NAME --grant G... [--redirect-uri URI]... [--scope S]...\n"
 "             [--display-name TEXT] [--app APP] [--public] [--first-party]\n"
 "             [--resource-server] [--dpop-bound]\n"
+"             [--tls-subject DN | --tls-cert PEM-FILE]\n"
 "                             prints client_id, then client_secret (once);\n"
 "                             the display name is what the consent page shows\n"
 "      apiauth-admin client create shopify --display-name \"Acme Shop\" \\\n"

@@ -31,6 +31,14 @@ typedef struct apiauth_request_view {
     apr_int64_t now;              /* Unix seconds of the request */
 } apiauth_request_view_t;
 
+/* The TLS client certificate of a request (RFC 8705): its x5t#S256
+ * thumbprint, and its subject DN (RFC 4514) only where a CA the TLS layer
+ * trusts vouched for it.  Members NULL where there is none. */
+typedef struct apiauth_tls_client {
+    const char *x5t;
+    const char *subject;
+} apiauth_tls_client_t;
+
 /* What the glue should work out beyond the cheap fields. */
 #define APIAUTH_VIEW_URL  0x1
 #define APIAUTH_VIEW_CERT 0x2

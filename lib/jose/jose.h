@@ -88,6 +88,10 @@ json_t *apiauth_jwk_public_json(const apiauth_jwk_t *key);
 /* The RFC 7638 thumbprint of the public key, base64url (SHA-256). */
 const char *apiauth_jwk_thumbprint(apr_pool_t *p, const apiauth_jwk_t *key);
 
+/* RFC 8705 §3.1 x5t#S256: the base64url SHA-256 of a certificate's DER,
+ * from its PEM; NULL when `pem` holds no certificate. */
+char *apiauth_cert_thumbprint(apr_pool_t *p, const char *pem);
+
 /* JWS compact serialisation of `payload` (a JSON object) with header
  * {"alg","kid","typ"} ("typ" left out when NULL).  NULL when the key is
  * not private or OpenSSL fails. */

@@ -427,3 +427,27 @@ apiauth_status_t apiauth_jwk_load_public(apr_pool_t *p, const char *path,
     OPENSSL_cleanse(buf, len);
     return st;
 }
+
+char *apiauth_cert_thumbprint(apr_pool_t *p, const char *pem)
+{
+    unsigned char d[APIAUTH_DIGEST_LEN], *der = NULL;
+    BIO *bio;
+    X509 *cert;
+    int len;
+    char *out = NULL;
+
+    if (pem == NULL || *pem == '\0') {
+        return NULL;
+    }
+    bio = BIO_new_mem_buf(pem, -1);
+    cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (cert && (len = i2d_X509(cert, &der)) > 0
+        && apiauth_sha256(der, (apr_size_t)len, d) == 0) {
+        out = apiauth_b64url_encode(p, d, sizeof(d));
+    }
+    OPENSSL_free(der);
+    X509_free(cert);
+    ERR_clear_error();
+    return out;
+}

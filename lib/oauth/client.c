@@ -58,9 +58,25 @@ static apiauth_status_t basic_credentials(apr_pool_t *p, const char *header,
     return APIAUTH_OK;
 }
 
+/* RFC 8705 §2: the certificate the client registered, by thumbprint
+ * (self-signed), or by the subject a CA the TLS layer trusts vouched for. */
+static int certificate_matches(const apiauth_oauth_client_t *client,
+                               const apiauth_tls_client_t *tls)
+{
+    if (tls == NULL || tls->x5t == NULL) {
+        return 0;
+    }
+    if (client->tls_x5t) {
+        return apiauth_ct_streq(tls->x5t, client->tls_x5t);
+    }
+    return client->tls_subject && tls->subject
+           && strcmp(tls->subject, client->tls_subject) == 0;
+}
+
 static apiauth_status_t authenticate(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const char *authorization, apr_table_t *params, int public_allowed,
+    const char *authorization, apr_table_t *params,
+    const apiauth_tls_client_t *tls, int public_allowed,
     apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
     apiauth_error_t *err)
 {
@@ -105,8 +121,8 @@ static apiauth_status_t authenticate(
         secret = body_secret;
         *method = APIAUTH_CLIENT_AUTH_POST;
     }
-    else if (body_id && public_allowed) {
-        id = body_id;
+    else if (body_id && (public_allowed || (tls && tls->x5t))) {
+        id = body_id;     /* a public client, or one with its certificate */
     }
     else {
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
@@ -123,7 +139,16 @@ static apiauth_status_t authenticate(
                             "unknown client or wrong secret");
     }
     if (secret == NULL) {
-        return apiauth_oauth_client_is_public(client)
+        if (apiauth_oauth_client_is_mtls(client)) {
+            if (!certificate_matches(client, tls)) {
+                return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                                    "this client authenticates with its "
+                                    "TLS certificate, and this is not it");
+            }
+            *method = APIAUTH_CLIENT_AUTH_TLS;
+            return APIAUTH_OK;
+        }
+        return apiauth_oauth_client_is_public(client) && public_allowed
                    ? APIAUTH_OK
                    : apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
                                   "this client must authenticate with its "
@@ -141,12 +166,14 @@ static apiauth_status_t authenticate(
 
 apiauth_status_t apiauth_oauth_client_authenticate(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const char *authorization, apr_table_t *params, int public_allowed,
+    const char *authorization, apr_table_t *params,
+    const apiauth_tls_client_t *tls, int public_allowed,
     apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
     apiauth_effects_t *fx, apiauth_error_t *err)
 {
     apiauth_status_t st = authenticate(p, cfg, db, authorization, params,
-                                       public_allowed, client, method, err);
+                                       tls, public_allowed, client, method,
+                                       err);
 
     if (st == APIAUTH_DENIED) {
         apiauth_effect_refused(fx, "client");

@@ -27,6 +27,7 @@
 #include "effects.h"
 #include "jose.h"
 #include "store.h"
+#include "view.h"
 
 /* A scope the server knows (ApiAuthOAuthScope): which grants may ask for
  * it, and words for the consent page. */
@@ -76,8 +77,11 @@ apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
 typedef enum {
     APIAUTH_CLIENT_AUTH_NONE = 0,         /* public client: client_id only */
     APIAUTH_CLIENT_AUTH_BASIC,            /* client_secret_basic */
-    APIAUTH_CLIENT_AUTH_POST              /* client_secret_post */
+    APIAUTH_CLIENT_AUTH_POST,             /* client_secret_post */
+    APIAUTH_CLIENT_AUTH_TLS               /* tls_client_auth,
+                                             self_signed_tls_client_auth */
 } apiauth_client_auth_t;
+
 
 /* Client authentication at the token, introspection and revocation
  * endpoints.  `authorization` is the Authorization header (or NULL);
@@ -91,7 +95,8 @@ typedef enum {
  *   APIAUTH_ERROR    the store failed (answer 503) */
 apiauth_status_t apiauth_oauth_client_authenticate(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
-    const char *authorization, apr_table_t *params, int public_allowed,
+    const char *authorization, apr_table_t *params,
+    const apiauth_tls_client_t *tls, int public_allowed,
     apiauth_oauth_client_t *client, apiauth_client_auth_t *method,
     apiauth_effects_t *fx, apiauth_error_t *err);
 

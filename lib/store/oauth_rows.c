@@ -19,7 +19,7 @@
 enum {
     CLI_ID, CLI_NAME, CLI_APP, CLI_SECRET, CLI_REDIRECTS, CLI_GRANTS,
     CLI_SCOPE, CLI_FIRST_PARTY, CLI_RESOURCE_SERVER, CLI_DISPLAY,
-    CLI_DPOP_BOUND, CLI_CREATED
+    CLI_DPOP_BOUND, CLI_TLS_SUBJECT, CLI_TLS_X5T, CLI_CREATED
 };
 
 static int client_read(apr_pool_t *p, const char **c, int has_created,
@@ -43,6 +43,8 @@ static int client_read(apr_pool_t *p, const char **c, int has_created,
                                ? c[CLI_DISPLAY]
                                : client->name;
     client->dpop_bound = apiauth_db_int_value(c[CLI_DPOP_BOUND]) != 0;
+    client->tls_subject = apiauth_db_text(c[CLI_TLS_SUBJECT]);
+    client->tls_x5t = apiauth_db_text(c[CLI_TLS_X5T]);
     if (has_created) {
         client->created = apiauth_db_int_value(c[CLI_CREATED]);
     }
@@ -83,7 +85,7 @@ apiauth_status_t apiauth_store_client_lookup(apr_pool_t *p, apiauth_db_t *db,
 apiauth_status_t apiauth_store_client_insert(
     apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
 {
-    const char *args[12];
+    const char *args[14];
 
     args[0] = client->id;
     args[1] = client->name;
@@ -97,7 +99,9 @@ apiauth_status_t apiauth_store_client_insert(
     args[9] = client->display_name;
     args[10] = apiauth_db_int(p, client->created);
     args[11] = client->dpop_bound ? "1" : "0";
-    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 12, args, NULL);
+    args[12] = client->tls_subject;
+    args[13] = client->tls_x5t;
+    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 14, args, NULL);
 }
 
 apiauth_status_t apiauth_store_client_list(apr_pool_t *p, apiauth_db_t *db,

@@ -140,10 +140,19 @@ typedef struct apiauth_oauth_client {
     int first_party;
     int resource_server;
     int dpop_bound;                       /* must send DPoP proofs */
+    const char *tls_subject;              /* RFC 8705 tls_client_auth: the
+                                             subject DN of its certificate */
+    const char *tls_x5t;                  /* self_signed_tls_client_auth:
+                                             its certificate's thumbprint */
     apr_int64_t created;
 } apiauth_oauth_client_t;
 
-#define apiauth_oauth_client_is_public(c) ((c)->secret_digest == NULL)
+/* Authenticates by its TLS certificate (RFC 8705 §2). */
+#define apiauth_oauth_client_is_mtls(c) \
+    ((c)->tls_subject != NULL || (c)->tls_x5t != NULL)
+/* No secret and no certificate: only PKCE protects its codes. */
+#define apiauth_oauth_client_is_public(c) \
+    ((c)->secret_digest == NULL && !apiauth_oauth_client_is_mtls(c))
 
 /* The live client with this id. */
 apiauth_status_t apiauth_store_client_find(apr_pool_t *p, apiauth_db_t *db,

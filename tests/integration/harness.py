@@ -411,7 +411,7 @@ class Httpd:
 
     def __init__(self, workdir, cert, key, body="", store=None, modules=(),
                  loglevel="info apiauth:debug", extra_global="",
-                 http_port=None, https_port=None):
+                 http_port=None, https_port=None, ssl_extra=""):
         self.root = Path(workdir)
         self.cert, self.key = cert, key
         self.http_port = http_port or free_port()
@@ -443,6 +443,7 @@ class Httpd:
                         if running_as_root() else ""),
             cert=cert, key=key,
             store=store.httpd_conf() if store else "",
+            ssl_extra=ssl_extra,
             body=extra_global + "\n" + body))
         give_to_server(self.root / "run")
 

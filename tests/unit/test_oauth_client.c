@@ -41,6 +41,9 @@ typedef struct {
     apiauth_error_t err;
 } auth_result_t;
 
+/* The TLS client certificate the next requests come with (NULL: none). */
+static const apiauth_tls_client_t *with_cert;
+
 static auth_result_t authenticate(const char *authorization,
                                   apr_table_t *params, int public_allowed)
 {
@@ -51,8 +54,9 @@ static auth_result_t authenticate(const char *authorization,
     apiauth_effects_init(&r.fx, unit_pool);
     r.st = apiauth_oauth_client_authenticate(unit_pool, &fx.cfg, fx.db,
                                              authorization, params,
-                                             public_allowed, &r.client,
-                                             &r.method, &r.fx, &r.err);
+                                             with_cert, public_allowed,
+                                             &r.client, &r.method, &r.fx,
+                                             &r.err);
     return r;
 }
 
@@ -648,10 +652,83 @@ static void test_scope_default_is_empty_when_nothing_fits(void **state)
                             APIAUTH_GRANT_AUTHORIZATION_CODE), "profile");
 }
 
+/* --- mutual TLS (RFC 8705 §2) ------------------------------------------- */
+
+static void add_mtls_clients(void)
+{
+    apiauth_oauth_client_t c;
+
+    memset(&c, 0, sizeof(c));
+    c.id = "cli_ca";
+    c.name = "by-ca";
+    c.app = APP_ID;
+    c.grants = APIAUTH_GRANT_CLIENT_CREDENTIALS;
+    c.scope = "read";
+    c.tls_subject = "CN=agent,O=Example";
+    c.created = 1700000000;
+    assert_int_equal(apiauth_store_client_insert(unit_pool, fx.db, &c),
+                     APIAUTH_OK);
+    c.id = "cli_self";
+    c.name = "self-signed";
+    c.tls_subject = NULL;
+    c.tls_x5t = "thumbprint-of-its-cert";
+    assert_int_equal(apiauth_store_client_insert(unit_pool, fx.db, &c),
+                     APIAUTH_OK);
+}
+
+static void test_a_client_authenticates_with_its_certificate(void **state)
+{
+    const apiauth_tls_client_t by_ca = {"some-thumbprint",
+                                        "CN=agent,O=Example"};
+    const apiauth_tls_client_t own = {"thumbprint-of-its-cert", NULL};
+    auth_result_t r;
+
+    add_mtls_clients();
+    with_cert = &by_ca;
+    r = authenticate(NULL, params_of("client_id", "cli_ca", NULL), 0);
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_int_equal(r.method, APIAUTH_CLIENT_AUTH_TLS);
+    /* such a client is no public one: client_credentials is its own */
+    assert_false(apiauth_oauth_client_is_public(&r.client));
+    with_cert = &own;
+    r = authenticate(NULL, params_of("client_id", "cli_self", NULL), 0);
+    assert_int_equal(r.st, APIAUTH_OK);
+    assert_int_equal(r.method, APIAUTH_CLIENT_AUTH_TLS);
+    with_cert = NULL;
+}
+
+static void test_a_certificate_that_is_not_the_clients(void **state)
+{
+    const apiauth_tls_client_t other = {"another-thumbprint",
+                                        "CN=someone,O=Example"};
+    /* the right subject, but no CA vouched for it (self-signed) */
+    const apiauth_tls_client_t unverified = {"x", NULL};
+
+    add_mtls_clients();
+    with_cert = &other;
+    assert_refused(authenticate(NULL, params_of("client_id", "cli_ca", NULL),
+                                0), APIAUTH_DENIED, "invalid_client");
+    assert_refused(authenticate(NULL, params_of("client_id", "cli_self",
+                                                NULL), 1),
+                   APIAUTH_DENIED, "invalid_client");
+    with_cert = &unverified;
+    assert_refused(authenticate(NULL, params_of("client_id", "cli_ca", NULL),
+                                0), APIAUTH_DENIED, "invalid_client");
+    /* no certificate at all */
+    with_cert = NULL;
+    assert_refused(authenticate(NULL, params_of("client_id", "cli_ca", NULL),
+                                1), APIAUTH_DENIED, "invalid_client");
+    assert_refused(authenticate(NULL, params_of("client_id", "cli_self",
+                                                NULL), 0),
+                   APIAUTH_DENIED, "invalid_client");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_grant_names_round_trip),
+        OAUTH_TEST(test_a_client_authenticates_with_its_certificate),
+        OAUTH_TEST(test_a_certificate_that_is_not_the_clients),
         UNIT_TEST(test_unknown_grant_names_are_zero),
         UNIT_TEST(test_grants_parse_sets_a_bit_per_name),
         UNIT_TEST(test_grants_parse_names_the_unknown_grant),

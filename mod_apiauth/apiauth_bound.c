@@ -1,5 +1,7 @@
 /*
- * apiauth_dpop.c: DPoP-bound access tokens at a resource (RFC 9449 §7).
+ * apiauth_bound.c: sender-constrained access tokens at a resource -- bound
+ * to a DPoP key (RFC 9449 §7) or to a TLS client certificate (RFC 8705
+ * §3).
  *
  * `ApiAuthScheme dpop` takes `Authorization: DPoP <token>` with a DPoP
  * proof header.  The token is resolved and admitted like a Bearer token
@@ -13,6 +15,7 @@
 
 #include "apiauth_dpop.h"
 #include "apiauth_private.h"
+#include "apiauth_view.h"
 
 int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
                       apr_size_t len, apr_int64_t until)
@@ -72,4 +75,21 @@ void apiauth_dpop_answered(request_rec *r, const apiauth_dir_conf *conf,
     apiauth_dpop_policy_t policy = policy_of(r, conf);
 
     apiauth_dpop_offer_nonce(r, &policy, refused);
+}
+
+apiauth_status_t apiauth_cert_at_resource(request_rec *r,
+                                          const apiauth_identity_t *id,
+                                          apiauth_error_t *err)
+{
+    apiauth_tls_client_t tls;
+
+    /* the certificate of this connection, whoever vouches for it: what
+     * counts is that it is the one the token was issued to */
+    apiauth_view_tls_client(r, &tls);
+    if (tls.x5t == NULL || !apiauth_ct_streq(tls.x5t, id->bound_x5t)) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
+                            "the token is bound to a TLS client "
+                            "certificate this request did not present");
+    }
+    return APIAUTH_OK;
 }
