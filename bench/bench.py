@@ -191,7 +191,9 @@ class Load:
 
     def __init__(self, world, server, peer):
         self.world, self.server, self.peer = world, server, peer
-        self.rows = world.rows() + [peer.row()]
+        # a row whose every request needs something new (a DPoP proof)
+        # is measured by callgrind alone
+        self.rows = [r for r in world.rows() if not r.fresh] + [peer.row()]
         self.samples = defaultdict(list)     # row name -> [wrk result]
         self.seq = 0                         # runs so far
 
@@ -301,7 +303,7 @@ class Load:
         duration, so the count is reached in chunks: the first measures
         the rate, the next ones stop at the count (bench.lua) and last
         about as long as the rate says they need."""
-        rows = [r for r in self.world.request_rows() if r.ours]
+        rows = [r for r in self.world.request_rows() if r.ours and not r.fresh]
         requests = [W.format_request(r).decode() for r in rows]
         children = self.server.children()
         pin([self.server.proc.pid] + children, ALL_CPUS)
@@ -345,8 +347,10 @@ def callgrind_run(world, row, n, tag, refresh_token=None):
         token = refresh_token
         for _ in range(n):
             body = W.next_refresh_body(row, token) if row.chain else row.body
+            headers = row.headers + (row.fresh(server.ports[row.vhost])
+                                     if row.fresh else [])
             status, _, text = conn.exchange(W.format_request(
-                row.method, row.path, row.headers, body))
+                row.method, row.path, headers, body))
             if status != row.status:
                 raise RuntimeError(f"callgrind {row.name}: {status} {text}")
             if row.chain:
@@ -444,7 +448,8 @@ def main():
         # the costliest rows (the slowest under wrk) first, so that the
         # two workers finish together
         by_cost = sorted(world.rows(),
-                         key=lambda r: load.summary(r.name)["rps"])
+                         key=lambda r: 0 if r.fresh
+                         else load.summary(r.name)["rps"])
         cg = callgrind_all(world, by_cost, cg_tokens)
         log("callgrind done; profiles")
         text, checks = report(load, cg, soak, peer)
@@ -476,8 +481,10 @@ def check_rows(world, server):
         if row.chain:
             body = W.next_refresh_body(row,
                                        world.refresh_tokens(server, 1)[0])
-        status, _, text = W.http(server.ports[row.vhost], row.method,
-                                 row.path, row.headers, body)
+        port = server.ports[row.vhost]
+        status, _, text = W.http(port, row.method, row.path,
+                                 row.headers + (row.fresh(port) if row.fresh
+                                                else []), body)
         if status != row.status:
             bad.append(f"{row.name}: {status} {text[:200]}")
     return bad

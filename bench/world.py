@@ -37,6 +37,10 @@ import urllib.parse
 from contextlib import closing
 from pathlib import Path
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -66,13 +70,16 @@ class Row:
     the refresh token of the previous answer; `waits` says what the row
     waits for, if it does; rows with the same `header_of` send the same
     credential header (the unauthenticated one among them measures what
-    reading it costs)."""
+    reading it costs).  `fresh(port)` gives headers each request must have
+    new (a DPoP proof is good once): such a row is measured by callgrind
+    alone, wrk sending one request again and again."""
 
     def __init__(self, name, label, path, group, headers=(), method="GET",
                  body=None, vhost="rsa", status=200, ours=False,
-                 cached=False, chain=False, waits=None, header_of=None):
+                 cached=False, chain=False, waits=None, header_of=None,
+                 fresh=None):
         self.name, self.label, self.path, self.group = name, label, path, group
-        self.header_of = header_of
+        self.header_of, self.fresh = header_of, fresh
         self.headers = list(headers)
         self.method, self.body, self.vhost = method, body, vhost
         self.status, self.ours, self.cached = status, ours, cached
@@ -131,6 +138,9 @@ class World:
                           for so in (APIAUTH_SO, OAUTH_SO))
         # SQLite whatever APIAUTH_TEST_DBD says: the configuration
         # names the file, and private stores are copies of it
+        # the client's DPoP key (RFC 9449), for the DPoP rows
+        w.dpop_key = ec.generate_private_key(ec.SECP256R1())
+        w.dpop_jwk = json.loads(ECAlgorithm.to_jwk(w.dpop_key.public_key()))
         w.store = Store(w.root / "store", backend="sqlite3")
         s = w.store
         w.app = s.app("bench")
@@ -270,6 +280,14 @@ class World:
                 "/bearer-jwt/hello.txt", "resource",
                 [("Authorization", bearer)], ours=True, cached=True,
                 header_of="bearer"),
+            # the token from the cache, the proof (ES256) checked anew
+            Row("dpop-oauth", "DPoP JWT RS256 + ES256 proof, oauth, cache",
+                "/dpop-oauth/hello.txt", "resource",
+                [("Authorization", "DPoP " + c.get("dpop_token", ""))],
+                ours=True,
+                fresh=lambda port: [("DPoP", self.dpop_proof(
+                    "GET", port, "/dpop-oauth/hello.txt",
+                    c.get("dpop_token")))]),
         ]
 
     def token_rows(self):
@@ -288,6 +306,12 @@ class World:
         web = [("Authorization", basic(self.web["client_id"],
                                        self.web["client_secret"])),
                ("Content-Type", "application/x-www-form-urlencoded")]
+        rows.append(Row("cc-dpop", "token endpoint: client_credentials, "
+                        "ES256, with an ES256 DPoP proof", "/oauth/token",
+                        "token", auth, "POST", cc_body, vhost="ec",
+                        ours=True,
+                        fresh=lambda port: [("DPoP", self.dpop_proof(
+                            "POST", port, "/oauth/token", vhost="ec"))]))
         rows.append(Row("refresh", "token endpoint: refresh_token rotation, "
                         "RS256", "/oauth/token", "token", web, "POST",
                         "grant_type=refresh_token&refresh_token=",
@@ -317,6 +341,27 @@ class World:
         if got[0] != 200:
             raise RuntimeError(f"client_credentials: {got[0]} {got[2]}")
         self.creds["access_token"] = json.loads(got[2])["access_token"]
+        got = http(server.port, cc.method, cc.path,
+                   cc.headers + [("DPoP", self.dpop_proof(
+                       "POST", server.port, cc.path))], cc.body)
+        if got[0] != 200:
+            raise RuntimeError(f"client_credentials, DPoP: {got[0]} {got[2]}")
+        self.creds["dpop_token"] = json.loads(got[2])["access_token"]
+
+    def dpop_proof(self, method, port, path, token=None, vhost="rsa"):
+        """A fresh DPoP proof (RFC 9449) of the world's ES256 key."""
+        # the URL the server sees: the bench's requests name the host
+        # without a port (format_request), so httpd takes the server's own:
+        # 80 for the main server, its address's for a virtual host
+        where = "127.0.0.1" if vhost == "rsa" else f"127.0.0.1:{port}"
+        claims = {"jti": b64url(os.urandom(12)), "htm": method,
+                  "htu": f"http://{where}{path}",
+                  "iat": int(time.time())}
+        if token:
+            claims["ath"] = b64url(hashlib.sha256(token.encode()).digest())
+        return jwt.encode(claims, self.dpop_key, algorithm="ES256",
+                          headers={"typ": "dpop+jwt",
+                                   "jwk": self.dpop_jwk})
 
     def refresh_tokens(self, server, count):
         """`count` fresh refresh tokens (each its own grant, so that
@@ -337,8 +382,10 @@ class World:
             form = urllib.parse.urlencode({
                 "grant_type": "authorization_code", "code": code[0],
                 "redirect_uri": CALLBACK})
+            refresh = next(r for r in self.token_rows()
+                           if r.name == "refresh")
             st, _, body = http(server.port, "POST", "/oauth/token",
-                               self.token_rows()[3].headers, form)
+                               refresh.headers, form)
             if st != 200:
                 raise RuntimeError(f"code exchange: {st} {body[:200]}")
             tokens.append(json.loads(body)["refresh_token"])

@@ -29,6 +29,14 @@ const char *apiauth_dpop_directive(apr_pool_t *p, const char *directive,
                         "not '%s'", directive, word);
 }
 
+/* This process's proof keys (each module that checks proofs has its own) */
+static apiauth_dpop_keys_t *proof_keys;
+
+void apiauth_dpop_child_init(apr_pool_t *pchild)
+{
+    proof_keys = apiauth_dpop_keys_create(pchild, APIAUTH_DPOP_KEY_SLOTS);
+}
+
 int apiauth_dpop_present(request_rec *r)
 {
     return apr_table_get(r->headers_in, "DPoP") != NULL;
@@ -60,6 +68,7 @@ apiauth_status_t apiauth_dpop_check(request_rec *r,
     expect.nonce_key = policy->nonce_key;
     expect.now = view.now;
     expect.window = policy->window;
+    expect.keys = proof_keys;
     st = apiauth_dpop_verify(r->pool, header, &expect, proof, err);
     if (st != APIAUTH_OK) {
         return st;

@@ -31,6 +31,14 @@ const char *apiauth_dpop_directive(apr_pool_t *p, const char *directive,
                                    const char *word, int *nonce,
                                    int *window);
 
+/* Proof keys kept per process (lib/jose/dpop.h): as many clients as are
+ * likely to be busy at once; another one costs a key import per proof. */
+#define APIAUTH_DPOP_KEY_SLOTS 64
+
+/* Makes this process's cache of proof keys: the child_init of each module
+ * that calls apiauth_dpop_check. */
+void apiauth_dpop_child_init(apr_pool_t *pchild);
+
 /* Is there a DPoP header at all? */
 int apiauth_dpop_present(request_rec *r);
 

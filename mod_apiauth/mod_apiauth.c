@@ -27,6 +27,7 @@
 #include <mod_auth.h>
 
 #include "apiauth_dbd.h"
+#include "apiauth_dpop.h"
 #include "apiauth_private.h"
 
 /* ------------------------------------------------------------------ */
@@ -617,6 +618,7 @@ static void apiauth_child_init(apr_pool_t *p, server_rec *s)
 {
     apiauth_dbd_writer_child_init(p, s);
     apiauth_socache_child_init(p, s);
+    apiauth_dpop_child_init(p);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -471,11 +471,17 @@ static int oauth_handler(request_rec *r)
     return DECLINED;
 }
 
+static void oauth_child_init(apr_pool_t *p, server_rec *s)
+{
+    apiauth_dpop_child_init(p);
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
 
     ap_hook_post_config(oauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_child_init(oauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(oauth_retrieve_services, NULL, NULL,
                                  APR_HOOK_MIDDLE);
     ap_hook_handler(oauth_handler, NULL, NULL, APR_HOOK_MIDDLE);

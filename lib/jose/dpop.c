@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#if APR_HAS_THREADS
+#include <apr_thread_mutex.h>
+#endif
+#include <openssl/evp.h>
 
 #include "dpop.h"
 #include "encoding.h"
@@ -52,31 +56,141 @@ static int alg_taken(const char *alg)
     return 0;
 }
 
-/* The proof's key, from its header: typ, alg and a public jwk. */
-static apiauth_status_t proof_key(apr_pool_t *p, const char *proof,
-                                  apiauth_jwk_t **key, apiauth_error_t *err)
+struct apiauth_dpop_keys {
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *lock;
+#endif
+    int slots;
+    struct key_slot {
+        char jkt[APIAUTH_JKT_LEN + 1];
+        EVP_PKEY *pkey;
+        apiauth_alg_t alg;
+    } *slot;
+};
+
+static apr_status_t keys_cleanup(void *data)
 {
-    json_t *header = peek_header(p, proof);
-    const char *typ, *alg, *why = NULL;
-    apiauth_status_t st;
+    apiauth_dpop_keys_t *keys = data;
+    int i;
+
+    for (i = 0; i < keys->slots; i++) {
+        EVP_PKEY_free(keys->slot[i].pkey);
+        keys->slot[i].pkey = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apiauth_dpop_keys_t *apiauth_dpop_keys_create(apr_pool_t *p, int slots)
+{
+    apiauth_dpop_keys_t *keys = apr_pcalloc(p, sizeof(*keys));
+
+    keys->slots = slots > 0 ? slots : 1;
+    keys->slot = apr_pcalloc(p, sizeof(*keys->slot) * keys->slots);
+#if APR_HAS_THREADS
+    if (apr_thread_mutex_create(&keys->lock, APR_THREAD_MUTEX_DEFAULT, p)
+        != APR_SUCCESS) {
+        return NULL;
+    }
+#endif
+    apr_pool_cleanup_register(p, keys, keys_cleanup, apr_pool_cleanup_null);
+    return keys;
+}
+
+/* The slot of a thumbprint: its first characters are SHA-256 output. */
+static struct key_slot *slot_of(apiauth_dpop_keys_t *keys, const char *jkt)
+{
+    unsigned int h = ((unsigned char)jkt[0] << 8) | (unsigned char)jkt[1];
+
+    return &keys->slot[h % (unsigned int)keys->slots];
+}
+
+static void keys_lock(apiauth_dpop_keys_t *keys, int lock)
+{
+#if APR_HAS_THREADS
+    if (lock) {
+        apr_thread_mutex_lock(keys->lock);
+    }
+    else {
+        apr_thread_mutex_unlock(keys->lock);
+    }
+#endif
+}
+
+/* The key kept under `jkt`, as a key of `p`; NULL when there is none. */
+static apiauth_jwk_t *key_kept(apr_pool_t *p, apiauth_dpop_keys_t *keys,
+                               const char *jkt)
+{
+    struct key_slot *s = slot_of(keys, jkt);
+    apiauth_jwk_t *key = NULL;
+
+    keys_lock(keys, 1);
+    if (s->pkey && strcmp(s->jkt, jkt) == 0) {
+        key = apiauth_jwk_share(p, s->pkey, s->alg, NULL);
+    }
+    keys_lock(keys, 0);
+    return key;
+}
+
+static void key_keep(apiauth_dpop_keys_t *keys, const char *jkt,
+                     const apiauth_jwk_t *key)
+{
+    struct key_slot *s = slot_of(keys, jkt);
+    EVP_PKEY *pkey = apiauth_jwk_pkey(key), *old;
+
+    if (strlen(jkt) != APIAUTH_JKT_LEN || EVP_PKEY_up_ref(pkey) != 1) {
+        return;
+    }
+    keys_lock(keys, 1);
+    old = s->pkey;
+    memcpy(s->jkt, jkt, APIAUTH_JKT_LEN + 1);
+    s->pkey = pkey;
+    s->alg = apiauth_jwk_alg(key);
+    keys_lock(keys, 0);
+    EVP_PKEY_free(old);
+}
+
+/* The proof's key, from its header (typ, alg and a public jwk), and its
+ * thumbprint. */
+static apiauth_status_t proof_key(apr_pool_t *p, const char *proof,
+                                  apiauth_dpop_keys_t *keys,
+                                  apiauth_jwk_t **key, const char **jkt,
+                                  apiauth_error_t *err)
+{
+    json_t *header = peek_header(p, proof), *jwk;
+    const char *typ, *alg, *canonical, *why = NULL;
+    apiauth_status_t st = APIAUTH_OK;
 
     if (header == NULL) {
         return bad(err, "the proof is not a JWS");
     }
     typ = json_string_value(json_object_get(header, "typ"));
     alg = json_string_value(json_object_get(header, "alg"));
+    jwk = json_object_get(header, "jwk");
+    *key = NULL;
     if (typ == NULL || strcasecmp(typ, "dpop+jwt") != 0) {
         st = bad(err, "the proof's typ is not dpop+jwt");
     }
     else if (!alg_taken(alg)) {
         st = bad(err, "the proof's alg is not one of " APIAUTH_DPOP_ALGS_TEXT);
     }
-    else if (apiauth_jwk_from_json(p, json_object_get(header, "jwk"), key,
-                                   &why) != APIAUTH_OK) {
+    else if ((*jkt = apiauth_jwk_json_thumbprint(p, jwk, &why)) == NULL) {
         st = bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
     }
-    else {
+    else if (keys && (*key = key_kept(p, keys, *jkt)) != NULL) {
         st = APIAUTH_OK;
+    }
+    else if (apiauth_jwk_from_json(p, jwk, key, &why) != APIAUTH_OK) {
+        st = bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
+    }
+    else if ((canonical = apiauth_jwk_thumbprint(p, *key)) == NULL
+             || strcmp(canonical, *jkt) != 0) {
+        /* cnf.jkt is computed from the members as written (RFC 7638 §3),
+         * so they must be the ones the key has */
+        st = bad(err, "the proof's jwk: its members are not in their "
+                      "canonical form");
+    }
+    else if (keys) {
+        key_keep(keys, *jkt, *key);
     }
     json_decref(header);
     return st;
@@ -99,14 +213,14 @@ apiauth_status_t apiauth_dpop_verify(apr_pool_t *p, const char *proof,
 {
     apr_array_header_t *keys = apr_array_make(p, 1, sizeof(apiauth_jwk_t *));
     json_t *header, *payload, *iat;
-    const char *htm, *htu, *jti, *ath, *nonce, *mine, *theirs;
+    const char *htm, *htu, *jti, *ath, *nonce, *mine, *theirs, *jkt = NULL;
     apiauth_jwk_t *key;
     apiauth_status_t st;
 
     if (proof == NULL || *proof == '\0' || strlen(proof) > MAX_PROOF) {
         return bad(err, "one DPoP proof of at most 8 KiB is required");
     }
-    if ((st = proof_key(p, proof, &key, err)) != APIAUTH_OK) {
+    if ((st = proof_key(p, proof, e->keys, &key, &jkt, err)) != APIAUTH_OK) {
         return st;
     }
     APR_ARRAY_PUSH(keys, apiauth_jwk_t *) = key;
@@ -152,10 +266,10 @@ apiauth_status_t apiauth_dpop_verify(apr_pool_t *p, const char *proof,
         return apiauth_fail(err, APIAUTH_DENIED, "use_dpop_nonce",
                             "a DPoP nonce of this server is required");
     }
-    out->jkt = apiauth_jwk_thumbprint(p, key);
+    out->jkt = jkt;
     out->jti = jti;
     out->iat = json_integer_value(iat);
-    return out->jkt ? APIAUTH_OK : APIAUTH_ERROR;
+    return APIAUTH_OK;
 }
 
 /* slot (8 bytes, big-endian) || first NONCE_MAC bytes of its MAC */

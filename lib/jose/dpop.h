@@ -15,6 +15,16 @@
 #include "digest.h"
 #include "jose.h"
 
+/* Proof keys seen lately, by thumbprint.  A client signs all its proofs
+ * with one key, and making an OpenSSL key of its JWK (with the check that
+ * the point is on the curve) costs more than verifying the signature; a
+ * key found here is reused, whatever else its JWK holds being refused as
+ * before.  Shared by the threads of a process. */
+typedef struct apiauth_dpop_keys apiauth_dpop_keys_t;
+
+/* A cache of `slots` keys (at least 1) living as long as `p`. */
+apiauth_dpop_keys_t *apiauth_dpop_keys_create(apr_pool_t *p, int slots);
+
 /* What a proof must match. */
 typedef struct apiauth_dpop_expect {
     const char *method;        /* htm: this request's method */
@@ -28,6 +38,7 @@ typedef struct apiauth_dpop_expect {
                                   under this key; NULL: none asked for */
     apr_int64_t now;
     int window;                /* iat no further than this from now */
+    apiauth_dpop_keys_t *keys; /* where proof keys are kept; NULL: none */
 } apiauth_dpop_expect_t;
 
 /* What a good proof says. */

@@ -18,6 +18,9 @@
 
 #include "apiauth.h"
 
+/* The length of an RFC 7638 thumbprint: SHA-256 in base64url. */
+#define APIAUTH_JKT_LEN 43
+
 /* The longest compact JWS apiauth_jws_verify reads. */
 #define APIAUTH_JWS_MAX_LEN 16384
 
@@ -85,8 +88,25 @@ apiauth_status_t apiauth_jwk_from_json(apr_pool_t *p, json_t *jwk,
  * The caller owns the reference (json_decref). */
 json_t *apiauth_jwk_public_json(const apiauth_jwk_t *key);
 
-/* The RFC 7638 thumbprint of the public key, base64url (SHA-256). */
+/* The RFC 7638 thumbprint of the public key, base64url (SHA-256); NULL
+ * for a key made by apiauth_jwk_share. */
 const char *apiauth_jwk_thumbprint(apr_pool_t *p, const apiauth_jwk_t *key);
+
+/* The RFC 7638 thumbprint of a public JWK (a JSON object) from its
+ * members as they are written, without making a key of it: NULL with
+ * *errmsg when it is no object, holds private or symmetric members, is of
+ * a type we do not use, or a required member is missing or not
+ * base64url.  Equal thumbprints mean equal member strings, so equal keys;
+ * a key written other than in RFC 7518's canonical form gets a thumbprint
+ * its imported key does not have (see apiauth_jwk_thumbprint). */
+const char *apiauth_jwk_json_thumbprint(apr_pool_t *p, json_t *jwk,
+                                        const char **errmsg);
+
+/* Another handle on a key already checked and described elsewhere (a
+ * cache's): `pkey` gains a reference that `p` drops.  It verifies, but
+ * has no public members: export and thumbprint are not for it. */
+apiauth_jwk_t *apiauth_jwk_share(apr_pool_t *p, EVP_PKEY *pkey,
+                                 apiauth_alg_t alg, const char *kid);
 
 /* RFC 8705 §3.1 x5t#S256: the base64url SHA-256 of a certificate's DER,
  * from its PEM; NULL when `pem` holds no certificate. */

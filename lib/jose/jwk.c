@@ -186,10 +186,30 @@ const char *apiauth_jwk_adopt(apr_pool_t *p, EVP_PKEY *pkey, int is_private,
     return NULL;
 }
 
+apiauth_jwk_t *apiauth_jwk_share(apr_pool_t *p, EVP_PKEY *pkey,
+                                 apiauth_alg_t alg, const char *kid)
+{
+    apiauth_jwk_t *key;
+
+    if (EVP_PKEY_up_ref(pkey) != 1) {
+        return NULL;
+    }
+    key = apr_pcalloc(p, sizeof(*key));
+    key->pkey = pkey;
+    key->alg = alg;
+    key->kid = kid;
+    apr_pool_cleanup_register(p, key, jwk_cleanup, apr_pool_cleanup_null);
+    return key;
+}
+
 const char *apiauth_jwk_thumbprint(apr_pool_t *p, const apiauth_jwk_t *key)
 {
     unsigned char d[APIAUTH_DIGEST_LEN];
     const char *json;
+
+    if (key->x == NULL && key->n == NULL) {
+        return NULL;               /* a shared key: see apiauth_jwk_share */
+    }
 
     /* RFC 7638 §3.2: the required members only, in lexicographic order,
      * no white space; RFC 8037 §2 names OKP's. */

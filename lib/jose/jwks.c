@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -15,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "digest.h"
 #include "encoding.h"
 #include "jose.h"
 
@@ -229,26 +231,98 @@ apiauth_status_t apiauth_jwks_parse(apr_pool_t *p, const char *json,
     return why ? APIAUTH_ERROR : APIAUTH_OK;
 }
 
-apiauth_status_t apiauth_jwk_from_json(apr_pool_t *p, json_t *jwk,
-                                       apiauth_jwk_t **key,
-                                       const char **errmsg)
+/* Why a JWK offered as someone's public key is not one; NULL if it is. */
+static const char *not_public(json_t *jwk)
 {
     static const char *const private_members[] = {"d", "p", "q", "dp", "dq",
                                                   "qi", "oth", "k"};
-    apr_array_header_t *one = apr_array_make(p, 1, sizeof(apiauth_jwk_t *));
-    const char *why;
     size_t i;
 
     if (!json_is_object(jwk)) {
-        *errmsg = "not a JWK";
-        return APIAUTH_DENIED;
+        return "not a JWK";
     }
     for (i = 0; i < sizeof(private_members) / sizeof(private_members[0]);
          i++) {
         if (json_object_get(jwk, private_members[i])) {
-            *errmsg = "the JWK holds a private or symmetric key";
-            return APIAUTH_DENIED;
+            return "the JWK holds a private or symmetric key";
         }
+    }
+    return NULL;
+}
+
+/* A member that is base64url text and nothing else, or NULL. */
+static const char *b64url_member(json_t *jwk, const char *name)
+{
+    const char *s = json_string_value(json_object_get(jwk, name)), *c;
+
+    if (s == NULL || *s == '\0') {
+        return NULL;
+    }
+    for (c = s; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+            return NULL;
+        }
+    }
+    return s;
+}
+
+const char *apiauth_jwk_json_thumbprint(apr_pool_t *p, json_t *jwk,
+                                        const char **errmsg)
+{
+    unsigned char d[APIAUTH_DIGEST_LEN];
+    const char *a, *b, *json;
+
+    if ((*errmsg = not_public(jwk)) != NULL) {
+        return NULL;
+    }
+    /* RFC 7638 §3.2 (RFC 8037 §2 for OKP), as apiauth_jwk_thumbprint */
+    switch (jwk_type_alg(jwk)) {
+    case APIAUTH_ALG_RS256:
+        a = b64url_member(jwk, "e");
+        b = b64url_member(jwk, "n");
+        json = a && b ? apr_pstrcat(p, "{\"e\":\"", a, "\",\"kty\":\"RSA\","
+                                    "\"n\":\"", b, "\"}", NULL)
+                      : NULL;
+        break;
+    case APIAUTH_ALG_ES256:
+        a = b64url_member(jwk, "x");
+        b = b64url_member(jwk, "y");
+        json = a && b ? apr_pstrcat(p, "{\"crv\":\"P-256\",\"kty\":\"EC\","
+                                    "\"x\":\"", a, "\",\"y\":\"", b, "\"}",
+                                    NULL)
+                      : NULL;
+        break;
+    case APIAUTH_ALG_EDDSA:
+        a = b64url_member(jwk, "x");
+        json = a ? apr_pstrcat(p, "{\"crv\":\"Ed25519\",\"kty\":\"OKP\","
+                               "\"x\":\"", a, "\"}", NULL)
+                 : NULL;
+        break;
+    default:
+        *errmsg = "not an RS256, ES256 or EdDSA signing key";
+        return NULL;
+    }
+    if (json == NULL) {
+        *errmsg = "malformed public key members";
+        return NULL;
+    }
+    if (apiauth_sha256(json, strlen(json), d) != 0) {
+        *errmsg = "cannot compute the key's thumbprint";
+        return NULL;
+    }
+    return apiauth_b64url_encode(p, d, sizeof(d));
+}
+
+apiauth_status_t apiauth_jwk_from_json(apr_pool_t *p, json_t *jwk,
+                                       apiauth_jwk_t **key,
+                                       const char **errmsg)
+{
+    apr_array_header_t *one = apr_array_make(p, 1, sizeof(apiauth_jwk_t *));
+    const char *why;
+
+    if ((why = not_public(jwk)) != NULL) {
+        *errmsg = why;
+        return APIAUTH_DENIED;
     }
     why = jwk_import(p, jwk, one);
     if (why || one->nelts != 1) {

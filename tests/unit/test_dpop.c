@@ -8,6 +8,9 @@
  * it) with one thing wrong.
  */
 #include <apr_strings.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "unit.h"
 
@@ -213,6 +216,93 @@ static void test_header_refusals(void **state)
                    "required");
 }
 
+/* --- proof keys kept between proofs ------------------------------------ */
+
+static void test_thumbprint_of_a_jwk_as_written(void **state)
+{
+    const char *why = NULL;
+    json_t *jwk = json_loads(apr_pstrcat(unit_pool, rfc_jwk, "}", NULL), 0,
+                             NULL);
+
+    assert_string_equal(apiauth_jwk_json_thumbprint(unit_pool, jwk, &why),
+                        RFC_JKT);
+    /* what is not base64url could spell other members into the JSON */
+    json_object_set_new(jwk, "y", json_string("a\",\"z\":\"b"));
+    assert_null(apiauth_jwk_json_thumbprint(unit_pool, jwk, &why));
+    assert_string_equal(why, "malformed public key members");
+    json_object_set_new(jwk, "y", json_string("9VE4jf_Ok_o64zbTTlcuNJajHmt6"
+                                              "v9TDVrU0CdvGRDA"));
+    json_object_set_new(jwk, "d", json_string("AAAA"));
+    assert_null(apiauth_jwk_json_thumbprint(unit_pool, jwk, &why));
+    assert_non_null(strstr(why, "private"));
+    json_decref(jwk);
+}
+
+static void test_a_kept_key_still_checks_every_proof(void **state)
+{
+    apiauth_dpop_expect_t e = at_token_endpoint();
+    const char *payload = "{\"jti\":\"x\",\"htm\":\"POST\",\"htu\":"
+                          "\"https://server.example.com/token\","
+                          "\"iat\":1562262616}";
+    const char *sig = strrchr(RFC_TOKEN_PROOF, '.') + 1;
+    apiauth_dpop_proof_t out;
+    apiauth_error_t err;
+    char *odd_x;
+
+    e.keys = apiauth_dpop_keys_create(unit_pool, 4);
+    assert_non_null(e.keys);
+    /* imported, then found */
+    assert_int_equal(verify(RFC_TOKEN_PROOF, e, &out, &err), APIAUTH_OK);
+    assert_int_equal(verify(RFC_TOKEN_PROOF, e, &out, &err), APIAUTH_OK);
+    assert_string_equal(out.jkt, RFC_JKT);
+    /* the kept key verifies, so a changed payload still fails */
+    assert_refused(compact(NULL, payload, sig), e, "invalid_dpop_proof",
+                   "signature");
+    /* the public members it is kept by, with a private one beside */
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"ES256\",\"jwk\":", rfc_jwk,
+                                       ",\"d\":\"AAAA\"}}", NULL),
+                           payload, sig),
+                   e, "invalid_dpop_proof", "private");
+    /* the same point written with other unused bits */
+    odd_x = apr_pstrdup(unit_pool, rfc_jwk);
+    strstr(odd_x, "BFs\"")[2] = 't';
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"ES256\",\"jwk\":", odd_x,
+                                       "}}", NULL), payload, sig),
+                   e, "invalid_dpop_proof", "jwk");
+    /* an RSA modulus with a zero byte in front: the same key, but the
+     * thumbprint its client computes (cnf.jkt) is not the key's */
+    {
+        EVP_PKEY *rsa = EVP_RSA_gen(2048);
+        BIGNUM *n = NULL;
+        unsigned char raw[257];
+        json_t *jwk;
+        char *text;
+
+        assert_non_null(rsa);
+        assert_int_equal(EVP_PKEY_get_bn_param(rsa, "n", &n), 1);
+        raw[0] = 0;
+        assert_int_equal(BN_bn2binpad(n, raw + 1, 256), 256);
+        jwk = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "e", "AQAB", "n",
+                        apiauth_b64url_encode(unit_pool, raw, sizeof(raw)));
+        assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                           "\"alg\":\"RS256\",\"jwk\":",
+                                           text = json_dumps(jwk, JSON_COMPACT),
+                                           "}", NULL), payload, sig),
+                       e, "invalid_dpop_proof", "canonical");
+        free(text);
+        json_decref(jwk);
+        BN_free(n);
+        EVP_PKEY_free(rsa);
+    }
+    /* a kept key of another type than the alg the proof names */
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"RS256\",\"jwk\":", rfc_jwk,
+                                       "}}", NULL), payload, sig),
+                   e, "invalid_dpop_proof", "alg");
+}
+
 /* --- server nonces ---------------------------------------------------- */
 
 static void test_nonces_are_fresh_for_two_slots_under_their_key(void **state)
@@ -296,6 +386,8 @@ int main(void)
         UNIT_TEST(test_stale_or_future_iat),
         UNIT_TEST(test_a_changed_payload_breaks_the_signature),
         UNIT_TEST(test_header_refusals),
+        UNIT_TEST(test_thumbprint_of_a_jwk_as_written),
+        UNIT_TEST(test_a_kept_key_still_checks_every_proof),
         UNIT_TEST(test_nonces_are_fresh_for_two_slots_under_their_key),
         UNIT_TEST(test_a_proof_without_the_nonce_asked_for),
         UNIT_TEST(test_urls_in_normal_form),
