@@ -61,7 +61,7 @@ apiauth_status_t apiauth_dpop_check(request_rec *r,
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof",
                             "send exactly one DPoP proof");
     }
-    apiauth_view_init(r, APIAUTH_VIEW_URL, 1, &view);
+    apiauth_view_init(r, APIAUTH_VIEW_URL, policy->tls, &view);
     expect.method = view.method;
     expect.url = view.url;
     expect.access_token = access_token;

@@ -23,6 +23,9 @@ typedef struct apiauth_dpop_policy {
     const apiauth_pepper_t *nonce_key;   /* require our nonce (§8); NULL:
                                             no nonce asked for */
     int window;                          /* seconds iat may be off */
+    int tls;                             /* the client reached us over TLS
+                                            (here or at a trusted proxy):
+                                            htu is https */
 } apiauth_dpop_policy_t;
 
 /* One word of ApiAuthDPoP / ApiAuthOAuthDPoP (`directive`): "nonce" sets

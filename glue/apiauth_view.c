@@ -11,16 +11,21 @@
 
 /* The URL the client addressed: the scheme of this connection, the host
  * (and port) it named, the path as it sent it (percent-encoding kept). */
-static const char *addressed_url(request_rec *r)
+static const char *addressed_url(request_rec *r, int tls)
 {
-    const char *scheme = ap_http_scheme(r);
+    const char *scheme = tls ? "https" : "http";
     const char *host = r->hostname ? r->hostname : r->server->server_hostname;
-    /* the Host header's port where it named one (UseCanonicalName off) */
-    apr_port_t port = ap_get_server_port(r);
+    apr_port_t dflt = tls ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT;
+    /* the Host header's port where it names one (httpd keeps it in
+     * parsed_uri); a Host without one means the scheme's own, whatever
+     * port a proxy in front passed the request on to */
+    apr_port_t port = r->parsed_uri.port_str ? r->parsed_uri.port
+                      : apr_table_get(r->headers_in, "Host") ? dflt
+                      : ap_get_server_port(r);
     const char *path = r->parsed_uri.path ? r->parsed_uri.path : "/";
     int v6 = host && ap_strchr_c(host, ':') != NULL;
 
-    if (port == ap_default_port(r)) {
+    if (port == dflt) {
         return apr_pstrcat(r->pool, scheme, "://", v6 ? "[" : "", host,
                            v6 ? "]" : "", path, NULL);
     }
@@ -37,7 +42,7 @@ void apiauth_view_init(request_rec *r, unsigned want, int tls,
     v->params = NULL;
     v->tls = tls;
     v->now = apr_time_sec(r->request_time);
-    v->url = (want & APIAUTH_VIEW_URL) ? addressed_url(r) : NULL;
+    v->url = (want & APIAUTH_VIEW_URL) ? addressed_url(r, tls) : NULL;
     v->client_cert_pem = (want & APIAUTH_VIEW_CERT)
                              ? ap_ssl_var_lookup(r->pool, r->server,
                                                  r->connection, r,
@@ -48,13 +53,18 @@ void apiauth_view_init(request_rec *r, unsigned want, int tls,
     }
 }
 
-void apiauth_view_tls_client(request_rec *r, apiauth_tls_client_t *tls)
+void apiauth_view_tls_client(request_rec *r, const char *proxied,
+                             apiauth_tls_client_t *tls)
 {
     const char *pem, *verify;
 
     tls->x5t = NULL;
     tls->subject = NULL;
     if (!ap_ssl_conn_is_ssl(r->connection)) {
+        /* whether the proxy verified a chain is not ours to know: only
+         * the certificate itself (a registered thumbprint, a binding) */
+        tls->x5t = proxied ? apiauth_cert_thumbprint(r->pool, proxied)
+                           : NULL;
         return;
     }
     pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,

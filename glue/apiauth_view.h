@@ -10,15 +10,21 @@
 #include "view.h"
 
 /* Fills `v` from `r`: always the method, query, headers and time; the
- * URL and the client certificate where `want` asks (APIAUTH_VIEW_*);
- * `tls` as the caller found it (ApiAuthRequireTLS knows about trusted
- * proxies, the view does not). */
+ * URL and the client certificate where `want` asks (APIAUTH_VIEW_*).
+ * `tls`: the client reached us over TLS, here or at a trusted proxy, as
+ * the caller found it (mod_apiauth knows whom it trusts, the view does
+ * not); the URL's scheme is https then.  Its host and port are those of
+ * the Host header, the port being the scheme's default where it names
+ * none. */
 void apiauth_view_init(request_rec *r, unsigned want, int tls,
                        apiauth_request_view_t *v);
 
-/* The request's TLS client certificate (mod_ssl's SSL_CLIENT_CERT): its
- * thumbprint, and its subject where mod_ssl verified the chain
- * (SSL_CLIENT_VERIFY SUCCESS); both NULL when none was presented. */
-void apiauth_view_tls_client(request_rec *r, apiauth_tls_client_t *tls);
+/* The request's TLS client certificate: its thumbprint, and its subject
+ * where mod_ssl verified the chain (SSL_CLIENT_VERIFY SUCCESS).  On a
+ * connection that is not TLS, `proxied` is the certificate a trusted
+ * proxy passed on (see apiauth_services_t.proxied_cert; NULL: none), of
+ * which only the thumbprint counts.  Both NULL when none was presented. */
+void apiauth_view_tls_client(request_rec *r, const char *proxied,
+                             apiauth_tls_client_t *tls);
 
 #endif

@@ -30,22 +30,14 @@ static const char *key_header_of(const apiauth_dir_conf *conf)
     return conf->key_header ? conf->key_header : APIAUTH_DEFAULT_KEY_HEADER;
 }
 
-int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf)
+/* Did `r` come from an address of ApiAuthTrustedProxy? */
+static int via_trusted_proxy(request_rec *r,
+                             const apiauth_server_conf *sconf)
 {
-    apiauth_server_conf *sconf;
-    const char *proto;
     int i;
 
-    if (conf->require_tls == 0 || ap_ssl_conn_is_ssl(r->connection)) {
-        return 1;
-    }
-    sconf = ap_get_module_config(r->server->module_config, &apiauth_module);
-    proto = apr_table_get(r->headers_in, "X-Forwarded-Proto");
-    if (sconf->trusted_proxies == NULL || proto == NULL
-        || strcasecmp(proto, "https") != 0) {
-        return 0;
-    }
-    for (i = 0; i < sconf->trusted_proxies->nelts; i++) {
+    for (i = 0; sconf->trusted_proxies && i < sconf->trusted_proxies->nelts;
+         i++) {
         if (apr_ipsubnet_test(APR_ARRAY_IDX(sconf->trusted_proxies, i,
                                             apr_ipsubnet_t *),
                               r->connection->client_addr)) {
@@ -53,6 +45,47 @@ int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf)
         }
     }
     return 0;
+}
+
+int apiauth_over_tls(request_rec *r)
+{
+    const char *proto;
+
+    if (ap_ssl_conn_is_ssl(r->connection)) {
+        return 1;
+    }
+    proto = apr_table_get(r->headers_in, "X-Forwarded-Proto");
+    return proto && strcasecmp(proto, "https") == 0
+           && via_trusted_proxy(r, ap_get_module_config(
+                                       r->server->module_config,
+                                       &apiauth_module));
+}
+
+const char *apiauth_proxied_cert(request_rec *r)
+{
+    const apiauth_server_conf *sconf =
+        ap_get_module_config(r->server->module_config, &apiauth_module);
+    const char *value;
+    char *copy;
+
+    if (sconf->client_cert_header == NULL
+        || ap_ssl_conn_is_ssl(r->connection)
+        || (value = apr_table_get(r->headers_in, sconf->client_cert_header))
+               == NULL
+        || !via_trusted_proxy(r, sconf)) {
+        return NULL;
+    }
+    if (ap_strchr_c(value, '%') == NULL) {
+        return value;
+    }
+    /* URL-encoded PEM (nginx's $ssl_client_escaped_cert, AWS ALB) */
+    copy = apr_pstrdup(r->pool, value);
+    return ap_unescape_url_keep2f(copy, 1) == OK ? copy : NULL;
+}
+
+int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf)
+{
+    return conf->require_tls == 0 || apiauth_over_tls(r);
 }
 
 /* Everything in the request that may be a credential, as the parser

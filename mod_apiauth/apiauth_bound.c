@@ -43,6 +43,7 @@ static apiauth_dpop_policy_t policy_of(request_rec *r,
     policy.nonce_key = conf->dpop_nonce == 1 ? sconf->dpop_nonce_key : NULL;
     policy.window = conf->dpop_window > 0 ? conf->dpop_window
                                           : APIAUTH_DEFAULT_DPOP_WINDOW;
+    policy.tls = apiauth_over_tls(r);
     return policy;
 }
 
@@ -85,7 +86,7 @@ apiauth_status_t apiauth_cert_at_resource(request_rec *r,
 
     /* the certificate of this connection, whoever vouches for it: what
      * counts is that it is the one the token was issued to */
-    apiauth_view_tls_client(r, &tls);
+    apiauth_view_tls_client(r, apiauth_proxied_cert(r), &tls);
     if (tls.x5t == NULL || !apiauth_ct_streq(tls.x5t, id->bound_x5t)) {
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                             "the token is bound to a TLS client "

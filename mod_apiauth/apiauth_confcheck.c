@@ -259,6 +259,14 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                          s->server_hostname ? s->server_hostname : "-");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        if (sconf->client_cert_header && sconf->trusted_proxies == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10051)
+                         "ApiAuthClientCertHeader %s is believed only from "
+                         "an ApiAuthTrustedProxy, and virtual host %s names "
+                         "none", sconf->client_cert_header,
+                         s->server_hostname ? s->server_hostname : "-");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         note_empty(s->lookup_defaults);
         if ((rc = check_sections(ptemp, s, core->sec_url, core->sec_dir,
                                  "Location")) != OK

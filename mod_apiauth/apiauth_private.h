@@ -112,6 +112,7 @@ enum {
 typedef struct apiauth_server_conf {
     apiauth_pepper_t *pepper;
     apr_array_header_t *trusted_proxies;  /* apr_ipsubnet_t * */
+    const char *client_cert_header;       /* ApiAuthClientCertHeader */
     int fail_limit;                       /* ApiAuthFailureLimit; 0 = off */
     int fail_window;                      /* seconds */
     const char *cache_scope;              /* this virtual host in cache
@@ -147,6 +148,13 @@ typedef struct apiauth_request_state {
 int apiauth_check_authn(request_rec *r);
 int apiauth_mask_logged_query(request_rec *r);
 int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
+/* Over TLS: here, or at an ApiAuthTrustedProxy that says so
+ * (X-Forwarded-Proto: https). */
+int apiauth_over_tls(request_rec *r);
+/* The client certificate an ApiAuthTrustedProxy passed on in the
+ * ApiAuthClientCertHeader, percent-decoded; NULL on a TLS connection,
+ * from anyone else, or when none was passed. */
+const char *apiauth_proxied_cert(request_rec *r);
 const apiauth_identity_t *apiauth_identity_of(request_rec *r);
 apiauth_request_state *apiauth_publish(request_rec *r,
                                        const apiauth_dir_conf *conf,

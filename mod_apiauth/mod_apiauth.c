@@ -136,6 +136,7 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 
     MERGE_PTR(pepper);
     MERGE_PTR(trusted_proxies);
+    MERGE_PTR(client_cert_header);
     conf->fail_limit = add->fail_limit ? add->fail_limit : base->fail_limit;
     conf->fail_window = add->fail_limit ? add->fail_window : base->fail_window;
     return conf;
@@ -419,6 +420,20 @@ static const char *add_trusted_proxy(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+static const char *set_client_cert_header(cmd_parms *cmd, void *dummy,
+                                          const char *arg)
+{
+    apiauth_server_conf *sconf =
+        ap_get_module_config(cmd->server->module_config, &apiauth_module);
+
+    if (*arg == '\0' || *ap_scan_http_token(arg) != '\0') {
+        return apr_psprintf(cmd->pool, "ApiAuthClientCertHeader: '%s' is "
+                            "not a header name", arg);
+    }
+    sconf->client_cert_header = arg;
+    return NULL;
+}
+
 static const char *set_credential_file(cmd_parms *cmd, void *dconf,
                                        const char *arg)
 {
@@ -487,7 +502,10 @@ static const command_rec apiauth_cmds[] = {
                   "SECONDS) before answering 429"),
     AP_INIT_ITERATE("ApiAuthTrustedProxy", add_trusted_proxy, NULL,
                     RSRC_CONF, "addresses (CIDR) whose X-Forwarded-Proto "
-                    "is believed"),
+                    "(and ApiAuthClientCertHeader) is believed"),
+    AP_INIT_TAKE1("ApiAuthClientCertHeader", set_client_cert_header, NULL,
+                  RSRC_CONF, "request header in which an ApiAuthTrustedProxy "
+                  "passes on the TLS client certificate"),
     /* the previous release's spellings (deprecated, logged) */
     AP_INIT_TAKE1("ApiAuthKeyHeader", set_key_header, NULL, OR_AUTHCFG,
                   "deprecated: ApiAuthKeyFrom header=NAME"),
@@ -559,7 +577,8 @@ static void apply_effects(request_rec *r, const apiauth_effects_t *fx)
 
 static const apiauth_services_t services = {
     tls_satisfied, apiauth_limit_blocked, apply_effects, server_pepper,
-    apiauth_dbd_writer, apiauth_dpop_seen,
+    apiauth_dbd_writer, apiauth_dpop_seen, apiauth_over_tls,
+    apiauth_proxied_cert,
 };
 
 static const apiauth_services_t *apiauth_services(void)

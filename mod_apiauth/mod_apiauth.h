@@ -80,6 +80,12 @@ typedef struct apiauth_services {
      * 1 the first time, 0 seen before, -1 cannot say. */
     int (*dpop_seen)(request_rec *r, const unsigned char *key,
                      apr_size_t len, apr_int64_t until);
+    /* Did the client reach us over TLS, here or at an ApiAuthTrustedProxy
+     * (X-Forwarded-Proto: https)?  A DPoP proof's htu is https then. */
+    int (*over_tls)(request_rec *r);
+    /* The client certificate an ApiAuthTrustedProxy passed on in the
+     * ApiAuthClientCertHeader (PEM or base64 DER), or NULL. */
+    const char *(*proxied_cert)(request_rec *r);
 } apiauth_services_t;
 
 APR_DECLARE_OPTIONAL_FN(const apiauth_services_t *, apiauth_services,

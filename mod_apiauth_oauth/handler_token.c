@@ -52,7 +52,7 @@ static int authenticated_client(request_rec *r, int public_allowed,
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);
     }
     apiauth_effects_init(&fx, r->pool);
-    apiauth_view_tls_client(r, &tls);
+    apiauth_view_tls_client(r, oauth_services()->proxied_cert(r), &tls);
     st = apiauth_oauth_client_authenticate(
         r->pool, &conf->oauth, db, apr_table_get(r->headers_in,
                                                  "Authorization"),

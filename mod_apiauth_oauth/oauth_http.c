@@ -311,6 +311,7 @@ static apiauth_dpop_policy_t dpop_policy(request_rec *r)
     policy.nonce_key = conf->dpop_nonce == 1 ? conf->dpop_nonce_key : NULL;
     policy.window = conf->dpop_window > 0 ? conf->dpop_window
                                           : OAUTH_DEFAULT_DPOP_WINDOW;
+    policy.tls = services->over_tls(r);
     return policy;
 }
 

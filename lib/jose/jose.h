@@ -108,9 +108,11 @@ const char *apiauth_jwk_json_thumbprint(apr_pool_t *p, json_t *jwk,
 apiauth_jwk_t *apiauth_jwk_share(apr_pool_t *p, EVP_PKEY *pkey,
                                  apiauth_alg_t alg, const char *kid);
 
-/* RFC 8705 §3.1 x5t#S256: the base64url SHA-256 of a certificate's DER,
- * from its PEM; NULL when `pem` holds no certificate. */
-char *apiauth_cert_thumbprint(apr_pool_t *p, const char *pem);
+/* RFC 8705 §3.1 x5t#S256: the base64url SHA-256 of a certificate's DER.
+ * `text` is PEM (its line breaks may be spaces, as httpd's mod_headers
+ * passes SSL_CLIENT_CERT on) or the bare base64 of the DER (HAProxy's
+ * ssl_c_der,base64); NULL when it holds no certificate. */
+char *apiauth_cert_thumbprint(apr_pool_t *p, const char *text);
 
 /* JWS compact serialisation of `payload` (a JSON object) with header
  * {"alg","kid","typ"} ("typ" left out when NULL).  NULL when the key is

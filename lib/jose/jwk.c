@@ -448,21 +448,55 @@ apiauth_status_t apiauth_jwk_load_public(apr_pool_t *p, const char *path,
     return st;
 }
 
-char *apiauth_cert_thumbprint(apr_pool_t *p, const char *pem)
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PEM_END "-----END CERTIFICATE-----"
+
+/* The base64 of the first certificate in `text` (between PEM's markers,
+ * or all of it), without the white space PEM or a proxy put in it. */
+static char *cert_base64(apr_pool_t *p, const char *text)
 {
-    unsigned char d[APIAUTH_DIGEST_LEN], *der = NULL;
-    BIO *bio;
-    X509 *cert;
+    const char *from = strstr(text, PEM_BEGIN), *to;
+    char *out, *o;
+
+    if (from) {
+        from += sizeof(PEM_BEGIN) - 1;
+        if ((to = strstr(from, PEM_END)) == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        from = text;
+        to = text + strlen(text);
+    }
+    out = o = apr_palloc(p, (apr_size_t)(to - from) + 1);
+    for (; from < to; from++) {
+        if (!apr_isspace(*from)) {
+            *o++ = *from;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *apiauth_cert_thumbprint(apr_pool_t *p, const char *text)
+{
+    unsigned char d[APIAUTH_DIGEST_LEN], *der = NULL, *raw;
+    const unsigned char *cursor;
+    const char *b64;
+    apr_size_t rawlen;
+    X509 *cert = NULL;
     int len;
     char *out = NULL;
 
-    if (pem == NULL || *pem == '\0') {
+    if (text == NULL || (b64 = cert_base64(p, text)) == NULL || !*b64
+        || apiauth_b64_decode(p, b64, strlen(b64), &raw, &rawlen)
+               != APIAUTH_OK) {
         return NULL;
     }
-    bio = BIO_new_mem_buf(pem, -1);
-    cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (cert && (len = i2d_X509(cert, &der)) > 0
+    cursor = raw;
+    cert = d2i_X509(NULL, &cursor, (long)rawlen);
+    /* one certificate and nothing after it; hashed as OpenSSL writes it */
+    if (cert && cursor == raw + rawlen && (len = i2d_X509(cert, &der)) > 0
         && apiauth_sha256(der, (apr_size_t)len, d) == 0) {
         out = apiauth_b64url_encode(p, d, sizeof(d));
     }

@@ -121,3 +121,15 @@ def test_file_provider_without_a_file_does_not_start(server, tmp_path):
     # the file itself may come later: until then, fail closed
     assert h.get("/keys/hello",
                   headers={"X-API-Key": "aak_nothing"}).status_code == 503
+
+
+def test_a_certificate_header_without_a_trusted_proxy_does_not_start(server):
+    h = server("ApiAuthClientCertHeader X-SSL-Client-Cert\n")
+    assert_refused_at_start(h, "ApiAuthClientCertHeader X-SSL-Client-Cert "
+                            "is believed only from an ApiAuthTrustedProxy")
+    h = server("ApiAuthClientCertHeader X-SSL-Client-Cert\n"
+               "ApiAuthTrustedProxy 10.0.0.0/8\n")
+    assert h.config_test().returncode == 0, h.config_test().stderr
+    h = server("ApiAuthClientCertHeader \"X SSL\"\n")
+    assert_refused_at_start(h, "ApiAuthClientCertHeader: 'X SSL' is not a "
+                            "header name")

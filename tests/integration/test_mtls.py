@@ -8,18 +8,14 @@ connection that presents the same certificate.
 The CA and the certificates are made here with openssl; mod_ssl asks every
 connection for a certificate (SSLVerifyClient optional_no_ca) and says
 which it verified."""
-import base64
-import hashlib
 import json
 import shutil
-import subprocess
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from dpop_keys import claims_of
 from harness import env_of, make_workdir
+from tls_certs import make_cert, thumbprint
 from oauth_flows import TOKEN
 from oauth_tokens import client_auth
 
@@ -35,38 +31,6 @@ RESOURCE = """
     Require apiauth-scope integration.order
 </Location>
 """
-
-
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def make_cert(d, name, subj, ca=None):
-    """A key and a certificate: signed by `ca` (a (cert, key) pair), or
-    self-signed."""
-    key, crt = d / f"{name}.key", d / f"{name}.pem"
-    if ca is None:
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                "-subj", subj, "-keyout", str(key), "-out", str(crt))
-    else:
-        csr = d / f"{name}.csr"
-        openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes", "-subj", subj,
-                "-keyout", str(key), "-out", str(csr))
-        openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]),
-                "-CAkey", str(ca[1]), "-CAcreateserial", "-days", "2",
-                "-out", str(crt))
-    for p in (key, crt):
-        p.chmod(0o644)
-    return crt, key
-
-
-def thumbprint(crt):
-    der = x509.load_pem_x509_certificate(crt.read_bytes()).public_bytes(
-        Encoding.DER)
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(
-        b"=").decode()
 
 
 class World:

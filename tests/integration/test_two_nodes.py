@@ -21,6 +21,7 @@ from harness import (OAUTH_CONF, Httpd, Store, htpasswd, make_key,
 from oauth_flows import (AUTHORIZE, CALLBACK, TOKEN, authorize_url,
                          consent_fields, owner_session, redirect_params,
                          unique)
+from dpop_keys import DPoPKey
 from oauth_tokens import bearer, client_auth, user_tokens
 
 pytestmark = pytest.mark.skipif(
@@ -64,6 +65,13 @@ ApiAuthSessionLifetime 3600
     ApiAuthScheme apikey
     ApiAuthProvider dbd
     ApiAuthCache off
+    Require valid-user
+</Location>
+<Location /dpop>
+    AuthType apiauth
+    AuthName "dpop"
+    ApiAuthScheme dpop
+    ApiAuthProvider oauth
     Require valid-user
 </Location>
 <Location /cached/v1>
@@ -168,6 +176,34 @@ def test_access_token_issued_on_a_works_on_b(nodes):
     assert r.status_code == 200
     assert r.json()["active"] is True
     assert r.json()["iss"] == ISSUER
+
+
+def test_a_dpop_proof_used_on_a_is_refused_on_b(nodes):
+    """Each node remembers the proofs it took in the cache both share: the
+    proof a thief copies off A's traffic is no good at B.  The nodes
+    answer for one name, as behind a load balancer (the proof names the
+    URL the client used, here each node's own)."""
+    key = DPoPKey()
+    r = nodes.a.post(TOKEN, data={"grant_type": "client_credentials",
+                                  "scope": "integration.store"},
+                     auth=client_auth(nodes.web),
+                     headers={"DPoP": key.proof("POST",
+                                                nodes.a.url(TOKEN))})
+    assert r.status_code == 200, r.text
+    access = r.json()["access_token"]
+    # one name for both nodes: the Host header of A, sent to either
+    host = f"127.0.0.1:{nodes.a.https_port}"
+    proof = key.proof("GET", f"https://{host}/dpop/hello", token=access)
+    headers = {"Authorization": "DPoP " + access, "DPoP": proof,
+               "Host": host}
+    assert nodes.a.get("/dpop/hello", headers=headers).status_code == 200
+    again = nodes.b.get("/dpop/hello", headers=headers)
+    assert again.status_code == 401, again.text
+    assert "used before" in again.json()["error_description"]
+    # a fresh proof by the same key is taken on B
+    headers["DPoP"] = key.proof("GET", f"https://{host}/dpop/hello",
+                                token=access)
+    assert nodes.b.get("/dpop/hello", headers=headers).status_code == 200
 
 
 def test_key_minted_for_the_cluster_works_on_both(nodes):

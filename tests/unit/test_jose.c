@@ -16,6 +16,8 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "digest.h"
 #include "encoding.h"
@@ -333,6 +335,49 @@ static void test_public_pem_and_certificate_verify(void **state)
     assert_int_equal(verify(sign(rsa), keys, &e), APIAUTH_OK);
     assert_int_equal(verify(sign(ec), keys, &e), APIAUTH_OK);
     assert_refused(sign(ed), keys);
+}
+
+/* RFC 8705's x5t#S256 of a certificate, in the forms it reaches us: PEM
+ * from mod_ssl, PEM with spaces for line breaks from a proxy's header,
+ * bare base64 DER. */
+static void test_certificate_thumbprint_in_every_form(void **state)
+{
+    FILE *f = fopen(key_path(unit_pool, "ec.crt"), "r");
+    X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    unsigned char *der = NULL, d[APIAUTH_DIGEST_LEN];
+    int len = cert ? i2d_X509(cert, &der) : 0;
+    char *pem, *flat, *c, *bare, *want;
+    apr_size_t n;
+
+    assert_true(len > 0);
+    assert_int_equal(apiauth_sha256(der, (apr_size_t)len, d), 0);
+    want = apiauth_b64url_encode(unit_pool, d, sizeof(d));
+    rewind(f);
+    pem = apr_pcalloc(unit_pool, 8192);
+    n = fread(pem, 1, 8191, f);
+    fclose(f);
+    assert_true(n > 0);
+    assert_string_equal(apiauth_cert_thumbprint(unit_pool, pem), want);
+    flat = apr_pstrdup(unit_pool, pem);
+    for (c = flat; *c; c++) {
+        if (*c == '\n') {
+            *c = ' ';
+        }
+    }
+    assert_string_equal(apiauth_cert_thumbprint(unit_pool, flat), want);
+    bare = apiauth_b64_encode(unit_pool, der, (apr_size_t)len);
+    assert_string_equal(apiauth_cert_thumbprint(unit_pool, bare), want);
+    /* not one certificate: cut short, something after it, not base64 */
+    assert_null(apiauth_cert_thumbprint(
+        unit_pool, apiauth_b64_encode(unit_pool, der, (apr_size_t)len - 4)));
+    assert_null(apiauth_cert_thumbprint(
+        unit_pool, apr_pstrcat(unit_pool, bare, "AAAA", NULL)));
+    assert_null(apiauth_cert_thumbprint(unit_pool, "not a certificate"));
+    assert_null(apiauth_cert_thumbprint(unit_pool, ""));
+    assert_null(apiauth_cert_thumbprint(unit_pool,
+                                        "-----BEGIN CERTIFICATE----- MIIB"));
+    OPENSSL_free(der);
+    X509_free(cert);
 }
 
 static void test_private_pem_read_as_public_keeps_only_the_public_half(
@@ -736,6 +781,7 @@ int main(void)
         UNIT_TEST(test_public_json_has_the_rfc7518_members),
         UNIT_TEST(test_jwks_export_parses_back_and_verifies),
         UNIT_TEST(test_public_pem_and_certificate_verify),
+        UNIT_TEST(test_certificate_thumbprint_in_every_form),
         UNIT_TEST(test_private_pem_read_as_public_keeps_only_the_public_half),
         UNIT_TEST(test_a_public_key_cannot_sign),
         UNIT_TEST(test_weak_or_unsupported_private_keys_are_refused),
