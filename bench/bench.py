@@ -193,7 +193,8 @@ class Load:
         self.world, self.server, self.peer = world, server, peer
         # a row whose every request needs something new (a DPoP proof)
         # is measured by callgrind alone
-        self.rows = [r for r in world.rows() if not r.fresh] + [peer.row()]
+        self.rows = [r for r in world.rows()
+                     if not r.callgrind_only] + [peer.row()]
         self.samples = defaultdict(list)     # row name -> [wrk result]
         self.seq = 0                         # runs so far
 
@@ -303,7 +304,8 @@ class Load:
         duration, so the count is reached in chunks: the first measures
         the rate, the next ones stop at the count (bench.lua) and last
         about as long as the rate says they need."""
-        rows = [r for r in self.world.request_rows() if r.ours and not r.fresh]
+        rows = [r for r in self.world.request_rows()
+                if r.ours and not r.callgrind_only]
         requests = [W.format_request(r).decode() for r in rows]
         children = self.server.children()
         pin([self.server.proc.pid] + children, ALL_CPUS)
@@ -343,7 +345,7 @@ def callgrind_run(world, row, n, tag, refresh_token=None):
                       f"--callgrind-out-file={out}"]
     server.start(single=True, timeout=120)
     try:
-        conn = W.Connection(server.ports[row.vhost])
+        conn = W.Connection(server.ports[row.vhost], tls=world.tls_of(row))
         token = refresh_token
         for _ in range(n):
             body = W.next_refresh_body(row, token) if row.chain else row.body
@@ -448,7 +450,7 @@ def main():
         # the costliest rows (the slowest under wrk) first, so that the
         # two workers finish together
         by_cost = sorted(world.rows(),
-                         key=lambda r: 0 if r.fresh
+                         key=lambda r: 0 if r.callgrind_only
                          else load.summary(r.name)["rps"])
         cg = callgrind_all(world, by_cost, cg_tokens)
         log("callgrind done; profiles")
@@ -484,7 +486,8 @@ def check_rows(world, server):
         port = server.ports[row.vhost]
         status, _, text = W.http(port, row.method, row.path,
                                  row.headers + (row.fresh(port) if row.fresh
-                                                else []), body)
+                                                else []), body,
+                                 tls=world.tls_of(row))
         if status != row.status:
             bad.append(f"{row.name}: {status} {text[:200]}")
     return bad

@@ -17,7 +17,8 @@ test_bench_config.py, which checks that this configuration starts and
 that every row answers as the benchmark expects.
 
 Plain HTTP on loopback only, ApiAuthRequireTLS off: TLS is not what is
-measured.  No access log: its cost is the same for every row and would
+measured, but for one virtual host that the rows of certificate-bound
+tokens need (and a Bearer row beside them, to compare with).  No access log: its cost is the same for every row and would
 only hide the differences.
 """
 import base64
@@ -27,6 +28,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sqlite3
 import string
 import subprocess
@@ -47,7 +49,8 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from harness import (APIAUTH_SO, HTTPD_BIN, MODULE_DIR, OAUTH_SO,  # noqa: E402
                      RUN_AS, Store, free_port, give_to_server, htpasswd,
-                     make_key, make_workdir, running_as_root)
+                     make_key, make_workdir, running_as_root,
+                     self_signed_cert)
 
 MOD_OAUTH2_SO = MODULE_DIR / "mod_oauth2.so"
 SCOPE = "bench.read"
@@ -71,19 +74,30 @@ class Row:
     waits for, if it does; rows with the same `header_of` send the same
     credential header (the unauthenticated one among them measures what
     reading it costs).  `fresh(port)` gives headers each request must have
-    new (a DPoP proof is good once): such a row is measured by callgrind
-    alone, wrk sending one request again and again."""
+    new (a DPoP proof is good once); `cert`: the row goes to the TLS
+    virtual host (vhost "tls") with the world's client certificate.  Rows
+    of either kind are measured by callgrind alone (`callgrind_only` says
+    why): wrk sends one request again and again, without a certificate."""
 
     def __init__(self, name, label, path, group, headers=(), method="GET",
                  body=None, vhost="rsa", status=200, ours=False,
                  cached=False, chain=False, waits=None, header_of=None,
-                 fresh=None):
+                 fresh=None, cert=False):
         self.name, self.label, self.path, self.group = name, label, path, group
-        self.header_of, self.fresh = header_of, fresh
+        self.header_of, self.fresh, self.cert = header_of, fresh, cert
         self.headers = list(headers)
         self.method, self.body, self.vhost = method, body, vhost
         self.status, self.ours, self.cached = status, ours, cached
         self.chain, self.waits = chain, waits
+
+    @property
+    def callgrind_only(self):
+        """Why wrk cannot measure this row, or None."""
+        if self.fresh:
+            return "a proof is good once"
+        if self.vhost == "tls":
+            return "wrk sends no client certificate"
+        return None
 
     def __repr__(self):
         return f"Row({self.name})"
@@ -161,6 +175,21 @@ class World:
                                  "--first-party", json=True))
         keys = w.root / "keys"
         keys.mkdir()
+        # the TLS virtual host's certificate, and a client's own (RFC 8705
+        # self_signed_tls_client_auth: registered by its thumbprint)
+        w.server_cert = self_signed_cert(keys)
+        w.client_cert = (keys / "client.pem", keys / "client.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", "/CN=bench-client",
+                        "-keyout", str(w.client_cert[1]),
+                        "-out", str(w.client_cert[0])],
+                       check=True, capture_output=True)
+        w.mtls = json.loads(s.out("client", "create", "bench-mtls",
+                                  "--grant", "client_credentials",
+                                  "--scope", SCOPE, "--app", "bench",
+                                  "--tls-cert", str(w.client_cert[0]),
+                                  json=True))
         w.signing = {kind: make_key(keys, kind) for kind in ALG}
         w.rsa_public = public_pem(w.signing["rsa"], keys / "rsa.pub.pem")
         w.jwk = rsa_jwk(w.signing["rsa"])
@@ -186,6 +215,19 @@ class World:
     def remove(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def tls_context(self, cert):
+        """A client's TLS settings for the TLS virtual host: its
+        certificate checked, ours presented where `cert`."""
+        ctx = ssl.create_default_context(cafile=str(self.server_cert[0]))
+        if cert:
+            ctx.load_cert_chain(str(self.client_cert[0]),
+                                str(self.client_cert[1]))
+        return ctx
+
+    def tls_of(self, row):
+        """The TLS settings a row's requests need, None for plain HTTP."""
+        return self.tls_context(row.cert) if row.vhost == "tls" else None
+
     # -- the configuration -----------------------------------------------
     def config(self, name, ports, private_store=False):
         """Writes the configuration for a server listening on `ports`
@@ -210,7 +252,15 @@ class World:
                             "NULL")
                 dst.commit()
         tpl = string.Template((HERE / "httpd.conf.template").read_text())
-        vhosts = []
+        vhosts = [
+            f"Listen 127.0.0.1:{ports['tls']}\n"
+            f"<VirtualHost 127.0.0.1:{ports['tls']}>\n"
+            "    SSLEngine on\n"
+            f'    SSLCertificateFile "{self.server_cert[0]}"\n'
+            f'    SSLCertificateKeyFile "{self.server_cert[1]}"\n'
+            "    SSLVerifyClient optional_no_ca\n"
+            "    SSLVerifyDepth 1\n"
+            "</VirtualHost>"]
         for kind in ("ec", "ed25519"):
             vhosts.append(
                 f"Listen 127.0.0.1:{ports[kind]}\n"
@@ -286,8 +336,18 @@ class World:
                 [("Authorization", "DPoP " + c.get("dpop_token", ""))],
                 ours=True,
                 fresh=lambda port: [("DPoP", self.dpop_proof(
-                    "GET", port, "/dpop-oauth/hello.txt",
+                    "GET", "/dpop-oauth/hello.txt",
                     c.get("dpop_token")))]),
+            # the same location over TLS: a Bearer token, and one bound to
+            # the client certificate of the connection (RFC 8705)
+            Row("bearer-tls", "Bearer JWT RS256, oauth, cache, over TLS",
+                "/bearer-oauth/hello.txt", "resource",
+                [("Authorization", bearer)], vhost="tls", ours=True),
+            Row("mtls-oauth", "certificate-bound JWT RS256 (RFC 8705), "
+                "oauth, cache, over TLS", "/bearer-oauth/hello.txt",
+                "resource",
+                [("Authorization", "Bearer " + c.get("mtls_token", ""))],
+                vhost="tls", cert=True, ours=True),
         ]
 
     def token_rows(self):
@@ -311,7 +371,7 @@ class World:
                         "token", auth, "POST", cc_body, vhost="ec",
                         ours=True,
                         fresh=lambda port: [("DPoP", self.dpop_proof(
-                            "POST", port, "/oauth/token", vhost="ec"))]))
+                            "POST", "/oauth/token"))]))
         rows.append(Row("refresh", "token endpoint: refresh_token rotation, "
                         "RS256", "/oauth/token", "token", web, "POST",
                         "grant_type=refresh_token&refresh_token=",
@@ -343,19 +403,25 @@ class World:
         self.creds["access_token"] = json.loads(got[2])["access_token"]
         got = http(server.port, cc.method, cc.path,
                    cc.headers + [("DPoP", self.dpop_proof(
-                       "POST", server.port, cc.path))], cc.body)
+                       "POST", cc.path))], cc.body)
         if got[0] != 200:
             raise RuntimeError(f"client_credentials, DPoP: {got[0]} {got[2]}")
         self.creds["dpop_token"] = json.loads(got[2])["access_token"]
+        got = http(server.ports["tls"], cc.method, cc.path,
+                   [("Content-Type", "application/x-www-form-urlencoded")],
+                   cc.body + "&client_id=" + self.mtls["client_id"],
+                   tls=self.tls_context(cert=True))
+        if got[0] != 200:
+            raise RuntimeError(f"client_credentials, mTLS: {got[0]} "
+                               f"{got[2]}")
+        self.creds["mtls_token"] = json.loads(got[2])["access_token"]
 
-    def dpop_proof(self, method, port, path, token=None, vhost="rsa"):
+    def dpop_proof(self, method, path, token=None):
         """A fresh DPoP proof (RFC 9449) of the world's ES256 key."""
         # the URL the server sees: the bench's requests name the host
-        # without a port (format_request), so httpd takes the server's own:
-        # 80 for the main server, its address's for a virtual host
-        where = "127.0.0.1" if vhost == "rsa" else f"127.0.0.1:{port}"
+        # without a port (format_request), which means the scheme's own
         claims = {"jti": b64url(os.urandom(12)), "htm": method,
-                  "htu": f"http://{where}{path}",
+                  "htu": f"http://127.0.0.1{path}",
                   "iat": int(time.time())}
         if token:
             claims["ath"] = b64url(hashlib.sha256(token.encode()).digest())
@@ -414,9 +480,12 @@ class Connection:
     """One keep-alive connection: send a request, read exactly one
     answer (Content-Length or chunked)."""
 
-    def __init__(self, port, timeout=120):
+    def __init__(self, port, timeout=120, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port),
                                              timeout=timeout)
+        if tls:
+            self.sock = tls.wrap_socket(self.sock,
+                                        server_hostname="127.0.0.1")
         self.buf = b""
 
     def _fill(self):
@@ -465,9 +534,9 @@ class Connection:
         self.sock.close()
 
 
-def http(port, method, path, headers=(), body=None):
+def http(port, method, path, headers=(), body=None, tls=None):
     """One request on its own connection: (status, headers, body)."""
-    c = Connection(port, timeout=30)
+    c = Connection(port, timeout=30, tls=tls)
     try:
         return c.exchange(format_request(method, path, headers, body))
     finally:
@@ -503,7 +572,7 @@ class Server:
 
     def __init__(self, world, name, wrapper=(), private_store=False):
         self.world = world
-        self.ports = {k: unused_port() for k in ALG}
+        self.ports = {k: unused_port() for k in (*ALG, "tls")}
         self.port = self.ports["rsa"]
         self.dir = world.config(name, self.ports, private_store)
         self.conf = self.dir / "conf" / "httpd.conf"
@@ -535,7 +604,9 @@ class Server:
                     errors="replace")
                 raise RuntimeError(f"apache2 exited at start:\n{out}\n"
                                    f"{self.error_log()}")
-            if all(self._answers(p) for p in self.ports.values()):
+            if all(self._answers(p, self.world.tls_context(False)
+                                 if k == "tls" else None)
+                   for k, p in self.ports.items()):
                 return self
             time.sleep(0.1)
         self.stop()
@@ -543,9 +614,9 @@ class Server:
                            f"{self.error_log()}")
 
     @staticmethod
-    def _answers(port):
+    def _answers(port, tls):
         try:
-            return http(port, "GET", "/open/hello.txt")[0] == 200
+            return http(port, "GET", "/open/hello.txt", tls=tls)[0] == 200
         except OSError:
             return False
 

@@ -53,24 +53,42 @@ void apiauth_view_init(request_rec *r, unsigned want, int tls,
     }
 }
 
+/* Where a connection keeps the thumbprint of its client certificate */
+#define X5T_NOTE "apiauth-client-x5t"
+
+const char *apiauth_view_cert_x5t(request_rec *r, const char *proxied)
+{
+    conn_rec *c = r->connection;
+    const char *x5t;
+
+    if (!ap_ssl_conn_is_ssl(c)) {
+        return proxied ? apiauth_cert_thumbprint(r->pool, proxied) : NULL;
+    }
+    /* worked out once per connection: mod_ssl writes the certificate
+     * out as PEM for every lookup, and it does not change */
+    if ((x5t = apr_table_get(c->notes, X5T_NOTE)) != NULL) {
+        return x5t;
+    }
+    x5t = apiauth_cert_thumbprint(c->pool,
+                                  ap_ssl_var_lookup(r->pool, r->server, c, r,
+                                                    "SSL_CLIENT_CERT"));
+    if (x5t) {
+        apr_table_setn(c->notes, X5T_NOTE, x5t);
+    }
+    return x5t;
+}
+
 void apiauth_view_tls_client(request_rec *r, const char *proxied,
                              apiauth_tls_client_t *tls)
 {
-    const char *pem, *verify;
+    const char *verify;
 
-    tls->x5t = NULL;
     tls->subject = NULL;
-    if (!ap_ssl_conn_is_ssl(r->connection)) {
-        /* whether the proxy verified a chain is not ours to know: only
-         * the certificate itself (a registered thumbprint, a binding) */
-        tls->x5t = proxied ? apiauth_cert_thumbprint(r->pool, proxied)
-                           : NULL;
-        return;
-    }
-    pem = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,
-                            "SSL_CLIENT_CERT");
-    tls->x5t = apiauth_cert_thumbprint(r->pool, pem);
-    if (tls->x5t == NULL) {
+    tls->x5t = apiauth_view_cert_x5t(r, proxied);
+    /* through a proxy, whether it verified a chain is not ours to know:
+     * only the certificate itself counts (a registered thumbprint, a
+     * binding) */
+    if (tls->x5t == NULL || !ap_ssl_conn_is_ssl(r->connection)) {
         return;
     }
     verify = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,

@@ -19,6 +19,11 @@
 void apiauth_view_init(request_rec *r, unsigned want, int tls,
                        apiauth_request_view_t *v);
 
+/* The thumbprint (x5t#S256) of the request's TLS client certificate, or
+ * on a connection that is not TLS of the one `proxied` by a trusted proxy
+ * (see below); NULL when there is none. */
+const char *apiauth_view_cert_x5t(request_rec *r, const char *proxied);
+
 /* The request's TLS client certificate: its thumbprint, and its subject
  * where mod_ssl verified the chain (SSL_CLIENT_VERIFY SUCCESS).  On a
  * connection that is not TLS, `proxied` is the certificate a trusted

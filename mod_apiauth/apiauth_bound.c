@@ -82,12 +82,11 @@ apiauth_status_t apiauth_cert_at_resource(request_rec *r,
                                           const apiauth_identity_t *id,
                                           apiauth_error_t *err)
 {
-    apiauth_tls_client_t tls;
-
     /* the certificate of this connection, whoever vouches for it: what
      * counts is that it is the one the token was issued to */
-    apiauth_view_tls_client(r, apiauth_proxied_cert(r), &tls);
-    if (tls.x5t == NULL || !apiauth_ct_streq(tls.x5t, id->bound_x5t)) {
+    const char *x5t = apiauth_view_cert_x5t(r, apiauth_proxied_cert(r));
+
+    if (x5t == NULL || !apiauth_ct_streq(x5t, id->bound_x5t)) {
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_token",
                             "the token is bound to a TLS client "
                             "certificate this request did not present");

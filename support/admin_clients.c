@@ -12,6 +12,9 @@
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "admin.h"
 #include "keys.h"
@@ -83,6 +86,19 @@ static int client_app(admin_t *ad, const admin_args_t *a, const char *name,
 }
 
 /* --tls-cert FILE: the thumbprint of the PEM certificate in it. */
+/* Does the PEM text begin with a certificate OpenSSL can read? */
+static int pem_is_certificate(const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    int ok = cert != NULL;
+
+    X509_free(cert);
+    BIO_free(bio);
+    ERR_clear_error();
+    return ok;
+}
+
 static int certificate_of(admin_t *ad, const char *path, const char **x5t)
 {
     apr_file_t *f;
@@ -104,7 +120,8 @@ static int certificate_of(admin_t *ad, const char *path, const char **x5t)
     }
     apr_file_close(f);
     pem[len] = '\0';
-    *x5t = apiauth_cert_thumbprint(ad->pool, pem);
+    *x5t = pem_is_certificate(pem) ? apiauth_cert_thumbprint(ad->pool, pem)
+                                   : NULL;
     if (*x5t == NULL) {
         return admin_say(ADMIN_USAGE, "--tls-cert %s: no PEM certificate "
                          "in it", path);

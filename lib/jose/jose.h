@@ -111,7 +111,9 @@ apiauth_jwk_t *apiauth_jwk_share(apr_pool_t *p, EVP_PKEY *pkey,
 /* RFC 8705 §3.1 x5t#S256: the base64url SHA-256 of a certificate's DER.
  * `text` is PEM (its line breaks may be spaces, as httpd's mod_headers
  * passes SSL_CLIENT_CERT on) or the bare base64 of the DER (HAProxy's
- * ssl_c_der,base64); NULL when it holds no certificate. */
+ * ssl_c_der,base64); NULL when it does not hold one DER structure shaped
+ * like a certificate.  The certificate is not parsed (that costs OpenSSL
+ * 3 more than a request): whoever needs it checked parses it first. */
 char *apiauth_cert_thumbprint(apr_pool_t *p, const char *text);
 
 /* JWS compact serialisation of `payload` (a JSON object) with header

@@ -478,30 +478,63 @@ static char *cert_base64(apr_pool_t *p, const char *text)
     return out;
 }
 
+struct der_span {
+    const unsigned char *start;
+    apr_size_t len;
+};
+
+/* Is `der` exactly one SEQUENCE (DER length, definite, up to 4 octets)?
+ * *inner is then its content. */
+static int der_sequence(const unsigned char *der, apr_size_t len,
+                        struct der_span *inner)
+{
+    apr_size_t head = 2, body, i;
+
+    if (len < 2 || der[0] != 0x30) {
+        return 0;
+    }
+    if (der[1] < 0x80) {
+        body = der[1];
+    }
+    else {
+        apr_size_t octets = der[1] & 0x7f;
+        if (octets == 0 || octets > 4 || len < 2 + octets) {
+            return 0;
+        }
+        for (body = 0, i = 0; i < octets; i++) {
+            body = (body << 8) | der[2 + i];
+        }
+        head += octets;
+    }
+    if (head + body != len) {
+        return 0;
+    }
+    inner->start = der + head;
+    inner->len = body;
+    return 1;
+}
+
 char *apiauth_cert_thumbprint(apr_pool_t *p, const char *text)
 {
-    unsigned char d[APIAUTH_DIGEST_LEN], *der = NULL, *raw;
-    const unsigned char *cursor;
+    unsigned char d[APIAUTH_DIGEST_LEN], *raw;
+    struct der_span inner;
     const char *b64;
     apr_size_t rawlen;
-    X509 *cert = NULL;
-    int len;
-    char *out = NULL;
 
     if (text == NULL || (b64 = cert_base64(p, text)) == NULL || !*b64
         || apiauth_b64_decode(p, b64, strlen(b64), &raw, &rawlen)
                != APIAUTH_OK) {
         return NULL;
     }
-    cursor = raw;
-    cert = d2i_X509(NULL, &cursor, (long)rawlen);
-    /* one certificate and nothing after it; hashed as OpenSSL writes it */
-    if (cert && cursor == raw + rawlen && (len = i2d_X509(cert, &der)) > 0
-        && apiauth_sha256(der, (apr_size_t)len, d) == 0) {
-        out = apiauth_b64url_encode(p, d, sizeof(d));
+    /* One DER SEQUENCE that starts with another (the signed part), and
+     * nothing after it: hashed as it is.  Parsing the certificate would
+     * cost OpenSSL 3 a public key decoder per request, for nothing: a
+     * thumbprint is only ever compared with one made of the same bytes
+     * (mod_ssl's, a registered certificate's). */
+    if (!der_sequence(raw, rawlen, &inner) || inner.len < 2
+        || inner.start[0] != 0x30
+        || apiauth_sha256(raw, rawlen, d) != 0) {
+        return NULL;
     }
-    OPENSSL_free(der);
-    X509_free(cert);
-    ERR_clear_error();
-    return out;
+    return apiauth_b64url_encode(p, d, sizeof(d));
 }
