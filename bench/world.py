@@ -41,12 +41,12 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+from dpop_keys import ec_jwk  # noqa: E402
 from harness import (APIAUTH_SO, HTTPD_BIN, MODULE_DIR, OAUTH_SO,  # noqa: E402
                      RUN_AS, Store, free_port, give_to_server, htpasswd,
                      make_key, make_workdir, running_as_root,
@@ -154,7 +154,7 @@ class World:
         # names the file, and private stores are copies of it
         # the client's DPoP key (RFC 9449), for the DPoP rows
         w.dpop_key = ec.generate_private_key(ec.SECP256R1())
-        w.dpop_jwk = json.loads(ECAlgorithm.to_jwk(w.dpop_key.public_key()))
+        w.dpop_jwk = ec_jwk(w.dpop_key)
         w.store = Store(w.root / "store", backend="sqlite3")
         s = w.store
         w.app = s.app("bench")

@@ -60,10 +60,32 @@ static int kind_word_valid(const char *w)
     return apiauth_kind_from_name(w) != APIAUTH_KIND_NONE;
 }
 
+/* The scopes are also what the section's resource metadata and
+ * challenges name (apiauth_discovery.c). */
 static const char *parse_scope(cmd_parms *cmd, const char *line,
                                const void **parsed)
 {
-    return parse_words(cmd, line, parsed, scope_word_valid, "apiauth-scope");
+    const char *err = parse_words(cmd, line, parsed, scope_word_valid,
+                                  "apiauth-scope");
+    const apr_array_header_t *words = *parsed;
+    apiauth_dir_conf *conf;
+    int i;
+
+    if (err || (conf = apiauth_section_conf(cmd)) == NULL) {
+        return err;
+    }
+    for (i = 0; i < words->nelts; i++) {
+        const char *w = APR_ARRAY_IDX(words, i, const char *);
+        if (conf->scopes_required == NULL) {
+            conf->scopes_required = w;
+        }
+        else if (!apiauth_scope_has(conf->scopes_required, w)) {
+            conf->scopes_required = apr_pstrcat(cmd->pool,
+                                                conf->scopes_required, " ",
+                                                w, NULL);
+        }
+    }
+    return NULL;
 }
 
 static const char *parse_app(cmd_parms *cmd, const char *line,

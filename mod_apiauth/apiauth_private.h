@@ -84,6 +84,11 @@ typedef struct apiauth_dir_conf {
     int app_token_allowed;           /* Require apiauth-kind app_token */
     int dpop_nonce;                  /* ApiAuthDPoP nonce */
     int dpop_window;                 /* ApiAuthDPoP window=SECONDS */
+    const char *resource;            /* ApiAuthResource (RFC 8707, 9728) */
+    apr_array_header_t *resource_as; /* its authorization servers (const
+                                        char *); NULL: this server's */
+    const char *scopes_required;     /* what Require apiauth-scope lines of
+                                        the section name, space separated */
     int empty;                       /* holds no directive of ours: found
                                         at start (apiauth_confcheck.c),
                                         so that merging skips it */
@@ -143,6 +148,19 @@ typedef struct apiauth_request_state {
     const char *kept_query;          /* a query credential kept for the
                                         backend: masked in the log */
 } apiauth_request_state;
+
+/* apiauth_discovery.c: protected resource metadata (RFC 9728) */
+const char *apiauth_resource_set(cmd_parms *cmd, void *dconf, int argc,
+                                 char *const argv[]);
+void apiauth_discovery_pre_config(apr_pool_t *pconf);
+int apiauth_discovery_post_config(apr_pool_t *pconf, server_rec *s);
+int apiauth_resource_metadata_handler(request_rec *r);
+/* The auth-params a Bearer or DPoP challenge of a location with
+ * ApiAuthResource carries: resource_metadata="..." (and, `with_scope`,
+ * scope="..." where the section requires scopes); NULL elsewhere. */
+const char *apiauth_resource_challenge(request_rec *r,
+                                       const apiauth_dir_conf *conf,
+                                       int with_scope);
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);

@@ -372,6 +372,7 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
     rules.allow_backend = conf->allow_backend == 1;
     rules.jwt_leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
                                              : APIAUTH_DEFAULT_JWT_LEEWAY;
+    rules.resource = conf->resource;
     st = apiauth_admit(&rules, cred, id, now, err);
     if (st != APIAUTH_OK) {
         ap_log_rerror(APLOG_MARK, id->kind == APIAUTH_KIND_BACKEND

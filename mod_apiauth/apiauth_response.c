@@ -86,27 +86,65 @@ static const apr_array_header_t *schemes_of(request_rec *r,
     return a;
 }
 
-/* One challenge per accepted scheme, in ApiAuthScheme order.  The error
- * (RFC 6750 §3) goes on the challenge of the scheme that was presented;
- * on a 400 with no scheme known, on Bearer's. */
+/* The auth-params of a challenge: the scheme's own, and for a token
+ * scheme at a location with ApiAuthResource, where its metadata is
+ * (RFC 9728 §5.1). */
+static const char *challenge_params(request_rec *r,
+                                    const apiauth_dir_conf *conf,
+                                    apiauth_scheme_t s)
+{
+    const char *extra = challenge_extra(r, conf, s);
+    const char *discovery = (s == APIAUTH_SCHEME_BEARER
+                             || s == APIAUTH_SCHEME_DPOP)
+                                ? apiauth_resource_challenge(r, conf, 1)
+                                : NULL;
+
+    if (discovery == NULL) {
+        return extra;
+    }
+    return extra ? apr_pstrcat(r->pool, discovery, ", ", extra, NULL)
+                 : discovery;
+}
+
+static void add_challenge(request_rec *r, const apiauth_dir_conf *conf,
+                          const apiauth_error_t *err,
+                          apiauth_scheme_t presented, apiauth_scheme_t s)
+{
+    int with_error = err && (s == presented
+                             || (presented == 0
+                                 && s == APIAUTH_SCHEME_BEARER));
+
+    apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                   apiauth_challenge(r->pool, challenge_scheme(s),
+                                     ap_auth_name(r),
+                                     with_error ? err->error : NULL,
+                                     with_error ? err->description : NULL,
+                                     NULL, challenge_params(r, conf, s)));
+}
+
+/* One challenge per accepted scheme, in ApiAuthScheme order; at a location
+ * with ApiAuthResource, Bearer's first where it is accepted (the clients
+ * that discover from a 401 may read only the first: the MCP SDK does).
+ * The error (RFC 6750 §3) goes on the challenge of the scheme that was
+ * presented; on a 400 with no scheme known, on Bearer's. */
 static void add_challenges(request_rec *r, const apiauth_dir_conf *conf,
                            const apiauth_error_t *err,
                            apiauth_scheme_t presented)
 {
     const apr_array_header_t *schemes = schemes_of(r, conf);
-    const char *realm = ap_auth_name(r);
+    unsigned mask = conf->schemes ? conf->scheme_mask
+                                  : APIAUTH_DEFAULT_SCHEMES;
+    int bearer_first = conf->resource && (mask & APIAUTH_SCHEME_BEARER);
     int i;
 
+    if (bearer_first) {
+        add_challenge(r, conf, err, presented, APIAUTH_SCHEME_BEARER);
+    }
     for (i = 0; i < schemes->nelts; i++) {
         apiauth_scheme_t s = APR_ARRAY_IDX(schemes, i, apiauth_scheme_t);
-        int with_error = err && (s == presented
-                                 || (presented == 0
-                                     && s == APIAUTH_SCHEME_BEARER));
-        apr_table_addn(r->err_headers_out, "WWW-Authenticate",
-                       apiauth_challenge(r->pool, challenge_scheme(s), realm,
-                                         with_error ? err->error : NULL,
-                                         with_error ? err->description : NULL,
-                                         NULL, challenge_extra(r, conf, s)));
+        if (!bearer_first || s != APIAUTH_SCHEME_BEARER) {
+            add_challenge(r, conf, err, presented, s);
+        }
     }
     apr_table_setn(r->notes, NOTE_CHALLENGED, "1");
 }
@@ -148,7 +186,9 @@ int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
                                                           ? presented
                                                           : APIAUTH_SCHEME_BEARER),
                                          ap_auth_name(r), body->error,
-                                         body->description, scope, NULL));
+                                         body->description, scope,
+                                         apiauth_resource_challenge(
+                                             r, conf, 0)));
         apr_table_setn(r->notes, NOTE_CHALLENGED, "1");
     }
     set_json_body(r, status, body);

@@ -95,6 +95,9 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
     MERGE_PTR(schemes);
     conf->scheme_mask = add->schemes ? add->scheme_mask : base->scheme_mask;
+    MERGE_PTR(resource);
+    conf->resource_as = add->resource ? add->resource_as : base->resource_as;
+    MERGE_PTR(scopes_required);
     MERGE_PTR(providers);
     MERGE_PTR(chain);
     MERGE_PTR(key_header);
@@ -483,6 +486,10 @@ static const command_rec apiauth_cmds[] = {
                      "what the jwt provider requires: issuer=URL "
                      "audience=AUD keys=FILE (PEM or JWKS, repeatable) "
                      "[leeway=SECONDS (60)] [local: the issuer is ours]"),
+    AP_INIT_TAKE_ARGV("ApiAuthResource", apiauth_resource_set, NULL,
+                      OR_AUTHCFG, "this location's resource identifier "
+                      "(an https URL; RFC 8707, 9728) and, optionally, "
+                      "the issuers of its authorization servers"),
     AP_INIT_ITERATE("ApiAuthDPoP", apiauth_dpop_set, NULL, OR_AUTHCFG,
                     "DPoP proofs here (RFC 9449): nonce (require a server "
                     "nonce) and window=SECONDS (60) for iat"),
@@ -612,6 +619,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     deprecations = apr_array_make(pconf, 2, sizeof(const char *));
+    apiauth_discovery_pre_config(pconf);
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -627,7 +635,8 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         log_deprecations(s);
     }
     apiauth_dbd_prepare_statements(s);
-    if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS) {
+    if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS
+        || apiauth_discovery_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
@@ -652,6 +661,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(apiauth_post_config, NULL, before_dbd,
                         APR_HOOK_MIDDLE);
     ap_hook_child_init(apiauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(apiauth_resource_metadata_handler, NULL, NULL,
+                    APR_HOOK_MIDDLE);
     ap_hook_post_read_request(apiauth_post_read_request, NULL, NULL,
                               APR_HOOK_MIDDLE);
 

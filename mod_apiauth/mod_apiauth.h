@@ -91,4 +91,9 @@ typedef struct apiauth_services {
 APR_DECLARE_OPTIONAL_FN(const apiauth_services_t *, apiauth_services,
                         (void));
 
+/* The issuer of the authorization server mod_apiauth_oauth runs on `s`
+ * (ApiAuthOAuthIssuer), NULL where it runs none: the authorization server
+ * of an ApiAuthResource that names no other. */
+APR_DECLARE_OPTIONAL_FN(const char *, apiauth_oauth_issuer, (server_rec *s));
+
 #endif

@@ -118,6 +118,7 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
     expect.now = apr_time_sec(r->request_time);
     expect.leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
                                           : APIAUTH_DEFAULT_JWT_LEEWAY;
+    expect.resources = NULL;
     st = apiauth_jwt_verify(r->pool, token, conf->jwt_keys, &expect, &claims,
                             err);
     if (st != APIAUTH_OK) {

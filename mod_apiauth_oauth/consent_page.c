@@ -262,6 +262,7 @@ int oauth_consent_page(request_rec *r, const apiauth_oauth_authz_t *a,
         hidden(r, "scope", a->granted_scope), hidden(r, "state", a->state),
         hidden(r, "code_challenge", a->code_challenge),
         hidden(r, "code_challenge_method", a->code_challenge_method),
+        hidden(r, "resource", a->resource),
         hidden(r, "csrf", form_token), NULL);
     page = apiauth_template_render(r->pool, conf->consent_template, values);
     page_headers(r);

@@ -100,6 +100,7 @@ int oauth_handle_metadata(request_rec *r)
         {"jwks", "jwks_uri", "apiauth-jwks"},
         {"introspection", "introspection_endpoint", "apiauth-introspect"},
         {"revocation", "revocation_endpoint", "apiauth-revoke"},
+        {"registration", "registration_endpoint", "apiauth-register"},
     };
     size_t k;
     int i, rc;
@@ -140,6 +141,12 @@ int oauth_handle_metadata(request_rec *r)
                         json_pack("[ssss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         const char *url = endpoint(r, o->issuer, names[k][0], names[k][2]);
+        if (strcmp(names[k][0], "registration") == 0
+            && (oauth_conf(r)->registration_app == NULL
+                || (!oauth_conf(r)->registration_open
+                    && oauth_conf(r)->registration_token == NULL))) {
+            continue;                  /* closed: not advertised */
+        }
         if (url) {
             json_object_set_new(m, names[k][1], json_string(url));
         }

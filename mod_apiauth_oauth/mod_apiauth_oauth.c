@@ -20,6 +20,7 @@
 #include "apiauth_dpop.h"
 #include "oauth_private.h"
 #include "scope.h"
+#include "url.h"
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -56,6 +57,11 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(refresh_lifetime);
     MERGE_PTR(scopes);
     MERGE_PTR(scope_words);
+    MERGE_PTR(resources);
+    conf->registration_open = add->registration_open
+                              || base->registration_open;
+    MERGE_PTR(registration_token);
+    MERGE_PTR(registration_app);
     MERGE_INT(require_pkce_all);
     MERGE_INT(max_body);
     MERGE_INT(dpop_nonce);
@@ -82,6 +88,32 @@ static oauth_server_conf *cmd_conf(cmd_parms *cmd)
 /* ------------------------------------------------------------------ */
 /* Directives                                                          */
 /* ------------------------------------------------------------------ */
+
+/* ApiAuthOAuthResource URI: a resource tokens may be asked for (RFC
+ * 8707), which becomes their aud. */
+static const char *add_resource(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    oauth_server_conf *conf = cmd_conf(cmd);
+
+    if (!apiauth_resource_uri_valid(cmd->temp_pool, arg)) {
+        return apr_psprintf(cmd->pool, "ApiAuthOAuthResource: '%s' is not "
+                            "an http or https URL without query or fragment",
+                            arg);
+    }
+    if (conf->resources == NULL) {
+        conf->resources = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->resources, const char *) = arg;
+    return NULL;
+}
+
+static const char *apiauth_oauth_issuer(server_rec *s)
+{
+    oauth_server_conf *conf = ap_get_module_config(s->module_config,
+                                                   &apiauth_oauth_module);
+
+    return conf ? conf->issuer : NULL;
+}
 
 static const char *set_issuer(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -255,7 +287,8 @@ static const char *set_endpoint(cmd_parms *cmd, void *d, const char *name,
                                 const char *where)
 {
     static const char *const names[] = {"authorization", "token", "jwks",
-                                        "introspection", "revocation", NULL};
+                                        "introspection", "revocation",
+                                        "registration", NULL};
     oauth_server_conf *conf = cmd_conf(cmd);
     int i;
 
@@ -263,7 +296,7 @@ static const char *set_endpoint(cmd_parms *cmd, void *d, const char *name,
     }
     if (names[i] == NULL) {
         return "ApiAuthOAuthEndpoint authorization|token|jwks|introspection|"
-               "revocation PATH-OR-URL";
+               "revocation|registration PATH-OR-URL";
     }
     if (conf->endpoints == NULL) {
         conf->endpoints = apr_table_make(cmd->pool, 5);
@@ -275,6 +308,13 @@ static const char *set_endpoint(cmd_parms *cmd, void *d, const char *name,
 static const command_rec oauth_cmds[] = {
     AP_INIT_TAKE1("ApiAuthOAuthIssuer", set_issuer, NULL, RSRC_CONF,
                   "the issuer URL (iss of tokens, RFC 8414)"),
+    AP_INIT_ITERATE("ApiAuthOAuthRegistration", oauth_registration_set, NULL,
+                    RSRC_CONF, "dynamic client registration (RFC 7591): "
+                    "open (public clients), token=FILE (the initial access "
+                    "token), app=NAME (the app of registered clients)"),
+    AP_INIT_ITERATE("ApiAuthOAuthResource", add_resource, NULL, RSRC_CONF,
+                    "resources (URLs) tokens may be asked for with RFC "
+                    "8707's resource parameter, which become their aud"),
     AP_INIT_TAKE1("ApiAuthOAuthAudience", ap_set_string_slot,
                   (void *)APR_OFFSETOF(oauth_server_conf, audience),
                   RSRC_CONF, "aud of access tokens (default: the issuer)"),
@@ -358,6 +398,7 @@ int oauth_post_config_server(apr_pool_t *p, server_rec *s)
     o->code_lifetime = OAUTH_CODE_LIFETIME;
     o->leeway = OAUTH_LEEWAY;
     o->scopes = conf->scopes;
+    o->resources = conf->resources;
     o->require_pkce_all = conf->require_pkce_all == 1;
     /* as mod_apiauth derives its own: a nonce of either is taken by both */
     if (apiauth_pepper_derive(p, o->pepper,
@@ -427,6 +468,7 @@ static const struct {
     {"apiauth-revoke", oauth_handle_revoke},
     {"apiauth-login", oauth_handle_login},
     {"apiauth-install-token", oauth_handle_install_token},
+    {"apiauth-register", oauth_handle_register},
 };
 
 /* Secrets travel in bodies and headers; one a client puts in the query
@@ -482,6 +524,7 @@ static void register_hooks(apr_pool_t *p)
 
     ap_hook_post_config(oauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(oauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_REGISTER_OPTIONAL_FN(apiauth_oauth_issuer);
     ap_hook_optional_fn_retrieve(oauth_retrieve_services, NULL, NULL,
                                  APR_HOOK_MIDDLE);
     ap_hook_handler(oauth_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -38,6 +38,12 @@ typedef struct oauth_server_conf {
     apr_int64_t access_lifetime;
     apr_int64_t refresh_lifetime;
     apr_array_header_t *scopes;         /* apiauth_oauth_scope_t */
+    apr_array_header_t *resources;      /* const char *: RFC 8707 */
+    int registration_open;              /* ApiAuthOAuthRegistration open */
+    const unsigned char *registration_token;  /* ... token=FILE: the
+                                           SHA-256 of the initial access
+                                           token */
+    const char *registration_app;       /* ... app=NAME */
     apr_table_t *scope_words;           /* scope -> description */
     int require_pkce_all;
     apr_int64_t max_body;
@@ -122,6 +128,10 @@ int oauth_handle_authorize(request_rec *r);
 int oauth_handle_jwks(request_rec *r);
 int oauth_handle_metadata(request_rec *r);
 int oauth_handle_login(request_rec *r);
+/* handler_register.c */
+int oauth_handle_register(request_rec *r);
+const char *oauth_registration_set(cmd_parms *cmd, void *dummy,
+                                   const char *word);
 int oauth_handle_install_token(request_rec *r);
 
 /* consent_page.c */

@@ -87,7 +87,7 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         " WHERE (id = %s OR name = %s) AND deleted IS NULL"},
     [APIAUTH_SQL_CLIENT_INSERT] = {
         "apiauth_client_insert",
-        APIAUTH_SQL_FOR_ADMIN,
+        APIAUTH_SQL_FOR_ADMIN | APIAUTH_SQL_FOR_OAUTH,
         "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
         " redirect_uris, grant_types, scope, first_party, resource_server,"
         " display_name, created, dpop_bound, tls_subject, tls_x5t)"
@@ -106,13 +106,13 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
     [APIAUTH_SQL_GRANT_INSERT] = {
         "apiauth_grant_insert",
         APIAUTH_SQL_FOR_OAUTH,
-        "INSERT INTO apiauth_grants (id, client_id, user_id, scope, created,"
-        " expires) VALUES (%s, %s, %s, %s, %lld, %lld)"},
+        "INSERT INTO apiauth_grants (id, client_id, user_id, scope, resource,"
+        " created, expires) VALUES (%s, %s, %s, %s, %s, %lld, %lld)"},
     [APIAUTH_SQL_GRANT_FIND] = {
         "apiauth_grant_find",
         APIAUTH_SQL_FOR_OAUTH,
-        "SELECT id, client_id, user_id, scope, expires, revoked, jkt"
-        " FROM apiauth_grants WHERE id = %s"},
+        "SELECT id, client_id, user_id, scope, expires, revoked, jkt,"
+        " resource FROM apiauth_grants WHERE id = %s"},
     /* a family bound to the DPoP key of its first tokens (schema 5) */
     [APIAUTH_SQL_GRANT_BIND] = {
         "apiauth_grant_bind",

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <apr_file_io.h>
 #include <apr_strings.h>
-#include <apr_uri.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -20,49 +20,6 @@
 #include "keys.h"
 #include "oauth.h"
 #include "scope.h"
-
-/* RFC 7591's client_name is for people: any text, but no control
- * character (it is shown on a page, logged, put in JSON), none of the
- * marks that reorder the text around it (U+202A-U+202E, U+2066-U+2069:
- * the consent page's sentence must read as written), and not so long
- * that it pushes the page off the screen. */
-static int display_name_ok(const char *s)
-{
-    const unsigned char *c = (const unsigned char *)s;
-    json_t *utf8 = json_string(s);   /* NULL unless valid UTF-8 */
-    size_t chars = 0;
-
-    json_decref(utf8);
-    for (; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f
-            || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f)      /* C1 */
-            || (c[0] == 0xe2 && c[1] == 0x80 && c[2] >= 0xaa
-                && c[2] <= 0xae)                           /* LRE..RLO */
-            || (c[0] == 0xe2 && c[1] == 0x81 && c[2] >= 0xa6
-                && c[2] <= 0xa9)) {                        /* LRI..PDI */
-            return 0;
-        }
-        chars += (*c & 0xc0) != 0x80;
-    }
-    return utf8 != NULL && chars >= 1 && chars <= 100;
-}
-
-static int redirect_uri_ok(apr_pool_t *p, const char *uri)
-{
-    apr_uri_t u;
-
-    if (apr_uri_parse(p, uri, &u) != APR_SUCCESS || u.scheme == NULL
-        || u.hostname == NULL || u.fragment || strchr(uri, '#')
-        || strchr(uri, ' ')) {
-        return 0;
-    }
-    if (strcmp(u.scheme, "https") == 0) {
-        return 1;
-    }
-    return strcmp(u.scheme, "http") == 0
-           && (strcmp(u.hostname, "127.0.0.1") == 0
-               || strcmp(u.hostname, "::1") == 0);
-}
 
 /* The app a new client belongs to: --app, or an app of its own. */
 static int client_app(admin_t *ad, const admin_args_t *a, const char *name,
@@ -184,7 +141,8 @@ static int client_create(admin_t *ad, const admin_args_t *a)
                          "--redirect-uri");
     }
     for (i = 0; i < uris->nelts; i++) {
-        if (!redirect_uri_ok(ad->pool, APR_ARRAY_IDX(uris, i, const char *))) {
+        if (!apiauth_oauth_redirect_uri_registrable(
+                ad->pool, APR_ARRAY_IDX(uris, i, const char *), 0)) {
             return admin_say(ADMIN_USAGE, "--redirect-uri %s: absolute https "
                              "URI without fragment (http only on 127.0.0.1 "
                              "or [::1])", APR_ARRAY_IDX(uris, i, const char *));
@@ -194,7 +152,7 @@ static int client_create(admin_t *ad, const admin_args_t *a)
         return admin_say(ADMIN_USAGE, "a --scope is printable ASCII without "
                          "space, quote or backslash");
     }
-    if (display && !display_name_ok(display)) {
+    if (display && !apiauth_oauth_client_name_valid(display)) {
         return admin_say(ADMIN_USAGE, "--display-name is 1 to 100 characters "
                          "of UTF-8 text without control characters");
     }

@@ -72,6 +72,8 @@ typedef struct apiauth_identity {
                                    thumbprint of the DPoP key (cnf.jkt) */
     const char *bound_x5t;      /* ... or the SHA-256 thumbprint of the TLS
                                    client certificate (cnf.x5t#S256) */
+    const char *resource;       /* a token for one resource (RFC 8707): its
+                                   aud, which is not the server's own */
     const char *provider;       /* the provider that decided (dbd, jwt...) */
     apr_int64_t expires;        /* Unix seconds; 0 = does not expire */
     const char *expires_text;   /* the same in decimal when it was read

@@ -61,15 +61,16 @@ int apiauth_name_is_valid(const char *s)
     return 1;
 }
 
-/* The cache form: "3", the kind, the string fields of string_fields in
+/* The cache form: "4", the kind, the string fields of string_fields in
  * that order, then expires -- separated by US (0x1f).  NULL and "" are both
  * written empty and read back as NULL, except scope which is never NULL. */
 #define FIELD_SEP '\x1f'
-#define FORM_VERSION "3"
+#define FORM_VERSION "4"
 
 static const size_t string_fields[] = {
     APR_OFFSETOF(apiauth_identity_t, bound_jkt),
     APR_OFFSETOF(apiauth_identity_t, bound_x5t),
+    APR_OFFSETOF(apiauth_identity_t, resource),
     APR_OFFSETOF(apiauth_identity_t, credential_id),
     APR_OFFSETOF(apiauth_identity_t, app),
     APR_OFFSETOF(apiauth_identity_t, user),

@@ -182,3 +182,25 @@ char *apiauth_url_normalise(apr_pool_t *p, const char *url)
     return apr_pstrcat(p, scheme, "://", h, port ? ":" : "", port ? port : "",
                        out_path, NULL);
 }
+
+int apiauth_resource_uri_valid(apr_pool_t *p, const char *uri)
+{
+    return uri && apiauth_url_normalise(p, uri) != NULL
+           && strpbrk(uri, "?#") == NULL;
+}
+
+char *apiauth_resource_metadata_url(apr_pool_t *p, const char *resource,
+                                    const char **path)
+{
+    const char *after = strstr(resource, "://");
+    const char *slash = after ? strchr(after + 3, '/') : NULL;
+    const char *rest = slash && strcmp(slash, "/") != 0 ? slash : "";
+    apr_size_t origin = slash ? (apr_size_t)(slash - resource)
+                              : strlen(resource);
+
+    if (path) {
+        *path = apr_pstrcat(p, APIAUTH_RESOURCE_METADATA_PATH, rest, NULL);
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, resource, origin),
+                       APIAUTH_RESOURCE_METADATA_PATH, rest, NULL);
+}

@@ -226,6 +226,22 @@ static int expired_here(const apiauth_admission_t *rules,
                                                         <= now */
 }
 
+/* RFC 8707: our tokens for a resource carry it (id->resource); a jwt
+ * provider's were checked against ApiAuthJWT audience= (id->audience). */
+static int for_this_resource(const apiauth_admission_t *rules,
+                             const apiauth_identity_t *id)
+{
+    const char *aud = id->resource;
+
+    if (rules->resource == NULL) {
+        return aud == NULL;
+    }
+    if (aud == NULL && apiauth_identity_from_jwt(id)) {
+        aud = id->audience;
+    }
+    return aud && strcmp(aud, rules->resource) == 0;
+}
+
 apiauth_status_t apiauth_admit(const apiauth_admission_t *rules,
                                const apiauth_credential_t *cred,
                                const apiauth_identity_t *id, apr_int64_t now,
@@ -280,6 +296,9 @@ apiauth_status_t apiauth_admit(const apiauth_admission_t *rules,
             return refuse(err, "this credential is not an install token");
         }
         break;
+    }
+    if (id->kind == APIAUTH_KIND_OAUTH && !for_this_resource(rules, id)) {
+        return refuse(err, "the token is for another resource (aud)");
     }
     return APIAUTH_OK;
 }

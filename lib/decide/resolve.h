@@ -66,12 +66,18 @@ typedef struct apiauth_admission {
     int allow_backend;        /* ApiAuthAllowBackend on */
     int jwt_leeway;           /* seconds a JWT of the jwt provider holds
                                  past its exp (clock skew) */
+    const char *resource;     /* ApiAuthResource: tokens must be for it
+                                 (their aud); NULL: tokens for a resource
+                                 of their own are refused */
 } apiauth_admission_t;
 
 /* Does the location take `id`, resolved from `cred`, at `now`?
  * APIAUTH_OK or APIAUTH_DENIED with the reason.  A DPoP-bound token is
  * taken only as DPoP (whose proof the caller checks), a bearer one only
- * as Bearer. */
+ * as Bearer.  An access token is taken where its audience is the
+ * location's resource (RFC 8707); where the location names none, only if
+ * it is no resource's.  (Keys have no audience: the app they belong to
+ * decides.) */
 apiauth_status_t apiauth_admit(const apiauth_admission_t *rules,
                                const apiauth_credential_t *cred,
                                const apiauth_identity_t *id, apr_int64_t now,

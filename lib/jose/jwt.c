@@ -124,7 +124,7 @@ apiauth_status_t apiauth_jwt_verify(apr_pool_t *p, const char *token,
     json_t *header, *payload, *scope;
     const char *typ;
     apiauth_status_t st;
-    int aud;
+    int aud, i;
 
     memset(claims, 0, sizeof(*claims));
     if (expect->issuer == NULL || expect->audience == NULL) {
@@ -146,7 +146,13 @@ apiauth_status_t apiauth_jwt_verify(apr_pool_t *p, const char *token,
     if (claims->iss == NULL || strcmp(claims->iss, expect->issuer) != 0) {
         return refuse(err, "wrong issuer");
     }
+    claims->aud = expect->audience;
     aud = audience_holds(json_object_get(payload, "aud"), expect->audience);
+    for (i = 0; aud == 0 && expect->resources
+                && i < expect->resources->nelts; i++) {
+        claims->aud = APR_ARRAY_IDX(expect->resources, i, const char *);
+        aud = audience_holds(json_object_get(payload, "aud"), claims->aud);
+    }
     if (aud <= 0) {
         return refuse(err, aud < 0 ? "the token has no valid aud"
                                    : "wrong audience");

@@ -16,11 +16,15 @@ typedef struct apiauth_jwt_expect {
                             * optional ("at+jwt", RFC 9068 §4); NULL = any */
     apr_int64_t now;       /* Unix seconds */
     int leeway;            /* seconds allowed for clock skew */
+    const apr_array_header_t *resources;  /* const char *: other auds
+                            * taken instead of `audience` (RFC 8707
+                            * resources); NULL: none */
 } apiauth_jwt_expect_t;
 
 /* What a verified token says; every pointer belongs to the pool. */
 typedef struct apiauth_jwt_claims {
     const char *iss, *sub, *client_id, *scope, *jti;
+    const char *aud;            /* which expected audience it holds */
     const char *kid;            /* the header's kid, NULL when absent */
     apr_int64_t exp, iat, nbf;  /* nbf 0 when absent (exp and iat are
                                  * required) */

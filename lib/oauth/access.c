@@ -21,7 +21,7 @@ char *apiauth_oauth_access_token(apr_pool_t *p,
                                  const apiauth_oauth_config_t *cfg,
                                  const apiauth_oauth_client_t *client,
                                  const char *user, const char *scope,
-                                 const char *grant_id,
+                                 const char *grant_id, const char *resource,
                                  const apiauth_oauth_binding_t *bind,
                                  apr_int64_t now)
 {
@@ -35,7 +35,7 @@ char *apiauth_oauth_access_token(apr_pool_t *p,
     claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}",
                        "iss", cfg->issuer,
                        "sub", user ? user : client->id,
-                       "aud", cfg->audience,
+                       "aud", resource ? resource : cfg->audience,
                        "client_id", client->id,
                        "app", client->app,
                        "scope", scope ? scope : "",
@@ -73,7 +73,7 @@ apiauth_status_t apiauth_oauth_access_token_check(
     apiauth_jwt_claims_t *claims_out, apiauth_error_t *err)
 {
     apiauth_jwt_expect_t expect = {cfg->issuer, cfg->audience, "at+jwt", now,
-                                   cfg->leeway};
+                                   cfg->leeway, cfg->resources};
     apiauth_jwt_claims_t claims;
     const char *gid, *app;
     apiauth_status_t st;
@@ -114,8 +114,12 @@ apiauth_status_t apiauth_oauth_access_token_check(
         }
         app = status.client_app;
     }
-    apiauth_jwt_identity(&claims, app, cfg->issuer, cfg->audience, id);
+    apiauth_jwt_identity(&claims, app, cfg->issuer, claims.aud, id);
     id->grant_id = gid;
+    /* a token for one resource (RFC 8707), taken where that is the
+     * location's ApiAuthResource only */
+    id->resource = strcmp(claims.aud, cfg->audience) != 0 ? claims.aud
+                                                           : NULL;
     if (claims_out) {
         *claims_out = claims;
     }
@@ -167,7 +171,7 @@ apiauth_status_t apiauth_oauth_introspect(apr_pool_t *p,
         *response = json_pack(
             "{s:b, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
             "active", 1, "scope", id.scope, "client_id", id.client_id,
-            "sub", claims.sub, "aud", cfg->audience, "iss", cfg->issuer,
+            "sub", claims.sub, "aud", claims.aud, "iss", cfg->issuer,
             "exp", (json_int_t)claims.exp, "iat", (json_int_t)claims.iat,
             "nbf", (json_int_t)claims.nbf, "jti", claims.jti, "token_type",
             id.bound_jkt ? "DPoP" : "Bearer");
@@ -233,7 +237,7 @@ apiauth_status_t apiauth_oauth_revoke(apr_pool_t *p,
     }
     if (apiauth_jwt_shaped(token)) {
         apiauth_jwt_expect_t expect = {cfg->issuer, cfg->audience, "at+jwt",
-                                       now, cfg->leeway};
+                                       now, cfg->leeway, cfg->resources};
         /* an expired or foreign token needs no revoking */
         if (apiauth_jwt_verify(p, token, cfg->keys, &expect, &claims, &why)
                 != APIAUTH_OK

@@ -180,6 +180,10 @@ apiauth_status_t apiauth_oauth_authorize_check(
                       "not allowed to this client");
     }
     a->granted_scope = scope;
+    if ((st = apiauth_oauth_resource_asked(cfg, params, &a->resource, err))
+        != APIAUTH_OK) {
+        return st;
+    }
     if (a->code_challenge_method && !a->code_challenge) {
         return refuse(err, "invalid_request", "code_challenge_method without "
                       "code_challenge");
@@ -242,7 +246,8 @@ apiauth_status_t apiauth_oauth_authorize_issue(
     code_row.expires = now + cfg->code_lifetime;
     digest = apiauth_digest_hex(p, cfg->pepper, secret);
     st = digest && apiauth_store_grant_insert(p, db, grant_id, a->client.id,
-                                              user, a->granted_scope, now,
+                                              user, a->granted_scope,
+                                              a->resource, now,
                                               code_row.expires) == APIAUTH_OK
                  && apiauth_store_single_use_insert(
                         p, db, APIAUTH_SINGLE_USE_CODE, digest, &code_row)
@@ -298,7 +303,8 @@ char *apiauth_oauth_redirect(apr_pool_t *p, const char *base,
 
 /* The consent form's MAC: HMAC-SHA-256 under `key` over what the form
  * answers -- the user, and the authorization request as checked: client,
- * redirect URI as sent, granted scope, state, PKCE challenge and method --
+ * redirect URI as sent, granted scope, state, PKCE challenge and method,
+ * resource --
  * and its nonce and time.  Each part is length-prefixed: r->user comes
  * from whatever authenticated the user and may hold a newline, and
  * ("a\nb", "c") must not sign the same bytes as ("a", "b\nc"). */
@@ -307,10 +313,10 @@ static const char *consent_mac(apr_pool_t *p, const apiauth_pepper_t *key,
                                const apiauth_oauth_authz_t *a,
                                const char *nonce, const char *when)
 {
-    const char *parts[] = {"consent form 2", user, a->client.id,
+    const char *parts[] = {"consent form 3", user, a->client.id,
                            a->redirect_uri, a->granted_scope, a->state,
                            a->code_challenge, a->code_challenge_method,
-                           nonce, when};
+                           a->resource, nonce, when};
     unsigned char mac[APIAUTH_DIGEST_LEN];
     const void *data[1];
     apr_size_t lens[1];

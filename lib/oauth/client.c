@@ -10,7 +10,9 @@
  */
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
+#include <apr_uri.h>
 
 #include "encoding.h"
 #include "form.h"
@@ -238,4 +240,99 @@ const char *apiauth_oauth_scope_default(apr_pool_t *p,
         }
     }
     return apr_array_pstrcat(p, out, ' ');
+}
+
+apiauth_status_t apiauth_oauth_resource_asked(const apiauth_oauth_config_t *cfg,
+                                              apr_table_t *params,
+                                              const char **resource,
+                                              apiauth_error_t *err)
+{
+    const apr_array_header_t *all = apr_table_elts(params);
+    const char *asked = NULL;
+    int i, n = 0;
+
+    *resource = NULL;
+    for (i = 0; i < all->nelts; i++) {
+        const apr_table_entry_t *e = &APR_ARRAY_IDX(all, i,
+                                                    apr_table_entry_t);
+        if (strcmp(e->key, "resource") == 0) {
+            asked = e->val;
+            n++;
+        }
+    }
+    if (n == 0) {
+        return APIAUTH_OK;
+    }
+    if (n > 1) {
+        return apiauth_fail(err, APIAUTH_INVALID, "invalid_target",
+                            "one resource per request");
+    }
+    for (i = 0; cfg->resources && i < cfg->resources->nelts; i++) {
+        if (strcmp(asked, APR_ARRAY_IDX(cfg->resources, i, const char *))
+            == 0) {
+            *resource = APR_ARRAY_IDX(cfg->resources, i, const char *);
+            return APIAUTH_OK;
+        }
+    }
+    return apiauth_fail(err, APIAUTH_INVALID, "invalid_target",
+                        "the resource is not one this server issues tokens "
+                        "for");
+}
+
+/* RFC 7591's client_name is for people: any text, but no control
+ * character (it is shown on a page, logged, put in JSON), none of the
+ * marks that reorder the text around it (U+202A-U+202E, U+2066-U+2069:
+ * the consent page's sentence must read as written), and not so long
+ * that it pushes the page off the screen. */
+int apiauth_oauth_client_name_valid(const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    json_t *utf8 = json_string(s);   /* NULL unless valid UTF-8 */
+    size_t chars = 0;
+
+    json_decref(utf8);
+    for (; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f
+            || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f)      /* C1 */
+            || (c[0] == 0xe2 && c[1] == 0x80 && c[2] >= 0xaa
+                && c[2] <= 0xae)                           /* LRE..RLO */
+            || (c[0] == 0xe2 && c[1] == 0x81 && c[2] >= 0xa6
+                && c[2] <= 0xa9)) {                        /* LRI..PDI */
+            return 0;
+        }
+        chars += (*c & 0xc0) != 0x80;
+    }
+    return utf8 != NULL && chars >= 1 && chars <= 100;
+}
+
+int apiauth_oauth_redirect_uri_registrable(apr_pool_t *p, const char *uri,
+                                           int native)
+{
+    apr_uri_t u;
+
+    if (strchr(uri, '#') || strchr(uri, ' ')) {
+        return 0;
+    }
+    /* RFC 8252 §7.1: an app's own scheme, named after a domain it owns */
+    if (native && strchr(uri, ':') && strchr(uri, '.')
+        && strchr(uri, '.') < strchr(uri, ':')
+        && strncmp(uri, "http", 4) != 0) {
+        const char *c;
+        for (c = uri; *c != ':'; c++) {
+            if (!apr_isalnum(*c) && *c != '.' && *c != '-' && *c != '+') {
+                return 0;
+            }
+        }
+        return strlen(uri) > (apr_size_t)(c - uri) + 1;
+    }
+    if (apr_uri_parse(p, uri, &u) != APR_SUCCESS || u.scheme == NULL
+        || u.hostname == NULL || u.fragment) {
+        return 0;
+    }
+    if (strcmp(u.scheme, "https") == 0) {
+        return 1;
+    }
+    return strcmp(u.scheme, "http") == 0
+           && (strcmp(u.hostname, "127.0.0.1") == 0
+               || strcmp(u.hostname, "::1") == 0);
 }

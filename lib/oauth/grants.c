@@ -69,7 +69,8 @@ static apiauth_status_t grant_client_credentials(
     apiauth_error_t *err)
 {
     const char *scope = apr_table_get(params, "scope");
-    const char *access;
+    const char *access, *resource;
+    apiauth_status_t st;
 
     if (apiauth_oauth_client_is_public(client)) {
         return invalid(err, "unauthorized_client",
@@ -90,8 +91,12 @@ static apiauth_status_t grant_client_credentials(
                        "or not allowed to this client with "
                        "client_credentials");
     }
+    if ((st = apiauth_oauth_resource_asked(cfg, params, &resource, err))
+        != APIAUTH_OK) {
+        return st;
+    }
     access = apiauth_oauth_access_token(p, cfg, client, NULL, scope, NULL,
-                                        bind, now);
+                                        resource, bind, now);
     if (access == NULL) {
         return apiauth_fail(err, APIAUTH_ERROR, "server_error",
                             "the access token could not be signed");
@@ -107,6 +112,7 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                               const apiauth_oauth_client_t *client,
                               const char *user, const char *granted_scope,
                               const char *scope, const char *grant_id,
+                              const char *resource,
                               const apiauth_oauth_binding_t *bind,
                               apr_int64_t now, json_t **response,
                               apiauth_error_t *err)
@@ -122,7 +128,7 @@ static apiauth_status_t issue(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                 : cfg->access_lifetime);
 
     access = apiauth_oauth_access_token(p, cfg, client, user, scope, grant_id,
-                                        bind, now);
+                                        resource, bind, now);
     if (access == NULL) {
         return apiauth_fail(err, APIAUTH_ERROR, "server_error",
                             "the access token could not be signed");
@@ -253,20 +259,37 @@ static apiauth_status_t not_spent(apr_pool_t *p,
 /* Is the grant family still live?  The user may have withdrawn it
  * between the code and its redemption, or a replay may have revoked it:
  * nothing new is issued from a revoked grant, not even a first token. */
-static apiauth_status_t grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                   const char *grant_id,
+static apiauth_status_t grant_live(apr_pool_t *p,
+                                   const apiauth_oauth_config_t *cfg,
+                                   apiauth_db_t *db, const char *grant_id,
+                                   apr_table_t *params,
                                    const apiauth_oauth_binding_t *bind,
+                                   const char **resource,
                                    apiauth_error_t *err)
 {
-    const char *jkt = NULL;
+    apiauth_grant_bound_t bound = {NULL, NULL};
+    apiauth_status_t st;
+    const char *asked;
 
-    switch (apiauth_store_grant_live(p, db, grant_id, &jkt)) {
+    switch (apiauth_store_grant_live(p, db, grant_id, &bound)) {
     case APIAUTH_OK:
         /* a family bound to a DPoP key goes on with that key alone */
-        if (jkt && !(dpop(bind) && strcmp(bind->jkt, jkt) == 0)) {
+        if (bound.jkt && !(dpop(bind) && strcmp(bind->jkt, bound.jkt) == 0)) {
             return invalid(err, "invalid_dpop_proof", "this refresh token "
                            "is bound to a DPoP key: send a proof by it");
         }
+        /* and a family granted for one resource, with that one (RFC 8707
+         * §2.2: a token request may name the resource, not another) */
+        if ((st = apiauth_oauth_resource_asked(cfg, params, &asked, err))
+            != APIAUTH_OK) {
+            return st;
+        }
+        if (asked && (bound.resource == NULL
+                      || strcmp(asked, bound.resource) != 0)) {
+            return invalid(err, "invalid_target", "the grant is not for "
+                           "this resource");
+        }
+        *resource = bound.resource;
         return APIAUTH_OK;
     case APIAUTH_DENIED:
         return invalid(err, "invalid_grant", "the grant has been revoked");
@@ -332,7 +355,7 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
     const char *secret = apr_table_get(params, is_code ? "code"
                                                        : "refresh_token");
     const char *verifier = apr_table_get(params, "code_verifier");
-    const char *digest, *scope = NULL;
+    const char *digest, *scope = NULL, *resource = NULL;
     apiauth_single_use_t row;
     apiauth_status_t st;
 
@@ -374,11 +397,12 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                apr_table_get(params, "redirect_uri"), verifier,
                                err)) != APIAUTH_OK)
         || (st = narrowed_scope(params, row.scope, &scope, err)) != APIAUTH_OK
-        || (st = grant_live(p, db, row.grant_id, bind, err)) != APIAUTH_OK) {
+        || (st = grant_live(p, cfg, db, row.grant_id, params, bind,
+                            &resource, err)) != APIAUTH_OK) {
         return st;
     }
     st = issue(p, cfg, db, client, row.user_id, row.scope, scope,
-               row.grant_id, bind, now, response, err);
+               row.grant_id, resource, bind, now, response, err);
     *keep = st == APIAUTH_OK;
     return st;
 }

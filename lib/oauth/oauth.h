@@ -52,6 +52,9 @@ typedef struct apiauth_oauth_config {
                                            * tokens; exp is strict */
     const apr_array_header_t *scopes;     /* apiauth_oauth_scope_t */
     int require_pkce_all;                 /* else: public clients only */
+    const apr_array_header_t *resources;  /* const char *: the resources
+                                             tokens may be asked for (RFC
+                                             8707); NULL: none */
 } apiauth_oauth_config_t;
 
 /* apiauth_oauth_client_t is the store's record of a client (store.h). */
@@ -112,6 +115,42 @@ const char *apiauth_oauth_scope_default(apr_pool_t *p,
                                         const apiauth_oauth_client_t *client,
                                         unsigned grant);
 
+/* RFC 7591's client_name, shown to people: 1 to 100 characters of UTF-8,
+ * no control character, none of the marks that reorder text. */
+int apiauth_oauth_client_name_valid(const char *s);
+
+/* May `uri` be registered as a redirect URI?  https, or http on a
+ * loopback address (RFC 8252 §7.3); for a `native` app also a private
+ * scheme named after a domain (RFC 8252 §7.1: com.example.app:/cb).
+ * Never a fragment. */
+int apiauth_oauth_redirect_uri_registrable(apr_pool_t *p, const char *uri,
+                                           int native);
+
+/* The resource a request names (RFC 8707 `resource`), checked against
+ * the server's: APIAUTH_OK with *resource (NULL when none was named);
+ * APIAUTH_INVALID with invalid_target for one not known here, more than
+ * one, or one with a fragment. */
+apiauth_status_t apiauth_oauth_resource_asked(const apiauth_oauth_config_t *cfg,
+                                              apr_table_t *params,
+                                              const char **resource,
+                                              apiauth_error_t *err);
+
+/* ---- dynamic client registration (register.c) -------------------- */
+
+/* Registers the client whose metadata (RFC 7591 §2) is the JSON `body`,
+ * in `app`: `trusted` when the request carried the initial access token,
+ * which alone lets a confidential client (a secret) be made.  APIAUTH_OK
+ * with the §3.2.1 response (the secret in it, once); APIAUTH_INVALID with
+ * invalid_redirect_uri or invalid_client_metadata (answer 400);
+ * APIAUTH_ERROR when the store fails. */
+apiauth_status_t apiauth_oauth_register(apr_pool_t *p,
+                                        const apiauth_oauth_config_t *cfg,
+                                        apiauth_db_t *db, const char *body,
+                                        apr_size_t len, const char *app,
+                                        int trusted, apr_int64_t now,
+                                        json_t **response,
+                                        apiauth_error_t *err);
+
 /* ---- the token endpoint (grants.c) ------------------------------- */
 
 /* Runs the grant of `params` (grant_type ...) for an authenticated client
@@ -134,6 +173,7 @@ typedef struct apiauth_oauth_authz {
     /* as requested */
     const char *response_type, *client_id, *redirect_uri, *scope, *state;
     const char *code_challenge, *code_challenge_method;
+    const char *resource;        /* RFC 8707: the tokens' aud; NULL: ours */
     /* as decided by apiauth_oauth_authorize_check */
     apiauth_oauth_client_t client;
     const char *redirect_to;     /* where the answer goes */
@@ -203,13 +243,14 @@ apiauth_status_t apiauth_oauth_consent_spend(apr_pool_t *p,
 /* ---- access tokens (access.c) ------------------------------------- */
 
 /* A new access token (RFC 9068 JWT) for `client`; `user` NULL for the
- * client itself, `grant_id` NULL outside a grant family, `bind` (may be
- * NULL) the cnf claim of a sender-constrained token. */
+ * client itself, `grant_id` NULL outside a grant family, `resource` its
+ * aud (RFC 8707; NULL: the server's audience), `bind` (may be NULL) the
+ * cnf claim of a sender-constrained token. */
 char *apiauth_oauth_access_token(apr_pool_t *p,
                                  const apiauth_oauth_config_t *cfg,
                                  const apiauth_oauth_client_t *client,
                                  const char *user, const char *scope,
-                                 const char *grant_id,
+                                 const char *grant_id, const char *resource,
                                  const apiauth_oauth_binding_t *bind,
                                  apr_int64_t now);
 

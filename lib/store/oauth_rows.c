@@ -155,13 +155,14 @@ apiauth_status_t apiauth_store_grant_insert(apr_pool_t *p, apiauth_db_t *db,
                                             const char *client_id,
                                             const char *user,
                                             const char *scope,
+                                            const char *resource,
                                             apr_int64_t now,
                                             apr_int64_t expires)
 {
-    const char *args[6] = {id, client_id, user, scope,
+    const char *args[7] = {id, client_id, user, scope, resource,
                            apiauth_db_int(p, now), apiauth_db_int(p, expires)};
 
-    return apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_INSERT, 6, args, NULL);
+    return apiauth_db_exec(p, db, APIAUTH_SQL_GRANT_INSERT, 7, args, NULL);
 }
 
 apiauth_status_t apiauth_store_grant_extend(apr_pool_t *p, apiauth_db_t *db,
@@ -175,17 +176,19 @@ apiauth_status_t apiauth_store_grant_extend(apr_pool_t *p, apiauth_db_t *db,
 }
 
 apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                          const char *id, const char **jkt)
+                                          const char *id,
+                                          apiauth_grant_bound_t *bound)
 {
     const char *args[1] = {id};
     const char **c;
 
-    /* id, client_id, user_id, scope, expires, revoked, jkt */
+    /* id, client_id, user_id, scope, expires, revoked, jkt, resource */
     switch (apiauth_db_select_one(p, db, APIAUTH_SQL_GRANT_FIND, 1, args,
                                   &c)) {
     case APIAUTH_OK:
-        if (jkt) {
-            *jkt = apiauth_db_text(c[6]);
+        if (bound) {
+            bound->jkt = apiauth_db_text(c[6]);
+            bound->resource = apiauth_db_text(c[7]);
         }
         return c[5] == NULL ? APIAUTH_OK : APIAUTH_DENIED;
     case APIAUTH_NOT_MINE:

@@ -180,17 +180,25 @@ apiauth_status_t apiauth_store_grant_insert(apr_pool_t *p, apiauth_db_t *db,
                                             const char *client_id,
                                             const char *user,
                                             const char *scope,
+                                            const char *resource,
                                             apr_int64_t now,
                                             apr_int64_t expires);
 /* Lengthens the family's life to `until` (never shortens it). */
 apiauth_status_t apiauth_store_grant_extend(apr_pool_t *p, apiauth_db_t *db,
                                             const char *id,
                                             apr_int64_t until);
-/* Is the family live?  APIAUTH_OK (and *jkt, when asked, the DPoP key it
- * is bound to, NULL for none); APIAUTH_DENIED when it was revoked, or is
- * gone (purged). */
+/* What a family is bound to: the DPoP key of its first tokens (jkt),
+ * the resource it was granted for (RFC 8707); NULL members for none. */
+typedef struct apiauth_grant_bound {
+    const char *jkt;
+    const char *resource;
+} apiauth_grant_bound_t;
+
+/* Is the family live?  APIAUTH_OK (and *bound, when asked);
+ * APIAUTH_DENIED when it was revoked, or is gone (purged). */
 apiauth_status_t apiauth_store_grant_live(apr_pool_t *p, apiauth_db_t *db,
-                                          const char *id, const char **jkt);
+                                          const char *id,
+                                          apiauth_grant_bound_t *bound);
 /* Binds the family to a DPoP key, if it is bound to none yet. */
 apiauth_status_t apiauth_store_grant_bind(apr_pool_t *p, apiauth_db_t *db,
                                           const char *id, const char *jkt);

@@ -9,11 +9,21 @@ import time
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def ec_jwk(key):
+    """The public JWK of a P-256 key, its coordinates 32 bytes each as RFC
+    7518 §6.2.1.2 requires (PyJWT 2.6 drops leading zero bytes, one key in
+    128)."""
+    n = key.public_key().public_numbers()
+    return {"kty": "EC", "crv": "P-256",
+            "x": b64url(n.x.to_bytes(32, "big")),
+            "y": b64url(n.y.to_bytes(32, "big"))}
 
 
 def ath(token):
@@ -25,7 +35,7 @@ class DPoPKey:
         if kind == "ec":
             self.key = ec.generate_private_key(ec.SECP256R1())
             self.alg = "ES256"
-            public = ECAlgorithm.to_jwk(self.key.public_key())
+            public = json.dumps(ec_jwk(self.key))
         elif kind == "ed25519":
             self.key = ed25519.Ed25519PrivateKey.generate()
             self.alg = "EdDSA"

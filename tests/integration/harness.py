@@ -771,12 +771,13 @@ class OAuthServer:
     with a fresh signing key, a SQLite store, a resource owner alice (password
     wonderland) who logs in with Basic at the authorize endpoint, and
     protected resources under /integration/v1 (scope integration.store) and
-    /orders (integration.order).  `body` adds configuration; the issuer is
+    /orders (integration.order).  `body` adds configuration (@ISSUER@ in
+    it, and in `extra`, is the issuer); the issuer is
     https://127.0.0.1:<https port>.  `endpoints` False: no
     ApiAuthOAuthEndpoint, the metadata finds each endpoint itself."""
 
     def __init__(self, cert, key, key_kind="rsa", body="", extra="",
-                 store=None, endpoints=True, **httpd_kw):
+                 store=None, endpoints=True, modules=(), **httpd_kw):
         self.dir = make_workdir("apiauth-oauth-")
         self.signing_key = make_key(self.dir, key_kind)
         self.users = self.dir / "users"
@@ -793,10 +794,13 @@ class OAuthServer:
                 line for line in template.splitlines()
                 if not line.startswith("ApiAuthOAuthEndpoint"))
         conf = template.format(issuer=self.issuer, key=self.signing_key,
-                               users=self.users, extra=extra)
+                               users=self.users,
+                               extra=extra.replace("@ISSUER@", self.issuer))
+        body = body.replace("@ISSUER@", self.issuer)
         self.httpd = Httpd(make_workdir("apiauth-httpd-"), cert, key,
                            body=conf + body, store=self.store,
-                           modules=("oauth",), https_port=port, **httpd_kw)
+                           modules=("oauth", *modules), https_port=port,
+                           **httpd_kw)
 
     def client(self, name, *grants, redirect_uris=("https://client.example/cb",),
                scopes=("integration.store",), public=False, first_party=False,

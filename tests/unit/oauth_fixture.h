@@ -228,6 +228,7 @@ static int oauth_setup(void **state)
     fx.cfg.leeway = LEEWAY;
     fx.cfg.scopes = scopes;
     fx.cfg.require_pkce_all = 0;
+    fx.cfg.resources = NULL;
     if (apiauth_store_app_insert(unit_pool, fx.db, &app) != APIAUTH_OK) {
         store_teardown(state);
         return -1;

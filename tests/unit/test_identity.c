@@ -155,7 +155,7 @@ static void test_serialized_form_is_the_versioned_record(void **state)
     id.scope = "a b";
     id.expires = 7;
     assert_string_equal(apiauth_identity_serialize(unit_pool, &id),
-                        "3" US "oauth" US US US "jti" US "app" US US US "a b"
+                        "4" US "oauth" US US US US "jti" US "app" US US US "a b"
                         US US US US US US US US "7");
 }
 
@@ -181,7 +181,7 @@ static void test_parse_reads_a_hand_written_entry(void **state)
 {
     apiauth_identity_t id;
 
-    assert_int_equal(parse("3" US "install" US US US "crd_9" US "app_9" US "u" US
+    assert_int_equal(parse("4" US "install" US US US US "crd_9" US "app_9" US "u" US
                            US "" US "dev-1" US US US US US "grt_1" US "dbd" US
                            "0", &id), APIAUTH_OK);
     assert_int_equal(id.kind, APIAUTH_KIND_INSTALL);
@@ -202,25 +202,25 @@ static void test_parse_refuses_corrupt_entries(void **state)
         "" US "api_key" US "c" US "a" US US US US US US "0",
         "01" US "api_key" US "c" US "a" US US US US US US "0",
         /* too few fields */
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US "0",
+        "4" US "api_key" US US US US "c" US "a",
         "3",
         /* kind */
-        "3" US "none" US US US "c" US "a" US US US US US US US US US US US "0",
-        "3" US "wizard" US US US "c" US "a" US US US US US US US US US US US "0",
-        "3" US "" US US US "c" US "a" US US US US US US US US US US US "0",
+        "4" US "none" US US US US "c" US "a" US US US US US US US US US US US "0",
+        "4" US "wizard" US US US US "c" US "a" US US US US US US US US US US US "0",
+        "4" US "" US US US US "c" US "a" US US US US US US US US US US US "0",
         /* credential id and app are required */
-        "3" US "api_key" US US US "" US "a" US US US US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "" US US US US US US US US US US US "0",
+        "4" US "api_key" US US US US "" US "a" US US US US US US US US US US US "0",
+        "4" US "api_key" US US US US "c" US "" US US US US US US US US US US US "0",
         /* expires */
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "x",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "12x",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "12 ",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "-1",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "x",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "12x",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "12 ",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "-1",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US
             "99999999999999999999",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "0x10",
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "0x10",
     };
     apiauth_identity_t id;
     size_t i;
@@ -232,9 +232,9 @@ static void test_parse_refuses_corrupt_entries(void **state)
 
 static void test_parse_refuses_trailing_garbage(void **state)
 {
-    const char *good = "3" US "api_key" US US US "c" US "a" US US US US US US US US
+    const char *good = "4" US "api_key" US US US US "c" US "a" US US US US US US US US
                        US US US "5";
-#define GOOD "3" US "api_key" US US US "c" US "a" US US US US US US US US US US US "5"
+#define GOOD "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US US "5"
     const char *bad[] = {
         GOOD US,
         GOOD US "extra",
@@ -254,19 +254,19 @@ static void test_parse_refuses_trailing_garbage(void **state)
 static void test_parse_refuses_control_characters_in_fields(void **state)
 {
     const char *bad[] = {
-        "3" US "api_key" US US US "c\n" US "a" US US US US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a\r" US US US US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a" US "u\nX-Evil: 1"
+        "4" US "api_key" US US US US "c\n" US "a" US US US US US US US US US US US "0",
+        "4" US "api_key" US US US US "c" US "a\r" US US US US US US US US US US US "0",
+        "4" US "api_key" US US US US "c" US "a" US "u\nX-Evil: 1"
             US US US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a" US US "cli\t"
+        "4" US "api_key" US US US US "c" US "a" US US "cli\t"
             US US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a" US US US "read\x7f"
+        "4" US "api_key" US US US US "c" US "a" US US US "read\x7f"
             US US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a" US US US US "dev\x01"
+        "4" US "api_key" US US US US "c" US "a" US US US US "dev\x01"
             US US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a" US US US US US "app\x1b"
+        "4" US "api_key" US US US US "c" US "a" US US US US US "app\x1b"
             US US US US US US "0",
-        "3" US "api_key" US US US "c" US "a" US US US US US US US US US US
+        "4" US "api_key" US US US US "c" US "a" US US US US US US US US US US
             "dbd\n" US "0",
     };
     apiauth_identity_t id;
@@ -293,7 +293,7 @@ static void test_parse_finds_a_control_character_anywhere_in_a_long_field(
             scope[at] = '\x02';
         }
         apr_snprintf(entry, sizeof(entry),
-                     "3" US "api_key" US US US "c" US "a" US US US "%s"
+                     "4" US "api_key" US US US US "c" US "a" US US US "%s"
                      US US US US US US US US "0", scope);
         assert_int_equal(parse(entry, &id), at < sizeof(scope) - 1
                                                 ? APIAUTH_INVALID
@@ -304,7 +304,7 @@ static void test_parse_finds_a_control_character_anywhere_in_a_long_field(
 
 static void test_parse_honours_the_length_not_the_nul(void **state)
 {
-    const char *s = "3" US "api_key" US US US "c" US "a" US US US US US US US US US
+    const char *s = "4" US "api_key" US US US US "c" US "a" US US US US US US US US US
                     US US "5";
     char buf[64];
     apiauth_identity_t id;
@@ -328,7 +328,7 @@ static void test_parse_honours_the_length_not_the_nul(void **state)
 
 static const char *entry_of_length(apr_size_t len)
 {
-    const char *head = "3" US "api_key" US US US "c" US "a" US US US;
+    const char *head = "4" US "api_key" US US US US "c" US "a" US US US;
     const char *tail = US US US US US US US US "0";
     apr_size_t hl = strlen(head), tl = strlen(tail);
     char *s = apr_palloc(unit_pool, len + 1);
@@ -346,7 +346,7 @@ static void test_parse_refuses_entries_over_8192_bytes(void **state)
     apiauth_identity_t id;
 
     assert_int_equal(parse(entry_of_length(8192), &id), APIAUTH_OK);
-    assert_int_equal(strlen(id.scope), 8192 - 27);
+    assert_int_equal(strlen(id.scope), 8192 - 28);
     assert_int_equal(parse(entry_of_length(8193), &id), APIAUTH_INVALID);
 }
 
@@ -396,7 +396,7 @@ static void test_parse_buf_then_move_points_into_the_copy(void **state)
 
 static void test_parse_buf_refuses_what_parse_refuses(void **state)
 {
-    char bad[] = "3" US "api_key" US US US "crd_1" US "app_1\x01";
+    char bad[] = "4" US "api_key" US US US US "crd_1" US "app_1\x01";
     apiauth_identity_t id;
 
     assert_int_equal(apiauth_identity_parse_buf(bad, strlen(bad), &id),

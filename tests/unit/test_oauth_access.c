@@ -27,7 +27,7 @@ static const char *client_token(const char *client_id, apr_int64_t now)
 {
     apiauth_oauth_client_t c = client_get(client_id);
     const char *t = apiauth_oauth_access_token(unit_pool, &fx.cfg, &c, NULL,
-                                               "read", NULL, NULL, now);
+                                               "read", NULL, NULL, NULL, now);
 
     assert_non_null(t);
     return t;

@@ -915,6 +915,139 @@ static void test_refresh_may_narrow_the_scope(void **state)
     assert_string_equal(str(again, "scope"), "read write");
 }
 
+/* --- resource indicators (RFC 8707) ---------------------------------- */
+
+#define MCP "https://api.example/mcp"
+#define MCP2 "https://api.example/other"
+
+static void know_resources(void)
+{
+    apr_array_header_t *r = apr_array_make(unit_pool, 2, sizeof(char *));
+
+    APR_ARRAY_PUSH(r, const char *) = MCP;
+    APR_ARRAY_PUSH(r, const char *) = MCP2;
+    fx.cfg.resources = r;
+}
+
+/* The aud of a token, and what the resource check says of it. */
+static const char *aud_of(token_result_t t, const char **resource)
+{
+    apiauth_identity_t id;
+    apiauth_error_t err;
+
+    assert_int_equal(apiauth_oauth_access_token_check(
+                         unit_pool, &fx.cfg, fx.db, str(t, "access_token"),
+                         NOW + 30, &id, NULL, &err), APIAUTH_OK);
+    *resource = id.resource;
+    return id.audience;
+}
+
+static void test_client_credentials_for_a_resource(void **state)
+{
+    const char *resource;
+    token_result_t t;
+
+    add_clients();
+    know_resources();
+    t = token("cli_conf", params_of("grant_type", "client_credentials",
+                                    "resource", MCP, NULL), NOW);
+    assert_issued(t);
+    assert_string_equal(aud_of(t, &resource), MCP);
+    assert_string_equal(resource, MCP);
+    /* none named: the server's own audience, no resource */
+    t = token("cli_conf", params_of("grant_type", "client_credentials",
+                                    NULL), NOW);
+    assert_string_equal(aud_of(t, &resource), AUDIENCE);
+    assert_null(resource);
+    assert_refused(token("cli_conf",
+                         params_of("grant_type", "client_credentials",
+                                   "resource", "https://elsewhere/", NULL),
+                         NOW), APIAUTH_INVALID, "invalid_target");
+    {
+        apr_table_t *two = params_of("grant_type", "client_credentials",
+                                     "resource", MCP, NULL);
+        apr_table_add(two, "resource", MCP2);
+        assert_refused(token("cli_conf", two, NOW), APIAUTH_INVALID,
+                       "invalid_target");
+    }
+}
+
+static void test_a_grant_for_a_resource_keeps_it(void **state)
+{
+    apiauth_oauth_authz_t a;
+    apiauth_error_t err = {NULL, NULL};
+    const char *code = NULL, *resource;
+    token_result_t first, again;
+    int redirectable;
+
+    add_clients();
+    know_resources();
+    assert_int_equal(apiauth_oauth_authorize_check(
+                         unit_pool, &fx.cfg, fx.db,
+                         params_of("response_type", "code", "client_id",
+                                   "cli_conf", "redirect_uri", CB,
+                                   "code_challenge", CHALLENGE,
+                                   "code_challenge_method", "S256",
+                                   "resource", MCP, NULL),
+                         &a, &redirectable, &err), APIAUTH_OK);
+    assert_string_equal(a.resource, MCP);
+    assert_int_equal(apiauth_oauth_authorize_issue(unit_pool, &fx.cfg, fx.db,
+                                                   &a, USER, NULL, NOW, &code,
+                                                   &err), APIAUTH_OK);
+    first = redeem("cli_conf", code, CB, VERIFIER, NULL, NOW);
+    assert_issued(first);
+    assert_string_equal(aud_of(first, &resource), MCP);
+    /* a refresh may name it again, or not at all; never another */
+    assert_refused(token("cli_conf",
+                         params_of("grant_type", "refresh_token",
+                                   "refresh_token",
+                                   str(first, "refresh_token"), "resource",
+                                   MCP2, NULL), NOW + 10),
+                   APIAUTH_INVALID, "invalid_target");
+    again = token("cli_conf", params_of("grant_type", "refresh_token",
+                                        "refresh_token",
+                                        str(first, "refresh_token"),
+                                        "resource", MCP, NULL), NOW + 10);
+    assert_issued(again);
+    assert_string_equal(aud_of(again, &resource), MCP);
+    again = refresh("cli_conf", str(again, "refresh_token"), NULL, NOW + 20);
+    assert_issued(again);
+    assert_string_equal(aud_of(again, &resource), MCP);
+    assert_string_equal(resource, MCP);
+}
+
+static void test_a_grant_without_a_resource_gets_none_later(void **state)
+{
+    token_result_t first = (add_clients(), know_resources(), first_tokens());
+
+    assert_refused(token("cli_conf",
+                         params_of("grant_type", "refresh_token",
+                                   "refresh_token",
+                                   str(first, "refresh_token"), "resource",
+                                   MCP, NULL), NOW + 10),
+                   APIAUTH_INVALID, "invalid_target");
+}
+
+static void test_authorize_refuses_an_unknown_resource(void **state)
+{
+    apiauth_oauth_authz_t a;
+    apiauth_error_t err = {NULL, NULL};
+    int redirectable;
+
+    add_clients();
+    know_resources();
+    assert_int_equal(apiauth_oauth_authorize_check(
+                         unit_pool, &fx.cfg, fx.db,
+                         params_of("response_type", "code", "client_id",
+                                   "cli_conf", "redirect_uri", CB,
+                                   "code_challenge", CHALLENGE,
+                                   "code_challenge_method", "S256",
+                                   "resource", "https://elsewhere/", NULL),
+                         &a, &redirectable, &err), APIAUTH_INVALID);
+    assert_string_equal(err.error, "invalid_target");
+    assert_true(redirectable);
+}
+
 static void test_refresh_may_not_widen_the_scope(void **state)
 {
     token_result_t first;
@@ -1202,6 +1335,10 @@ int main(void)
         OAUTH_TEST(test_refused_refresh_leaves_the_refresh_token_usable),
         OAUTH_TEST(test_refresh_may_narrow_the_scope),
         OAUTH_TEST(test_refresh_may_not_widen_the_scope),
+        OAUTH_TEST(test_client_credentials_for_a_resource),
+        OAUTH_TEST(test_a_grant_for_a_resource_keeps_it),
+        OAUTH_TEST(test_a_grant_without_a_resource_gets_none_later),
+        OAUTH_TEST(test_authorize_refuses_an_unknown_resource),
         OAUTH_TEST(test_unknown_or_missing_refresh_token),
         OAUTH_TEST(test_refresh_of_a_revoked_grant_is_invalid_grant),
         OAUTH_TEST(test_refresh_lengthens_the_family),

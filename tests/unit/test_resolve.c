@@ -383,6 +383,56 @@ static void test_admission_expiry_and_the_jwt_leeway(void **state)
                            NOW + 1, "oauth"), APIAUTH_OK);
 }
 
+/* RFC 8707: a token for one resource is taken at that resource only */
+static apiauth_status_t admit_for(const char *location_resource,
+                                  apiauth_kind_t kind, const char *provider,
+                                  const char *resource, const char *audience)
+{
+    apiauth_admission_t rules = {APIAUTH_SCHEME_BEARER
+                                     | APIAUTH_SCHEME_APIKEY, 0, 0, 60,
+                                 location_resource};
+    apiauth_credential_t cred = {kind == APIAUTH_KIND_API_KEY
+                                     ? APIAUTH_SCHEME_APIKEY
+                                     : APIAUTH_SCHEME_BEARER,
+                                 APIAUTH_FROM_AUTHORIZATION, "x", "", NULL};
+    apiauth_identity_t id;
+    apiauth_error_t err;
+
+    memset(&id, 0, sizeof(id));
+    id.kind = kind;
+    id.provider = provider;
+    id.resource = resource;
+    id.audience = audience;
+    return apiauth_admit(&rules, &cred, &id, NOW, &err);
+}
+
+static void test_admission_of_tokens_for_a_resource(void **state)
+{
+    const char *mcp = "https://api.example/mcp";
+    const char *other = "https://api.example/other";
+
+    /* ours: the resource it was issued for, there and nowhere else */
+    assert_int_equal(admit_for(mcp, APIAUTH_KIND_OAUTH, "oauth", mcp, mcp),
+                     APIAUTH_OK);
+    assert_int_equal(admit_for(other, APIAUTH_KIND_OAUTH, "oauth", mcp, mcp),
+                     APIAUTH_DENIED);
+    assert_int_equal(admit_for(NULL, APIAUTH_KIND_OAUTH, "oauth", mcp, mcp),
+                     APIAUTH_DENIED);
+    /* a token of the server's own audience: not at a resource location */
+    assert_int_equal(admit_for(mcp, APIAUTH_KIND_OAUTH, "oauth", NULL,
+                               "https://as.example"), APIAUTH_DENIED);
+    assert_int_equal(admit_for(NULL, APIAUTH_KIND_OAUTH, "oauth", NULL,
+                               "https://as.example"), APIAUTH_OK);
+    /* the jwt provider checked aud against ApiAuthJWT audience= */
+    assert_int_equal(admit_for(mcp, APIAUTH_KIND_OAUTH, "jwt", NULL, mcp),
+                     APIAUTH_OK);
+    assert_int_equal(admit_for(mcp, APIAUTH_KIND_OAUTH, "jwt", NULL, other),
+                     APIAUTH_DENIED);
+    /* a key has no audience: its app decides */
+    assert_int_equal(admit_for(mcp, APIAUTH_KIND_API_KEY, "dbd", NULL, NULL),
+                     APIAUTH_OK);
+}
+
 /* --- the Tapglue rule at logout ------------------------------------- */
 
 static apiauth_status_t logout(void **state, const char *app_token,
@@ -462,6 +512,7 @@ int main(void)
         UNIT_TEST(test_admission_per_scheme),
         UNIT_TEST(test_admission_of_app_tokens_and_backend_tokens),
         UNIT_TEST(test_admission_expiry_and_the_jwt_leeway),
+        UNIT_TEST(test_admission_of_tokens_for_a_resource),
         RESOLVE_TEST(test_logout_ends_a_session_of_the_app_and_says_so),
         RESOLVE_TEST(test_logout_refuses_what_resolution_refuses),
     };

@@ -542,7 +542,7 @@ static void test_user_delete_ends_their_credentials_and_grants(void **state)
     insert_credential(db, "crd_2", "s2", "token", "bob", NULL, NULL);
     assert_int_equal(apiauth_store_grant_insert(unit_pool, db, "grt_1",
                                                 "cli_1", "alice", "read",
-                                                1700000000, 1800000000),
+                                                NULL, 1700000000, 1800000000),
                      APIAUTH_OK);
     assert_int_equal(apiauth_store_user_login(unit_pool, db,
                                               "alice@example.com", &found),
@@ -611,8 +611,16 @@ static void test_client_round_trips_through_the_store(void **state)
 
     assert_int_equal(apiauth_store_grant_insert(unit_pool, db, "grt_1",
                                                 "cli_1", "alice", "read",
+                                                "https://api.example/mcp",
                                                 1700000000, 1800000000),
                      APIAUTH_OK);
+    {
+        apiauth_grant_bound_t bound;
+        assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1",
+                                                  &bound), APIAUTH_OK);
+        assert_string_equal(bound.resource, "https://api.example/mcp");
+        assert_null(bound.jkt);
+    }
     assert_int_equal(apiauth_store_client_delete(unit_pool, db, "cli_1",
                                                  1700000500), APIAUTH_OK);
     assert_int_equal(apiauth_store_grant_live(unit_pool, db, "grt_1", NULL),
