@@ -94,6 +94,7 @@ static const char usage_text[] =
 "                             for that user stop working\n"
 "      apiauth-admin grant revoke alice shopify\n"
 "\n"
+"An option the command does not take is bad usage, and nothing is done.\n"
 "exit status: 0 done, 1 refused (not found, exists, store error), 2 bad usage\n";
 
 int admin_say(int code, const char *fmt, ...)
@@ -149,20 +150,90 @@ apr_array_header_t *admin_opt_all(apr_pool_t *p, const admin_args_t *a,
     return out;
 }
 
-/* Options that take no value; every other --option takes one. */
-static int is_flag(const char *name)
-{
-    static const char *const flags[] = {"json", "public", "first-party",
-                                        "resource-server", "dpop-bound",
-                                        "help", NULL};
-    int i;
+/* Every --option, and whether it takes a value. */
+static const struct {
+    const char *name;
+    int takes_value;
+} options[] = {
+    {"json", 0}, {"help", 0}, {"pepper", 1},
+    {"kind", 1}, {"user", 1}, {"scope", 1}, {"expires", 1}, {"file", 1},
+    {"app", 1}, {"email", 1}, {"grant", 1}, {"redirect-uri", 1},
+    {"display-name", 1}, {"public", 0}, {"first-party", 0},
+    {"resource-server", 0}, {"dpop-bound", 0}, {"tls-subject", 1},
+    {"tls-cert", 1},
+};
 
-    for (i = 0; flags[i]; i++) {
-        if (strcmp(flags[i], name) == 0) {
-            return 1;
+/* Which options each command takes, beyond json, help and pepper (which
+ * every one takes). */
+static const struct {
+    const char *command, *sub, *takes;
+} takes[] = {
+    {"init", NULL, ""},
+    {"purge", NULL, ""},
+    {"app", "create", ""},
+    {"app", "list", ""},
+    {"app", "install", ""},
+    {"key", "create", " kind user scope expires file "},
+    {"key", "list", ""},
+    {"key", "revoke", ""},
+    {"user", "create", " app email "},
+    {"user", "passwd", ""},
+    {"user", "delete", ""},
+    {"user", "list", ""},
+    {"session", "list", ""},
+    {"session", "revoke", ""},
+    {"client", "create", " grant redirect-uri scope display-name app public "
+                         "first-party resource-server dpop-bound tls-subject "
+                         "tls-cert "},
+    {"client", "list", ""},
+    {"client", "delete", ""},
+    {"grant", "revoke", ""},
+};
+
+/* 1 takes a value, 0 is a flag, -1 is no option of ours. */
+static int option_kind(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        if (strcmp(options[i].name, name) == 0) {
+            return options[i].takes_value;
         }
     }
-    return 0;
+    return -1;
+}
+
+/* Is every option given one the command takes?  A usage error names the
+ * first that is not. */
+static int options_fit(apr_pool_t *p, const admin_args_t *a)
+{
+    const char *cmd = a->argv[0], *sub = a->argc > 1 ? a->argv[1] : NULL;
+    const apr_array_header_t *given = apr_table_elts(a->opts);
+    size_t i, n = sizeof(takes) / sizeof(takes[0]);
+    int j;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(takes[i].command, cmd) == 0
+            && (takes[i].sub == NULL
+                || (sub && strcmp(takes[i].sub, sub) == 0))) {
+            break;
+        }
+    }
+    if (i == n) {
+        return ADMIN_OK;           /* the command itself says what is wrong */
+    }
+    for (j = 0; j < given->nelts; j++) {
+        const char *name = APR_ARRAY_IDX(given, j, apr_table_entry_t).key;
+        if (strcmp(name, "json") != 0 && strcmp(name, "help") != 0
+            && strcmp(name, "pepper") != 0
+            && strstr(takes[i].takes,
+                      apr_pstrcat(p, " ", name, " ", NULL)) == NULL) {
+            return admin_say(ADMIN_USAGE, "%s%s%s takes no --%s (see --help)",
+                             cmd, takes[i].sub ? " " : "",
+                             takes[i].sub ? takes[i].sub : "", name);
+        }
+    }
+    return ADMIN_OK;
 }
 
 /* Splits argv into positional words and --options, anywhere. */
@@ -178,11 +249,23 @@ static int parse_args(admin_t *ad, int argc, const char *const *argv,
         const char *w = argv[i];
         if (strncmp(w, "--", 2) == 0 && w[2]) {
             const char *name = w + 2, *eq = strchr(name, '='), *value;
+            int kind;
             if (eq) {
-                value = eq + 1;
                 name = apr_pstrmemdup(ad->pool, name, eq - name);
             }
-            else if (is_flag(name)) {
+            /* never a word taken as the value of an option we lack */
+            if ((kind = option_kind(name)) < 0) {
+                return admin_say(ADMIN_USAGE, "unknown option --%s (see "
+                                 "--help)", name);
+            }
+            if (eq && kind == 0) {
+                return admin_say(ADMIN_USAGE, "no value for --%s (see "
+                                 "--help)", name);
+            }
+            if (eq) {
+                value = eq + 1;
+            }
+            else if (kind == 0) {
                 value = "1";
             }
             else if (i + 1 < argc) {
@@ -224,6 +307,9 @@ static int run(admin_t *ad, const admin_args_t *a)
     }
     if (cmd == NULL) {
         fputs(usage_text, stderr);
+        return ADMIN_USAGE;
+    }
+    if (options_fit(ad->pool, a) != ADMIN_OK) {
         return ADMIN_USAGE;
     }
     ad->json = apr_table_get(a->opts, "json") != NULL;
