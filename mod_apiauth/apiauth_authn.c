@@ -511,6 +511,13 @@ int apiauth_check_authn(request_rec *r)
             return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
                           pr.cred.scheme);
         }
+        if (conf->rate_limits && apiauth_rate_check(r, conf, &id)) {
+            static const apiauth_error_t slow_down = {
+                "too_many_requests", "this credential's rate limit is "
+                "reached here: retry after the time Retry-After says"};
+            return apiauth_refuse(r, conf, HTTP_TOO_MANY_REQUESTS,
+                                  &slow_down, 0, NULL);
+        }
         return OK;
     case APIAUTH_ERROR:
         return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,

@@ -89,6 +89,8 @@ typedef struct apiauth_dir_conf {
                                         char *); NULL: this server's */
     const char *scopes_required;     /* what Require apiauth-scope lines of
                                         the section name, space separated */
+    apr_array_header_t *rate_limits; /* ApiAuthRateLimit lines of the
+                                        section (apiauth_ratelimit.c) */
     int empty;                       /* holds no directive of ours: found
                                         at start (apiauth_confcheck.c),
                                         so that merging skips it */
@@ -161,6 +163,20 @@ int apiauth_resource_metadata_handler(request_rec *r);
 const char *apiauth_resource_challenge(request_rec *r,
                                        const apiauth_dir_conf *conf,
                                        int with_scope);
+
+/* apiauth_ratelimit.c: ApiAuthRateLimit, ApiAuthRateLimitStore */
+const char *apiauth_rate_limit_set(cmd_parms *cmd, void *dconf, int argc,
+                                   char *const argv[]);
+const char *apiauth_rate_store_set(cmd_parms *cmd, void *dummy,
+                                   const char *arg);
+void apiauth_rate_pre_config(void);
+int apiauth_rate_post_config(apr_pool_t *pconf, server_rec *s);
+void apiauth_rate_child_init(apr_pool_t *p, server_rec *s);
+/* Counts an authenticated request against the location's limits and sets
+ * the RateLimit-* headers: 1 when it is over one (Retry-After is set;
+ * answer 429), else 0.  A counter that cannot be reached is skipped. */
+int apiauth_rate_check(request_rec *r, const apiauth_dir_conf *conf,
+                       const apiauth_identity_t *id);
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);

@@ -98,6 +98,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(resource);
     conf->resource_as = add->resource ? add->resource_as : base->resource_as;
     MERGE_PTR(scopes_required);
+    MERGE_PTR(rate_limits);
     MERGE_PTR(providers);
     MERGE_PTR(chain);
     MERGE_PTR(key_header);
@@ -486,6 +487,14 @@ static const command_rec apiauth_cmds[] = {
                      "what the jwt provider requires: issuer=URL "
                      "audience=AUD keys=FILE (PEM or JWKS, repeatable) "
                      "[leeway=SECONDS (60)] [local: the issuer is ours]"),
+    AP_INIT_TAKE_ARGV("ApiAuthRateLimit", apiauth_rate_limit_set, NULL,
+                      OR_AUTHCFG, "N/SECONDS [credential|app|client|address]: "
+                      "requests an authenticated caller may make per window "
+                      "(several lines combine)"),
+    AP_INIT_TAKE1("ApiAuthRateLimitStore", apiauth_rate_store_set, NULL,
+                  RSRC_CONF, "memcache:HOST:PORT[,...]: rate limit counts "
+                  "shared exactly by the nodes (default: the socache, "
+                  "exact per node)"),
     AP_INIT_TAKE_ARGV("ApiAuthResource", apiauth_resource_set, NULL,
                       OR_AUTHCFG, "this location's resource identifier "
                       "(an https URL; RFC 8707, 9728) and, optionally, "
@@ -620,6 +629,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     deprecations = apr_array_make(pconf, 2, sizeof(const char *));
     apiauth_discovery_pre_config(pconf);
+    apiauth_rate_pre_config();
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -636,7 +646,8 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     apiauth_dbd_prepare_statements(s);
     if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS
-        || apiauth_discovery_post_config(pconf, s) != OK) {
+        || apiauth_discovery_post_config(pconf, s) != OK
+        || apiauth_rate_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
@@ -647,6 +658,7 @@ static void apiauth_child_init(apr_pool_t *p, server_rec *s)
     apiauth_dbd_writer_child_init(p, s);
     apiauth_socache_child_init(p, s);
     apiauth_dpop_child_init(p);
+    apiauth_rate_child_init(p, s);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -60,7 +60,7 @@ def test_mod_oauth2_is_there_for_its_row(bench_world):
 
 @pytest.mark.parametrize("name", [
     "open", "basic-sha", "basic-bcrypt", "mod-oauth2", "apikey",
-    "apikey-nocache", "token", "session", "bearer-oauth", "bearer-jwt",
+    "apikey-ratelimit", "apikey-nocache", "token", "session", "bearer-oauth", "bearer-jwt",
     "cc-rs256", "cc-es256", "cc-eddsa"])
 def test_row_answers_its_credential(bench_world, name):
     w, server = bench_world
@@ -70,7 +70,8 @@ def test_row_answers_its_credential(bench_world, name):
 
 
 @pytest.mark.parametrize("name", [
-    "basic-sha", "basic-bcrypt", "mod-oauth2", "apikey", "apikey-nocache",
+    "basic-sha", "basic-bcrypt", "mod-oauth2", "apikey", "apikey-ratelimit",
+    "apikey-nocache",
     "token", "session", "bearer-oauth", "bearer-jwt", "cc-rs256"])
 def test_row_refuses_a_request_without_credential(bench_world, name):
     """Each authenticated row really authenticates."""
