@@ -432,10 +432,28 @@ static int too_many_failures(request_rec *r, const apiauth_dir_conf *conf,
     return apiauth_refuse(r, conf, HTTP_TOO_MANY_REQUESTS, &err, 0, NULL);
 }
 
+static int authenticate(request_rec *r, apiauth_dir_conf *conf);
+
 int apiauth_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
     apiauth_dir_conf *conf;
+    apr_time_t start;
+    int rc;
+
+    if (type == NULL || strcasecmp(type, APIAUTH_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &apiauth_module);
+    r->ap_auth_type = (char *)type;
+    start = apr_time_now();
+    rc = authenticate(r, conf);
+    apiauth_metrics_authn(conf, rc == OK, apr_time_now() - start);
+    return rc;
+}
+
+static int authenticate(request_rec *r, apiauth_dir_conf *conf)
+{
     apiauth_request_material_t material;
     apiauth_presented_t pr;
     apiauth_identity_t id;
@@ -444,12 +462,6 @@ int apiauth_check_authn(request_rec *r)
     apiauth_status_t st;
     const char *group = NULL;
     int wait;
-
-    if (type == NULL || strcasecmp(type, APIAUTH_AUTH_TYPE) != 0) {
-        return DECLINED;
-    }
-    conf = ap_get_module_config(r->per_dir_config, &apiauth_module);
-    r->ap_auth_type = (char *)type;
 
     if (!apiauth_tls_ok(r, conf)) {
         apiauth_error_t tls = {"invalid_request",

@@ -248,7 +248,7 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             ap_get_core_module_config(s->module_config);
         const apiauth_server_conf *sconf =
             ap_get_module_config(s->module_config, &apiauth_module);
-        int rc;
+        int rc, i;
 
         if (sconf->pepper == NULL && apiauth_socache_configured_shared()) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10050)
@@ -273,6 +273,10 @@ int apiauth_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             || (rc = check_sections(ptemp, s, core->sec_dir, core->sec_url,
                                     "Directory")) != OK) {
             return rc;
+        }
+        for (i = 0; core->sec_url && i < core->sec_url->nelts; i++) {
+            apiauth_metrics_name_section(
+                s, APR_ARRAY_IDX(core->sec_url, i, ap_conf_vector_t *));
         }
         premerge_locations(pconf, s, core->sec_url);
     }

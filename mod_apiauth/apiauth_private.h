@@ -91,6 +91,8 @@ typedef struct apiauth_dir_conf {
                                         the section name, space separated */
     apr_array_header_t *rate_limits; /* ApiAuthRateLimit lines of the
                                         section (apiauth_ratelimit.c) */
+    int metrics_slot;                /* the section's counters
+                                        (apiauth_metrics.c); 0: none */
     int empty;                       /* holds no directive of ours: found
                                         at start (apiauth_confcheck.c),
                                         so that merging skips it */
@@ -163,6 +165,24 @@ int apiauth_resource_metadata_handler(request_rec *r);
 const char *apiauth_resource_challenge(request_rec *r,
                                        const apiauth_dir_conf *conf,
                                        int with_scope);
+
+/* apiauth_metrics.c: counters in shared memory, apiauth-metrics, and
+ * mod_status's page */
+#define APIAUTH_NOTE_RATE_LIMITED "apiauth-rate-limited"
+void apiauth_metrics_pre_config(void);
+/* Gives the section (a <Location> with directives of ours) its counters;
+ * called at start, before its merges are made. */
+void apiauth_metrics_name_section(server_rec *s, ap_conf_vector_t *section);
+int apiauth_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+void apiauth_metrics_register(apr_pool_t *p);
+int apiauth_metrics_handler(request_rec *r);
+void apiauth_metrics_authn(const apiauth_dir_conf *conf, int accepted,
+                           apr_time_t took);
+void apiauth_metrics_refused(request_rec *r, const apiauth_dir_conf *conf,
+                             int status, const apiauth_error_t *err);
+void apiauth_metrics_cache(int hit);
+void apiauth_metrics_store_lookup(void);
+void apiauth_metrics_effect(const apiauth_effect_t *e);
 
 /* apiauth_ratelimit.c: ApiAuthRateLimit, ApiAuthRateLimitStore */
 const char *apiauth_rate_limit_set(cmd_parms *cmd, void *dconf, int argc,

@@ -295,6 +295,7 @@ int apiauth_rate_check(request_rec *r, const apiauth_dir_conf *conf,
                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT, best_reset));
     }
     if (over) {
+        apr_table_setn(r->notes, APIAUTH_NOTE_RATE_LIMITED, "1");
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                     wait > 0 ? wait : 1));

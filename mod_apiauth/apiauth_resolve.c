@@ -350,8 +350,15 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
     if (pr->keyed && conf->cache != 0) {
         key = pr->key;
     }
-    if (key == NULL || !apiauth_cache_lookup(r, conf, key, id)
-        || !cached_holds_here(conf, id)) {
+    if (key && apiauth_cache_lookup(r, conf, key, id)
+        && cached_holds_here(conf, id)) {
+        apiauth_metrics_cache(1);
+    }
+    else {
+        if (key) {
+            apiauth_metrics_cache(0);
+        }
+        apiauth_metrics_store_lookup();
         st = apiauth_resolve_credential(&stores, cred, now, id, err);
         if (st != APIAUTH_OK) {
             if (st == APIAUTH_DENIED && id->credential_id) {

@@ -169,6 +169,7 @@ int apiauth_refuse(request_rec *r, const apiauth_dir_conf *conf, int status,
         "temporarily_unavailable", "the credential store is unreachable"};
     const apiauth_error_t *body = err;
 
+    apiauth_metrics_refused(r, conf, status, err);
     if (status == HTTP_SERVICE_UNAVAILABLE) {
         body = &unavailable;   /* never say more about the store */
     }

@@ -99,6 +99,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->resource_as = add->resource ? add->resource_as : base->resource_as;
     MERGE_PTR(scopes_required);
     MERGE_PTR(rate_limits);
+    conf->metrics_slot = add->metrics_slot ? add->metrics_slot
+                                           : base->metrics_slot;
     MERGE_PTR(providers);
     MERGE_PTR(chain);
     MERGE_PTR(key_header);
@@ -572,6 +574,7 @@ static void apply_effects(request_rec *r, const apiauth_effects_t *fx)
     for (i = 0; fx && i < fx->list->nelts; i++) {
         const apiauth_effect_t *e = &APR_ARRAY_IDX(fx->list, i,
                                                    apiauth_effect_t);
+        apiauth_metrics_effect(e);
         switch (e->kind) {
         case APIAUTH_EFFECT_REVOKED:
             apiauth_cache_note_revoked(r, e->what, e->id, e->until);
@@ -630,6 +633,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     deprecations = apr_array_make(pconf, 2, sizeof(const char *));
     apiauth_discovery_pre_config(pconf);
     apiauth_rate_pre_config();
+    apiauth_metrics_pre_config();
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -647,7 +651,8 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apiauth_dbd_prepare_statements(s);
     if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS
         || apiauth_discovery_post_config(pconf, s) != OK
-        || apiauth_rate_post_config(pconf, s) != OK) {
+        || apiauth_rate_post_config(pconf, s) != OK
+        || apiauth_metrics_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
@@ -675,6 +680,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(apiauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apiauth_resource_metadata_handler, NULL, NULL,
                     APR_HOOK_MIDDLE);
+    ap_hook_handler(apiauth_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    apiauth_metrics_register(p);
     ap_hook_post_read_request(apiauth_post_read_request, NULL, NULL,
                               APR_HOOK_MIDDLE);
 
