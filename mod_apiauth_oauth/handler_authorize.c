@@ -152,6 +152,13 @@ int oauth_handle_authorize(request_rec *r)
                                 "store; try again later"};
         return oauth_error_page(r, HTTP_SERVICE_UNAVAILABLE, &down);
     }
+    /* a client named by its metadata document's URL: known from now on */
+    st = oauth_cimd_prepare(r, &db, apr_table_get(params, "client_id"), &err);
+    if (st != APIAUTH_OK) {
+        return oauth_error_page(r, st == APIAUTH_ERROR
+                                       ? HTTP_SERVICE_UNAVAILABLE
+                                       : HTTP_BAD_REQUEST, &err);
+    }
     st = apiauth_oauth_authorize_check(r->pool, &conf->oauth, &db, params, &a,
                                        &redirectable, &err);
     if (st == APIAUTH_ERROR) {

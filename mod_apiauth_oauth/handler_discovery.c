@@ -137,6 +137,10 @@ int oauth_handle_metadata(request_rec *r)
         "response_modes_supported", "query",
         /* RFC 8705 §3.3 */
         "tls_client_certificate_bound_access_tokens", 1);
+    if (oauth_conf(r)->cimd_domains) {
+        json_object_set_new(m, "client_id_metadata_document_supported",
+                            json_true());
+    }
     json_object_set_new(m, "dpop_signing_alg_values_supported",
                         json_pack("[ssss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {

@@ -62,6 +62,10 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
                               || base->registration_open;
     MERGE_PTR(registration_token);
     MERGE_PTR(registration_app);
+    MERGE_PTR(cimd_domains);
+    MERGE_PTR(cimd_app);
+    conf->fetch_loopback = add->fetch_loopback || base->fetch_loopback;
+    MERGE_PTR(fetch_ca);
     MERGE_INT(require_pkce_all);
     MERGE_INT(max_body);
     MERGE_INT(dpop_nonce);
@@ -308,6 +312,14 @@ static const char *set_endpoint(cmd_parms *cmd, void *d, const char *name,
 static const command_rec oauth_cmds[] = {
     AP_INIT_TAKE1("ApiAuthOAuthIssuer", set_issuer, NULL, RSRC_CONF,
                   "the issuer URL (iss of tokens, RFC 8414)"),
+    AP_INIT_ITERATE("ApiAuthOAuthClientDomains", oauth_client_domains_set,
+                    NULL, RSRC_CONF, "client IDs that are the https URL of "
+                    "a client metadata document, on these domains "
+                    "(example.com, *.example.com, *), and app=NAME of the "
+                    "clients"),
+    AP_INIT_ITERATE("ApiAuthOAuthFetchTestOnly", oauth_fetch_test_set, NULL,
+                    RSRC_CONF, "for tests only: loopback (fetch from "
+                    "127.0.0.1 too), ca=FILE (trust this CA)"),
     AP_INIT_ITERATE("ApiAuthOAuthRegistration", oauth_registration_set, NULL,
                     RSRC_CONF, "dynamic client registration (RFC 7591): "
                     "open (public clients), token=FILE (the initial access "
@@ -370,6 +382,9 @@ int oauth_post_config_server(apr_pool_t *p, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(20001)
                      "ApiAuthOAuthIssuer %s needs an ApiAuthOAuthSigningKey",
                      conf->issuer);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (oauth_cimd_post_config(s, conf) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (conf->signing_key) {
@@ -516,6 +531,7 @@ static int oauth_handler(request_rec *r)
 static void oauth_child_init(apr_pool_t *p, server_rec *s)
 {
     apiauth_dpop_child_init(p);
+    oauth_cimd_child_init(p);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -44,6 +44,10 @@ typedef struct oauth_server_conf {
                                            SHA-256 of the initial access
                                            token */
     const char *registration_app;       /* ... app=NAME */
+    apr_array_header_t *cimd_domains;   /* ApiAuthOAuthClientDomains */
+    const char *cimd_app;               /* ... app=NAME */
+    int fetch_loopback;                 /* ApiAuthOAuthFetchTestOnly */
+    const char *fetch_ca;
     apr_table_t *scope_words;           /* scope -> description */
     int require_pkce_all;
     apr_int64_t max_body;
@@ -128,6 +132,21 @@ int oauth_handle_authorize(request_rec *r);
 int oauth_handle_jwks(request_rec *r);
 int oauth_handle_metadata(request_rec *r);
 int oauth_handle_login(request_rec *r);
+/* oauth_cimd.c: clients named by their metadata document's URL */
+const char *oauth_client_domains_set(cmd_parms *cmd, void *dummy,
+                                     const char *word);
+const char *oauth_fetch_test_set(cmd_parms *cmd, void *dummy,
+                                 const char *word);
+int oauth_cimd_post_config(server_rec *s, const oauth_server_conf *conf);
+void oauth_cimd_child_init(apr_pool_t *pchild);
+/* Where `client_id` is a document's URL of an allowed domain, fetches
+ * the document (unless it is fresh) and records its client: APIAUTH_OK
+ * (also for any other client_id); APIAUTH_INVALID, invalid_client, for a
+ * document or URL refused; APIAUTH_ERROR when the store fails. */
+apiauth_status_t oauth_cimd_prepare(request_rec *r, apiauth_db_t *db,
+                                    const char *client_id,
+                                    apiauth_error_t *err);
+
 /* handler_register.c */
 int oauth_handle_register(request_rec *r);
 const char *oauth_registration_set(cmd_parms *cmd, void *dummy,

@@ -93,6 +93,20 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         " display_name, created, dpop_bound, tls_subject, tls_x5t)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld,"
         " %s, %s)"},
+    /* a client known by its metadata document: what the document says
+     * now, unless an operator deleted the client */
+    [APIAUTH_SQL_CLIENT_UPSERT] = {
+        "apiauth_client_upsert",
+        APIAUTH_SQL_FOR_OAUTH,
+        "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
+        " redirect_uris, grant_types, scope, first_party, resource_server,"
+        " display_name, created, dpop_bound, tls_subject, tls_x5t)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld,"
+        " %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET redirect_uris = excluded.redirect_uris,"
+        " grant_types = excluded.grant_types, scope = excluded.scope,"
+        " display_name = excluded.display_name"
+        " WHERE apiauth_clients.deleted IS NULL"},
     [APIAUTH_SQL_CLIENT_LIST] = {
         "apiauth_client_list",
         APIAUTH_SQL_FOR_ADMIN,

@@ -19,11 +19,31 @@
 #include "oauth.h"
 #include "scope.h"
 
+/* A client id: one of ours (cli_...), or the https URL of a client
+ * metadata document -- printable, no space, quote or backslash. */
+static int client_id_acceptable(const char *id)
+{
+    const char *c;
+
+    if (apiauth_name_is_valid(id)) {
+        return 1;
+    }
+    if (strncmp(id, "https://", 8) != 0 || strlen(id) > 512) {
+        return 0;
+    }
+    for (c = id; *c; c++) {
+        if (*c <= 0x20 || *c >= 0x7f || *c == '"' || *c == '\\') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 apiauth_status_t apiauth_oauth_client_find(apr_pool_t *p, apiauth_db_t *db,
                                            const char *id,
                                            apiauth_oauth_client_t *client)
 {
-    if (id == NULL || !apiauth_name_is_valid(id)) {
+    if (id == NULL || !client_id_acceptable(id)) {
         return APIAUTH_NOT_MINE;
     }
     return apiauth_store_client_find(p, db, id, client);

@@ -151,6 +151,18 @@ apiauth_status_t apiauth_oauth_register(apr_pool_t *p,
                                         json_t **response,
                                         apiauth_error_t *err);
 
+/* A client named by the URL of its metadata document (OAuth Client ID
+ * Metadata Documents): the document fetched from `url` (its JSON in
+ * body[0..len)) must name `url` as its client_id, and is read as an open
+ * registration's metadata -- a public client, whose redirect URIs are
+ * https, loopback http or a native app's own scheme.  APIAUTH_OK with
+ * *client (id and name the URL, in `app`); APIAUTH_INVALID,
+ * invalid_client, saying why. */
+apiauth_status_t apiauth_oauth_client_document(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, const char *url,
+    const char *body, apr_size_t len, const char *app,
+    apiauth_oauth_client_t *client, apiauth_error_t *err);
+
 /* ---- the token endpoint (grants.c) ------------------------------- */
 
 /* Runs the grant of `params` (grant_type ...) for an authenticated client

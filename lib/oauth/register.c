@@ -273,3 +273,44 @@ apiauth_status_t apiauth_oauth_register(apr_pool_t *p,
     json_decref(doc);   /* what *c points into */
     return st;
 }
+
+apiauth_status_t apiauth_oauth_client_document(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, const char *url,
+    const char *body, apr_size_t len, const char *app,
+    apiauth_oauth_client_t *client, apiauth_error_t *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *id, *method = NULL;
+    apiauth_status_t st;
+
+    memset(client, 0, sizeof(*client));
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return bad(err, "invalid_client", "the client metadata document is "
+                   "not a JSON object");
+    }
+    id = json_string_value(json_object_get(doc, "client_id"));
+    if (id == NULL || strcmp(id, url) != 0) {
+        json_decref(doc);
+        return bad(err, "invalid_client", "the client metadata document "
+                   "names another client_id than its URL");
+    }
+    /* what a registration may say, a document may say; and like an open
+     * registration, it makes a public client */
+    st = read_metadata(p, cfg, doc, 0, client, &method, err);
+    if (st == APIAUTH_OK) {
+        client->redirect_uris = apr_pstrdup(p, client->redirect_uris);
+        client->scope = apr_pstrdup(p, client->scope);
+        client->display_name = client->display_name
+                                   ? apr_pstrdup(p, client->display_name)
+                                   : NULL;
+        client->id = client->name = apr_pstrdup(p, url);
+        client->app = app;
+    }
+    else {
+        err->error = "invalid_client";
+    }
+    json_decref(doc);
+    return st;
+}

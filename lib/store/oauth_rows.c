@@ -82,11 +82,10 @@ apiauth_status_t apiauth_store_client_lookup(apr_pool_t *p, apiauth_db_t *db,
     return st;
 }
 
-apiauth_status_t apiauth_store_client_insert(
-    apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
+/* The columns of a client row, in the order of the insert statements. */
+static void client_args(apr_pool_t *p, const apiauth_oauth_client_t *client,
+                        const char *args[14])
 {
-    const char *args[14];
-
     args[0] = client->id;
     args[1] = client->name;
     args[2] = client->app;
@@ -101,7 +100,24 @@ apiauth_status_t apiauth_store_client_insert(
     args[11] = client->dpop_bound ? "1" : "0";
     args[12] = client->tls_subject;
     args[13] = client->tls_x5t;
+}
+
+apiauth_status_t apiauth_store_client_insert(
+    apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
+{
+    const char *args[14];
+
+    client_args(p, client, args);
     return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 14, args, NULL);
+}
+
+apiauth_status_t apiauth_store_client_upsert(
+    apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
+{
+    const char *args[14];
+
+    client_args(p, client, args);
+    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_UPSERT, 14, args, NULL);
 }
 
 apiauth_status_t apiauth_store_client_list(apr_pool_t *p, apiauth_db_t *db,

@@ -165,6 +165,10 @@ apiauth_status_t apiauth_store_client_lookup(apr_pool_t *p, apiauth_db_t *db,
 /* Records it (display_name NULL: none given). */
 apiauth_status_t apiauth_store_client_insert(
     apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client);
+/* Records it, or brings its row up to date (redirect URIs, grants, scope,
+ * display name) -- unless it was deleted, which it stays. */
+apiauth_status_t apiauth_store_client_upsert(
+    apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client);
 /* apiauth_oauth_client_t, oldest first. */
 apiauth_status_t apiauth_store_client_list(apr_pool_t *p, apiauth_db_t *db,
                                            apr_array_header_t **clients);

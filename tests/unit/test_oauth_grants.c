@@ -1048,6 +1048,48 @@ static void test_authorize_refuses_an_unknown_resource(void **state)
     assert_true(redirectable);
 }
 
+/* --- clients named by their metadata document --------------------- */
+
+#define DOC_URL "https://agent.example/client.json"
+
+static apiauth_status_t from_document(const char *json,
+                                      apiauth_oauth_client_t *c,
+                                      apiauth_error_t *err)
+{
+    return apiauth_oauth_client_document(unit_pool, &fx.cfg, DOC_URL, json,
+                                         strlen(json), "app_x", c, err);
+}
+
+static void test_a_client_metadata_document_makes_a_public_client(
+    void **state)
+{
+    apiauth_oauth_client_t c;
+    apiauth_error_t err;
+
+    assert_int_equal(from_document(
+        "{\"client_id\":\"" DOC_URL "\",\"client_name\":\"Agent\","
+        "\"redirect_uris\":[\"http://127.0.0.1/cb\"]}", &c, &err),
+        APIAUTH_OK);
+    assert_string_equal(c.id, DOC_URL);
+    assert_string_equal(c.display_name, "Agent");
+    assert_null(c.secret_digest);
+    assert_true(c.grants & APIAUTH_GRANT_AUTHORIZATION_CODE);
+    /* it must name itself, and be public */
+    assert_int_equal(from_document(
+        "{\"client_id\":\"https://agent.example/other.json\","
+        "\"redirect_uris\":[\"http://127.0.0.1/cb\"]}", &c, &err),
+        APIAUTH_INVALID);
+    assert_string_equal(err.error, "invalid_client");
+    assert_int_equal(from_document(
+        "{\"client_id\":\"" DOC_URL "\",\"token_endpoint_auth_method\":"
+        "\"client_secret_basic\",\"redirect_uris\":[\"http://127.0.0.1/cb\"]}",
+        &c, &err), APIAUTH_INVALID);
+    assert_int_equal(from_document(
+        "{\"client_id\":\"" DOC_URL "\",\"redirect_uris\":"
+        "[\"http://agent.example/cb\"]}", &c, &err), APIAUTH_INVALID);
+    assert_int_equal(from_document("[1]", &c, &err), APIAUTH_INVALID);
+}
+
 static void test_refresh_may_not_widen_the_scope(void **state)
 {
     token_result_t first;
@@ -1339,6 +1381,7 @@ int main(void)
         OAUTH_TEST(test_a_grant_for_a_resource_keeps_it),
         OAUTH_TEST(test_a_grant_without_a_resource_gets_none_later),
         OAUTH_TEST(test_authorize_refuses_an_unknown_resource),
+        OAUTH_TEST(test_a_client_metadata_document_makes_a_public_client),
         OAUTH_TEST(test_unknown_or_missing_refresh_token),
         OAUTH_TEST(test_refresh_of_a_revoked_grant_is_invalid_grant),
         OAUTH_TEST(test_refresh_lengthens_the_family),
