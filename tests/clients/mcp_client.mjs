@@ -5,7 +5,9 @@
 // a resource indicator, and exchanges the code.  The "user" is this
 // script: it logs in with Basic (USER, PASSWORD), reads the consent page
 // and approves, as test_browser.py does in Chromium.  Then it calls the
-// tool, and tries the token it got at OTHER_URL, another resource.
+// tool, and tries the token it got at OTHER_URL, another resource.  With
+// CLIENT_METADATA_URL it names itself by that document instead of
+// registering.
 // Prints one JSON object.  NODE_EXTRA_CA_CERTS names the servers'
 // certificate.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -19,6 +21,9 @@ const redirectUrl = 'http://127.0.0.1:43123/callback';
 class Provider {
   constructor() { this.store = {}; }
   get redirectUrl() { return redirectUrl; }
+  // set: the client names itself by its metadata document, where the
+  // authorization server says it takes them
+  get clientMetadataUrl() { return env.CLIENT_METADATA_URL || undefined; }
   get clientMetadata() {
     return {
       client_name: 'MCP test agent',

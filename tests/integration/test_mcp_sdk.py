@@ -75,6 +75,39 @@ def mcp_server():
         proc.wait(timeout=10)
 
 
+def test_the_mcp_sdk_with_a_client_metadata_document(servers, tls,
+                                                      mcp_server):
+    """The same client, naming itself by the URL of its metadata document
+    where the authorization server says it takes them."""
+    from test_cimd import Documents
+    docs = Documents(*tls)
+    try:
+        o = servers.make(body=BODY.format(mcp_port=mcp_server),
+                         modules=("proxy", "proxy_http"),
+                         extra=("ApiAuthOAuthClientDomains app=agents "
+                                "127.0.0.1\n"
+                                f"ApiAuthOAuthFetchTestOnly loopback "
+                                f"ca={tls[0]}"))
+        o.store.app("agents")
+        url = docs.base + "/agent.json"
+        env = dict(os.environ, MCP_URL=o.issuer + "/mcp",
+                   OTHER_URL=o.issuer + "/other/env", USER="alice",
+                   PASSWORD="wonderland", CLIENT_METADATA_URL=url,
+                   NODE_EXTRA_CA_CERTS=str(tls[0]))
+        proc = subprocess.run(["node", str(CLIENTS / "mcp_client.mjs")],
+                              env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr + o.httpd.error_log()[-3000:]
+        out = json.loads(proc.stdout)
+        assert out["client_id"] == url
+        assert out["steps"][-1] == "connected"
+        assert out["whoami"]["client_id"] == url
+        assert out["token_aud"] == o.issuer + "/mcp"
+        assert docs.hits.count("/agent.json") == 1
+    finally:
+        docs.stop()
+
+
 def test_the_mcp_sdk_discovers_registers_and_calls_the_tool(servers, tls,
                                                             mcp_server):
     o = servers.make(body=BODY.format(mcp_port=mcp_server),
