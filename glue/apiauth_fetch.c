@@ -90,7 +90,8 @@ static curl_socket_t open_socket(void *data, curlsocktype purpose,
     fetch_state *st = data;
 
     if (purpose != CURLSOCKTYPE_IPCXN
-        || !address_allowed(&addr->addr, st->limits->allow_loopback)) {
+        || (!st->limits->any_address
+            && !address_allowed(&addr->addr, st->limits->allow_loopback))) {
         st->refused_address = 1;
         return CURL_SOCKET_BAD;
     }

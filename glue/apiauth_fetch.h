@@ -27,6 +27,8 @@ typedef struct apiauth_fetch_limits {
     apr_size_t max_bytes;        /* a larger answer is refused */
     long timeout_ms;             /* the whole exchange */
     int allow_loopback;          /* test-only: 127.0.0.0/8 and ::1 */
+    int any_address;             /* the operator chose the URL (a JWKS):
+                                    no address is fenced off */
     const char *ca_file;         /* trust these CAs (NULL: the system's) */
 } apiauth_fetch_limits_t;
 

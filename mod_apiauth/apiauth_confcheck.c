@@ -86,7 +86,7 @@ static unsigned missing(const apiauth_dir_conf *conf)
     unsigned m = 0;
 
     if (chain_has(conf, "jwt")) {
-        m |= (conf->jwt_keys ? 0 : NEED_KEYS)
+        m |= (conf->jwt_keys || conf->jwt_remote ? 0 : NEED_KEYS)
              | (conf->jwt_issuer ? 0 : NEED_ISSUER)
              | (conf->jwt_audience ? 0 : NEED_AUDIENCE);
     }
@@ -100,7 +100,7 @@ static unsigned missing(const apiauth_dir_conf *conf)
  * a request: a <Directory> to a <Location>'s, say). */
 static unsigned supplies(const apiauth_dir_conf *conf)
 {
-    return (conf->jwt_keys ? NEED_KEYS : 0)
+    return (conf->jwt_keys || conf->jwt_remote ? NEED_KEYS : 0)
            | (conf->jwt_issuer ? NEED_ISSUER : 0)
            | (conf->jwt_audience ? NEED_AUDIENCE : 0)
            | (conf->credential_file ? NEED_FILE : 0);

@@ -72,6 +72,9 @@ typedef struct apiauth_dir_conf {
     const char *credential_file;     /* ApiAuthCredentialFile's path */
     void *credential_file_state;     /* provider_file.c's, per file */
     apr_array_header_t *jwt_keys;    /* apiauth_jwk_t *, provider jwt */
+    apr_array_header_t *jwt_remote;  /* JWKS at https URLs (provider_jwt.c's
+                                        struct apiauth_remote_keys *) */
+    const char *jwt_keys_ca;         /* ApiAuthJWT keys-ca=FILE */
     const char *jwt_issuer;
     int jwt_local;                   /* the issuer is this deployment's own:
                                         its app and client names are ours */
@@ -432,6 +435,18 @@ extern const apiauth_provider_t apiauth_provider_dbd;
 extern const apiauth_provider_t apiauth_provider_file;
 extern const apiauth_provider_t apiauth_provider_jwt;
 const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg);
+const char *apiauth_jwt_keys_ca(cmd_parms *cmd, void *dconf, const char *arg);
+const char *apiauth_jwt_keys_every(cmd_parms *cmd, void *dconf,
+                                   const char *arg);
+/* The JWKS at https URLs: reset, fetched once at start (in the parent,
+ * so that every child starts with them), given pools per child. */
+void apiauth_jwt_remote_pre_config(void);
+void apiauth_jwt_remote_post_config(apr_pool_t *pconf, server_rec *s);
+void apiauth_jwt_remote_child_init(apr_pool_t *pchild);
+/* The keys a location's jwt provider verifies with now: its files', and
+ * its JWKS URLs' as last fetched. */
+const apr_array_header_t *apiauth_jwt_keys_now(request_rec *r,
+                                               const apiauth_dir_conf *conf);
 const char *apiauth_jwt_set_issuer(cmd_parms *cmd, void *dconf,
                                    const char *issuer, const char *local);
 /* May an identity the jwt provider made from a token be used at a location

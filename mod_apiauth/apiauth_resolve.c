@@ -316,7 +316,7 @@ apiauth_status_t apiauth_read_presented(request_rec *r,
 
 /* May a cached answer stand at this location?  Only a JWT the jwt
  * provider accepted depends on more than the provider chain. */
-static int cached_holds_here(const apiauth_dir_conf *conf,
+static int cached_holds_here(request_rec *r, const apiauth_dir_conf *conf,
                              const apiauth_identity_t *id)
 {
     apiauth_jwt_rules_t jwt;
@@ -326,7 +326,7 @@ static int cached_holds_here(const apiauth_dir_conf *conf,
     }
     jwt.issuer = conf->jwt_issuer;
     jwt.audience = conf->jwt_audience;
-    jwt.keys = conf->jwt_keys;
+    jwt.keys = apiauth_jwt_keys_now(r, conf);
     jwt.local = conf->jwt_local == 1;
     return apiauth_cached_still_holds(&jwt, id);
 }
@@ -351,7 +351,7 @@ apiauth_status_t apiauth_resolve(request_rec *r, const apiauth_dir_conf *conf,
         key = pr->key;
     }
     if (key && apiauth_cache_lookup(r, conf, key, id)
-        && cached_holds_here(conf, id)) {
+        && cached_holds_here(r, conf, id)) {
         apiauth_metrics_cache(1);
     }
     else {

@@ -114,6 +114,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(credential_file);
     MERGE_PTR(credential_file_state);
     MERGE_PTR(jwt_keys);
+    MERGE_PTR(jwt_remote);
+    MERGE_PTR(jwt_keys_ca);
     MERGE_PTR(jwt_issuer);
     /* the issuer and what it is go together */
     conf->jwt_local = add->jwt_issuer ? add->jwt_local : base->jwt_local;
@@ -333,12 +335,19 @@ static const char *set_jwt(cmd_parms *cmd, void *dconf, const char *args)
         else if (v && *v && n == 4 && strncasecmp(word, "keys", 4) == 0) {
             err = apiauth_jwt_add_keys(cmd, dconf, v);
         }
+        else if (v && *v && n == 7 && strncasecmp(word, "keys-ca", 7) == 0) {
+            err = apiauth_jwt_keys_ca(cmd, dconf, v);
+        }
+        else if (v && n == 12 && strncasecmp(word, "keys-refetch", 12) == 0) {
+            err = apiauth_jwt_keys_every(cmd, dconf, v);
+        }
         else if (v && n == 6 && strncasecmp(word, "leeway", 6) == 0) {
             err = seconds(cmd, v, 0, 3600, &conf->jwt_leeway);
         }
         else {
             err = apr_psprintf(cmd->pool, "ApiAuthJWT takes issuer=URL "
-                               "audience=AUD keys=FILE [leeway=SECONDS] "
+                               "audience=AUD keys=FILE|URL [keys-ca=FILE] "
+                               "[keys-refetch=SECONDS] [leeway=SECONDS] "
                                "[local], not '%s'", word);
         }
     }
@@ -634,6 +643,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     apiauth_discovery_pre_config(pconf);
     apiauth_rate_pre_config();
     apiauth_metrics_pre_config();
+    apiauth_jwt_remote_pre_config();
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -655,6 +665,7 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         || apiauth_metrics_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    apiauth_jwt_remote_post_config(pconf, s);
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
 }
 
@@ -664,6 +675,7 @@ static void apiauth_child_init(apr_pool_t *p, server_rec *s)
     apiauth_socache_child_init(p, s);
     apiauth_dpop_child_init(p);
     apiauth_rate_child_init(p, s);
+    apiauth_jwt_remote_child_init(p);
 }
 
 static void register_hooks(apr_pool_t *p)

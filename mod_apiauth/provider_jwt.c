@@ -3,8 +3,10 @@
  * keys alone (RFC 9068, RFC 8725).
  *
  * For tokens of another issuer, or for nodes that verify ours without the
- * store: ApiAuthJWT keys= (PEM or JWKS files), issuer= and audience= (all
- * required), leeway=.  The algorithm is
+ * store: ApiAuthJWT keys= (PEM or JWKS files, or the https URL of a JWKS:
+ * fetched at start, and again -- at most once a minute per process -- when
+ * a token names a key it does not have, as when an issuer rotates),
+ * issuer= and audience= (all required), leeway=.  The algorithm is
  * the key's, never the token's: no "none", no HMAC keyed with a public
  * key.  What this provider cannot know is revocation; a token it accepts
  * stays accepted until it expires.
@@ -24,15 +26,263 @@
 #include <http_core.h>
 #include <http_log.h>
 
+#include <apr_atomic.h>
+#if APR_HAS_THREADS
+#include <apr_thread_mutex.h>
+#endif
+
+#include "apiauth_fetch.h"
 #include "apiauth_private.h"
 #include "jwt.h"
 #include "scope.h"
 
+/* ---- JWKS at an https URL ---------------------------------------- */
+
+/* One `keys=https://...`: its keys as last fetched, swapped whole. */
+typedef struct apiauth_remote_keys {
+    const char *url;
+    const char *ca_file;
+    int every;                          /* seconds between fetches */
+    apr_array_header_t *volatile keys;  /* NULL until first fetched */
+    apr_int64_t tried;                  /* last attempt, Unix seconds */
+    apr_pool_t *pools[2];               /* per child: the last two sets */
+    int next;
+#if APR_HAS_THREADS
+    apr_thread_mutex_t *lock;
+#endif
+} apiauth_remote_keys_t;
+
+#define REMOTE_MAX_BYTES (256 * 1024)
+#define REMOTE_TIMEOUT_MS 5000
+#define REMOTE_EVERY 60                 /* default seconds between fetches */
+
+static apr_array_header_t *remotes;     /* apiauth_remote_keys_t * */
+
+void apiauth_jwt_remote_pre_config(void)
+{
+    remotes = NULL;
+}
+
+static const char *add_remote(cmd_parms *cmd, apiauth_dir_conf *conf,
+                              const char *url)
+{
+    apiauth_remote_keys_t *rk;
+
+    if (!apiauth_fetch_available()) {
+        return apr_psprintf(cmd->pool, "%s keys=%s: fetching keys needs "
+                            "apiauth built with libcurl (Debian: "
+                            "libcurl4-openssl-dev)", cmd->cmd->name, url);
+    }
+    rk = apr_pcalloc(cmd->pool, sizeof(*rk));
+    rk->url = url;
+    rk->ca_file = conf->jwt_keys_ca;
+    rk->every = REMOTE_EVERY;
+    if (conf->jwt_remote == NULL) {
+        conf->jwt_remote = apr_array_make(cmd->pool, 1, sizeof(rk));
+    }
+    APR_ARRAY_PUSH(conf->jwt_remote, apiauth_remote_keys_t *) = rk;
+    if (remotes == NULL) {
+        remotes = apr_array_make(cmd->pool, 2, sizeof(rk));
+    }
+    APR_ARRAY_PUSH(remotes, apiauth_remote_keys_t *) = rk;
+    return NULL;
+}
+
+const char *apiauth_jwt_keys_every(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    int i;
+
+    if (*arg == '\0' || *end || v < 1 || v > 86400) {
+        return "ApiAuthJWT keys-refetch=SECONDS: 1 to 86400";
+    }
+    for (i = 0; conf->jwt_remote && i < conf->jwt_remote->nelts; i++) {
+        APR_ARRAY_IDX(conf->jwt_remote, i, apiauth_remote_keys_t *)->every =
+            (int)v;
+    }
+    return conf->jwt_remote ? NULL
+                            : "ApiAuthJWT keys-refetch= goes after "
+                              "keys=https://...";
+}
+
+const char *apiauth_jwt_keys_ca(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apiauth_dir_conf *conf = dconf;
+    int i;
+
+    conf->jwt_keys_ca = ap_server_root_relative(cmd->pool, arg);
+    for (i = 0; conf->jwt_remote && i < conf->jwt_remote->nelts; i++) {
+        APR_ARRAY_IDX(conf->jwt_remote, i, apiauth_remote_keys_t *)->ca_file =
+            conf->jwt_keys_ca;
+    }
+    return NULL;
+}
+
+/* Fetches and parses the set: the new keys in `p`, or NULL and *why. */
+static apr_array_header_t *fetch_keys(apr_pool_t *p,
+                                      const apiauth_remote_keys_t *rk,
+                                      const char **why)
+{
+    apiauth_fetch_limits_t limits = {REMOTE_MAX_BYTES, REMOTE_TIMEOUT_MS,
+                                     0, 1, rk->ca_file};
+    apiauth_fetch_result_t got;
+    apr_array_header_t *keys = NULL;
+
+    if (apiauth_fetch(p, rk->url, &limits, &got, why) != APIAUTH_OK) {
+        return NULL;
+    }
+    if (got.status != 200) {
+        *why = apr_psprintf(p, "it answered %ld", got.status);
+        return NULL;
+    }
+    if (apiauth_jwks_parse(p, got.body, got.len, &keys, why) != APIAUTH_OK) {
+        return NULL;
+    }
+    return keys;
+}
+
+void apiauth_jwt_remote_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    int i;
+
+    if (remotes == NULL) {
+        return;
+    }
+    apiauth_fetch_init();
+    for (i = 0; i < remotes->nelts; i++) {
+        apiauth_remote_keys_t *rk = APR_ARRAY_IDX(remotes, i,
+                                                  apiauth_remote_keys_t *);
+        const char *why = NULL;
+
+#if APR_HAS_THREADS
+        apr_thread_mutex_create(&rk->lock, APR_THREAD_MUTEX_DEFAULT, pconf);
+#endif
+        /* httpd reads its configuration twice at start: fetch once */
+        if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+            continue;
+        }
+        rk->tried = apr_time_sec(apr_time_now());
+        rk->keys = fetch_keys(pconf, rk, &why);
+        if (rk->keys == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AALOGNO(10067)
+                         "ApiAuthJWT keys=%s: cannot have the keys now (%s); "
+                         "tokens are refused until they are fetched",
+                         rk->url, why);
+        }
+    }
+}
+
+void apiauth_jwt_remote_child_init(apr_pool_t *pchild)
+{
+    int i;
+
+    for (i = 0; remotes && i < remotes->nelts; i++) {
+        apiauth_remote_keys_t *rk = APR_ARRAY_IDX(remotes, i,
+                                                  apiauth_remote_keys_t *);
+        /* pools of their own: cleared under rk->lock alone */
+        apr_pool_create_unmanaged_ex(&rk->pools[0], NULL, NULL);
+        apr_pool_create_unmanaged_ex(&rk->pools[1], NULL, NULL);
+    }
+}
+
+/* A token names a key none of ours has: the set may have been rotated.
+ * Fetches it again, unless this process did less than a minute ago: 1
+ * when there is a new set. */
+static int refresh(request_rec *r, apiauth_remote_keys_t *rk)
+{
+    apr_int64_t now = apr_time_sec(r->request_time);
+    apr_array_header_t *keys;
+    const char *why = NULL;
+    apr_pool_t *p;
+    int fresh = 0;
+
+    if (rk->pools[0] == NULL) {
+        return 0;
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(rk->lock);
+#endif
+    if (now - rk->tried >= rk->every) {
+        rk->tried = now;
+        /* the set before last: no request still reads it a minute on */
+        p = rk->pools[rk->next];
+        apr_pool_clear(p);
+        keys = fetch_keys(p, rk, &why);
+        if (keys) {
+            apr_atomic_casptr((volatile void **)&rk->keys, keys, rk->keys);
+            rk->next = !rk->next;
+            fresh = 1;
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10068)
+                          "ApiAuthJWT keys=%s fetched again: %d keys",
+                          rk->url, keys->nelts);
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AALOGNO(10069)
+                          "ApiAuthJWT keys=%s: cannot fetch them again: %s",
+                          rk->url, why);
+        }
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(rk->lock);
+#endif
+    return fresh;
+}
+
+const apr_array_header_t *apiauth_jwt_keys_now(request_rec *r,
+                                               const apiauth_dir_conf *conf)
+{
+    apr_array_header_t *all;
+    int i;
+
+    if (conf->jwt_remote == NULL) {
+        return conf->jwt_keys;
+    }
+    all = conf->jwt_keys ? apr_array_copy(r->pool, conf->jwt_keys)
+                         : apr_array_make(r->pool, 4,
+                                          sizeof(apiauth_jwk_t *));
+    for (i = 0; i < conf->jwt_remote->nelts; i++) {
+        const apiauth_remote_keys_t *rk =
+            APR_ARRAY_IDX(conf->jwt_remote, i, apiauth_remote_keys_t *);
+        const apr_array_header_t *keys = rk->keys;
+        if (keys) {
+            apr_array_cat(all, keys);
+        }
+    }
+    return all;
+}
+
+/* A refusal for want of a key, where a fetch might bring it: 1 when a
+ * set was fetched anew (verify again). */
+static int keys_may_have_changed(request_rec *r, const apiauth_dir_conf *conf,
+                                 const apiauth_error_t *err)
+{
+    int i, fresh = 0;
+
+    if (conf->jwt_remote == NULL || err->description == NULL
+        || strncmp(err->description, "no key", 6) != 0) {
+        return 0;
+    }
+    for (i = 0; i < conf->jwt_remote->nelts; i++) {
+        fresh |= refresh(r, APR_ARRAY_IDX(conf->jwt_remote, i,
+                                          apiauth_remote_keys_t *));
+    }
+    return fresh;
+}
+
+/* ---- key files and the rest of the configuration ---------------------- */
+
 const char *apiauth_jwt_add_keys(cmd_parms *cmd, void *dconf, const char *arg)
 {
     apiauth_dir_conf *conf = dconf;
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    const char *errmsg = NULL;
+    const char *path, *errmsg = NULL;
+
+    if (strncasecmp(arg, "https://", 8) == 0) {
+        return add_remote(cmd, conf, arg);
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
 
     if (path == NULL
         || apiauth_jwk_load_public(cmd->pool, path, &conf->jwt_keys, &errmsg)
@@ -101,11 +351,12 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
                                                   &apiauth_module);
     apiauth_jwt_expect_t expect;
     apiauth_jwt_claims_t claims;
+    const apr_array_header_t *keys;
     const char *app, *bad;
     apiauth_status_t st;
 
-    if (conf->jwt_keys == NULL || conf->jwt_issuer == NULL
-        || conf->jwt_audience == NULL) {
+    if ((conf->jwt_keys == NULL && conf->jwt_remote == NULL)
+        || conf->jwt_issuer == NULL || conf->jwt_audience == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AALOGNO(10070)
                       "ApiAuthProvider jwt needs ApiAuthJWT issuer=, "
                       "audience= and keys= here");
@@ -119,8 +370,17 @@ static apiauth_status_t jwt_verify_token(request_rec *r, const char *token,
     expect.leeway = conf->jwt_leeway >= 0 ? conf->jwt_leeway
                                           : APIAUTH_DEFAULT_JWT_LEEWAY;
     expect.resources = NULL;
-    st = apiauth_jwt_verify(r->pool, token, conf->jwt_keys, &expect, &claims,
-                            err);
+    keys = apiauth_jwt_keys_now(r, conf);
+    st = apiauth_jwt_verify(r->pool, token, keys, &expect, &claims, err);
+    if (st == APIAUTH_DENIED && keys_may_have_changed(r, conf, err)) {
+        keys = apiauth_jwt_keys_now(r, conf);
+        st = apiauth_jwt_verify(r->pool, token, keys, &expect, &claims, err);
+    }
+    if (st == APIAUTH_DENIED && keys->nelts == 0) {
+        /* no key at all: the key set could not be had, which is ours */
+        return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                            "the issuer's keys cannot be had now");
+    }
     if (st != APIAUTH_OK) {
         return st;
     }

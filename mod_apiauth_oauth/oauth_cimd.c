@@ -181,7 +181,7 @@ apiauth_status_t oauth_cimd_prepare(request_rec *r, apiauth_db_t *db,
     oauth_server_conf *conf = oauth_conf(r);
     apr_int64_t now = apr_time_sec(r->request_time), age;
     apiauth_fetch_limits_t limits = {DOCUMENT_MAX_BYTES, FETCH_TIMEOUT_MS,
-                                     conf->fetch_loopback, conf->fetch_ca};
+                                     conf->fetch_loopback, 0, conf->fetch_ca};
     apiauth_fetch_result_t got;
     apiauth_oauth_client_t client;
     apiauth_app_t app;
