@@ -49,7 +49,8 @@ static int authorization_is_ours(const char *h, unsigned accepted)
         unsigned scheme;
     } ours[] = {{"bearer", APIAUTH_SCHEME_BEARER},
                 {"token", APIAUTH_SCHEME_TOKEN},
-                {"basic", APIAUTH_SCHEME_BASIC}};
+                {"basic", APIAUTH_SCHEME_BASIC},
+                {"dpop", APIAUTH_SCHEME_DPOP}};
     size_t len = strcspn(h, " "), i;
 
     for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
@@ -69,9 +70,11 @@ static void check_credential(const apiauth_request_material_t *m,
     switch (c->source) {
     case APIAUTH_FROM_AUTHORIZATION:
         FUZZ_CHECK(c->scheme == APIAUTH_SCHEME_BEARER
+                   || c->scheme == APIAUTH_SCHEME_DPOP
                    || c->scheme == APIAUTH_SCHEME_TOKEN
                    || c->scheme == APIAUTH_SCHEME_BASIC);
         FUZZ_CHECK(printable(c->secret, c->scheme == APIAUTH_SCHEME_BEARER
+                                            || c->scheme == APIAUTH_SCHEME_DPOP
                                             ? APIAUTH_MAX_AUTHORIZATION
                                             : APIAUTH_MAX_SECRET, 0));
         if (c->scheme == APIAUTH_SCHEME_BASIC) {
