@@ -116,7 +116,7 @@ int oauth_handle_metadata(request_rec *r)
             o->scopes, i, apiauth_oauth_scope_t).name));
     }
     m = json_pack(
-        "{s:s, s:o, s:[s], s:[sss], s:[sssss], s:[s], s:b, s:[ssss],"
+        "{s:s, s:o, s:[s], s:[sss], s:[ssssss], s:[s], s:b, s:[ssss],"
         " s:[sssss], s:[s], s:b}",
         "issuer", o->issuer,
         "scopes_supported", scopes,
@@ -125,7 +125,7 @@ int oauth_handle_metadata(request_rec *r)
         "refresh_token",
         "token_endpoint_auth_methods_supported", "client_secret_basic",
         "client_secret_post", "none", "tls_client_auth",
-        "self_signed_tls_client_auth",
+        "self_signed_tls_client_auth", "private_key_jwt",
         "code_challenge_methods_supported", "S256",
         "authorization_response_iss_parameter_supported", 1,
         "introspection_endpoint_auth_methods_supported",
@@ -141,6 +141,8 @@ int oauth_handle_metadata(request_rec *r)
         json_object_set_new(m, "client_id_metadata_document_supported",
                             json_true());
     }
+    json_object_set_new(m, "token_endpoint_auth_signing_alg_values_supported",
+                        json_pack("[sss]", "RS256", "ES256", "EdDSA"));
     json_object_set_new(m, "dpop_signing_alg_values_supported",
                         json_pack("[ssss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {

@@ -12,6 +12,7 @@
 #include <http_request.h>
 
 #include "apiauth_view.h"
+#include "jwt.h"
 #include "keys.h"
 #include "oauth_private.h"
 
@@ -50,6 +51,21 @@ static int authenticated_client(request_rec *r, int public_allowed,
     }
     if (oauth_store(r, db) != 0) {
         return oauth_send_error(r, APIAUTH_ERROR, &store_down);
+    }
+    /* a client named by its metadata document may come here first (a
+     * client_credentials grant has no authorization request) */
+    {
+        const char *named = apr_table_get(*params, "client_id");
+        const char *assertion = apr_table_get(*params, "client_assertion");
+        if (named == NULL && assertion) {
+            named = apiauth_jwt_peek_issuer(r->pool, assertion);
+        }
+        st = oauth_cimd_prepare(r, db, named, &err);
+        if (st != APIAUTH_OK) {
+            return oauth_send_error(r, st == APIAUTH_ERROR ? st
+                                                           : APIAUTH_DENIED,
+                                    &err);
+        }
     }
     apiauth_effects_init(&fx, r->pool);
     apiauth_view_tls_client(r, oauth_services()->proxied_cert(r), &tls);

@@ -241,6 +241,20 @@ apiauth_status_t oauth_cimd_prepare(request_rec *r, apiauth_db_t *db,
                       err->description);
         return st;
     }
+    if (client.jwks_uri) {
+        /* its keys, fetched as fenced as the document */
+        apr_array_header_t *keys = NULL;
+        st = apiauth_fetch(r->pool, client.jwks_uri, &limits, &got, &why);
+        if (st != APIAUTH_OK || got.status != 200
+            || apiauth_jwks_parse(r->pool, got.body, got.len, &keys, &why)
+                   != APIAUTH_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(20076)
+                          "client %s: its jwks_uri %s refused: %s", client_id,
+                          client.jwks_uri, why ? why : "not 200");
+            return refuse(err, "the client's jwks_uri gives no usable keys");
+        }
+        client.jwks = got.body;
+    }
     client.created = now;
     if (apiauth_store_client_upsert(r->pool, db, &client) != APIAUTH_OK) {
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",

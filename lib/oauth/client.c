@@ -14,8 +14,10 @@
 #include <apr_strings.h>
 #include <apr_uri.h>
 
+#include "digest.h"
 #include "encoding.h"
 #include "form.h"
+#include "jwt.h"
 #include "oauth.h"
 #include "scope.h"
 
@@ -95,6 +97,90 @@ static int certificate_matches(const apiauth_oauth_client_t *client,
            && strcmp(tls->subject, client->tls_subject) == 0;
 }
 
+#define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define ASSERTION_MAX_LIFE 3600
+
+/* Does the assertion's aud name this server: its issuer, or an endpoint
+ * of it (RFC 7523 §3: the token endpoint URL may be used)? */
+static int names_us(const apiauth_oauth_config_t *cfg, json_t *aud)
+{
+    apr_size_t n = cfg->issuer ? strlen(cfg->issuer) : 0;
+    json_t *one;
+    size_t i;
+
+    if (json_is_string(aud)) {
+        const char *a = json_string_value(aud);
+        return n && strncmp(a, cfg->issuer, n) == 0
+               && (a[n] == '\0' || a[n] == '/');
+    }
+    json_array_foreach(aud, i, one) {
+        if (names_us(cfg, one)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* private_key_jwt (RFC 7523 §2.2, §3): a JWT the client signed with a key
+ * of its registered set, naming itself (iss, sub) and us (aud), short
+ * lived, used once (its jti is spent in the store). */
+static apiauth_status_t by_assertion(
+    apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
+    const char *assertion, const char *body_id, apr_int64_t now,
+    apiauth_oauth_client_t *client, apiauth_error_t *err)
+{
+    static const char *const fail = "the client assertion is not valid";
+    const char *id = apiauth_jwt_peek_issuer(p, assertion), *sub, *jti;
+    apr_array_header_t *keys = NULL;
+    json_t *header, *payload, *exp;
+    const char *why = NULL, *spent;
+    apiauth_status_t st;
+
+    if (id == NULL || (body_id && strcmp(body_id, id) != 0)) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client", fail);
+    }
+    st = apiauth_oauth_client_find(p, db, id, client);
+    if (st != APIAUTH_OK) {
+        return st == APIAUTH_ERROR
+                   ? apiauth_fail(err, st, "temporarily_unavailable",
+                                  "the client store is unreachable")
+                   : apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                                  fail);
+    }
+    if (!apiauth_oauth_client_is_jwt(client)
+        || apiauth_jwks_parse(p, client->jwks, strlen(client->jwks), &keys,
+                              &why) != APIAUTH_OK
+        || apiauth_jws_verify(p, assertion, keys, &header, &payload, err)
+               != APIAUTH_OK) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client", fail);
+    }
+    sub = json_string_value(json_object_get(payload, "sub"));
+    jti = json_string_value(json_object_get(payload, "jti"));
+    exp = json_object_get(payload, "exp");
+    if (sub == NULL || strcmp(sub, id) != 0 || jti == NULL || *jti == '\0'
+        || strlen(jti) > 256 || !names_us(cfg, json_object_get(payload, "aud"))
+        || !json_is_integer(exp) || json_integer_value(exp) <= now
+        || json_integer_value(exp) > now + ASSERTION_MAX_LIFE) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client", fail);
+    }
+    /* once: a copied assertion is no key */
+    spent = apiauth_digest_hex(p, cfg->pepper,
+                               apr_pstrcat(p, "client assertion\n", id, "\n",
+                                           jti, NULL));
+    switch (spent ? apiauth_store_consent_spend(p, db, spent,
+                                                json_integer_value(exp))
+                  : APIAUTH_ERROR) {
+    case APIAUTH_OK:
+        return APIAUTH_OK;
+    case APIAUTH_DENIED:
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                            "this client assertion was used before");
+    default:
+        return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                            "the client store is unreachable");
+    }
+}
+
 static apiauth_status_t authenticate(
     apr_pool_t *p, const apiauth_oauth_config_t *cfg, apiauth_db_t *db,
     const char *authorization, apr_table_t *params,
@@ -104,10 +190,27 @@ static apiauth_status_t authenticate(
 {
     const char *body_id = apr_table_get(params, "client_id");
     const char *body_secret = apr_table_get(params, "client_secret");
+    const char *assertion_type = apr_table_get(params,
+                                               "client_assertion_type");
     const char *id = NULL, *secret = NULL, *digest;
     apiauth_status_t st;
 
     *method = APIAUTH_CLIENT_AUTH_NONE;
+    if (assertion_type || apr_table_get(params, "client_assertion")) {
+        const char *assertion = apr_table_get(params, "client_assertion");
+        if (body_secret || (authorization
+                            && strncasecmp(authorization, "Basic ", 6) == 0)
+            || assertion == NULL || assertion_type == NULL
+            || strcmp(assertion_type, JWT_BEARER) != 0) {
+            return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
+                                "a client assertion is one JWT with "
+                                "client_assertion_type " JWT_BEARER
+                                ", and no other client authentication");
+        }
+        *method = APIAUTH_CLIENT_AUTH_JWT;
+        return by_assertion(p, cfg, db, assertion, body_id,
+                            apr_time_sec(apr_time_now()), client, err);
+    }
     if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
         if (body_secret) {
             return apiauth_fail(err, APIAUTH_INVALID, "invalid_request",
@@ -173,8 +276,11 @@ static apiauth_status_t authenticate(
         return apiauth_oauth_client_is_public(client) && public_allowed
                    ? APIAUTH_OK
                    : apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
-                                  "this client must authenticate with its "
-                                  "secret");
+                                  apiauth_oauth_client_is_jwt(client)
+                                      ? "this client must authenticate with "
+                                        "an assertion signed by its key"
+                                      : "this client must authenticate with "
+                                        "its secret");
     }
     digest = apiauth_digest_hex(p, cfg->pepper, secret);
     if (apiauth_oauth_client_is_public(client) || digest == NULL

@@ -81,8 +81,9 @@ typedef enum {
     APIAUTH_CLIENT_AUTH_NONE = 0,         /* public client: client_id only */
     APIAUTH_CLIENT_AUTH_BASIC,            /* client_secret_basic */
     APIAUTH_CLIENT_AUTH_POST,             /* client_secret_post */
-    APIAUTH_CLIENT_AUTH_TLS               /* tls_client_auth,
+    APIAUTH_CLIENT_AUTH_TLS,              /* tls_client_auth,
                                              self_signed_tls_client_auth */
+    APIAUTH_CLIENT_AUTH_JWT               /* private_key_jwt (RFC 7523) */
 } apiauth_client_auth_t;
 
 

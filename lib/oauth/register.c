@@ -97,9 +97,47 @@ static const char *scopes_for(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
 }
 
 /* Reads and checks the metadata into *c (all but id, name, app, secret). */
+/* private_key_jwt: the client's keys, inline (jwks) or, where the caller
+ * can fetch them, at an https URL (jwks_uri). */
+static apiauth_status_t read_keys(apr_pool_t *p, json_t *doc,
+                                  int uri_allowed, apiauth_oauth_client_t *c,
+                                  apiauth_error_t *err)
+{
+    json_t *jwks = json_object_get(doc, "jwks");
+    const char *uri = json_string_value(json_object_get(doc, "jwks_uri"));
+    apr_array_header_t *keys = NULL;
+    const char *why = NULL;
+    char *text;
+
+    if ((jwks == NULL) == (uri == NULL)
+        || (uri && (!uri_allowed || strncmp(uri, "https://", 8) != 0))) {
+        return bad(err, "invalid_client_metadata", uri_allowed
+                   ? "private_key_jwt needs its keys: jwks, or an https "
+                     "jwks_uri"
+                   : "private_key_jwt needs its keys inline (jwks)");
+    }
+    if (uri) {
+        c->jwks_uri = apr_pstrdup(p, uri);
+        return APIAUTH_OK;
+    }
+    text = json_dumps(jwks, JSON_COMPACT);
+    if (text == NULL
+        || apiauth_jwks_parse(p, text, strlen(text), &keys, &why)
+               != APIAUTH_OK) {
+        free(text);
+        return bad(err, "invalid_client_metadata",
+                   apr_pstrcat(p, "jwks: ", why ? why : "not a JWK set",
+                               NULL));
+    }
+    c->jwks = apr_pstrdup(p, text);
+    free(text);
+    return APIAUTH_OK;
+}
+
 static apiauth_status_t read_metadata(apr_pool_t *p,
                                       const apiauth_oauth_config_t *cfg,
                                       json_t *doc, int trusted,
+                                      int from_document,
                                       apiauth_oauth_client_t *c,
                                       const char **auth_method,
                                       apiauth_error_t *err)
@@ -145,14 +183,21 @@ static apiauth_status_t read_metadata(apr_pool_t *p,
     if (method == NULL) {
         method = trusted ? "client_secret_basic" : "none";
     }
-    if (strcmp(method, "none") != 0
+    if (strcmp(method, "private_key_jwt") == 0) {
+        apiauth_status_t st = read_keys(p, doc, from_document, c, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+    }
+    else if (strcmp(method, "none") != 0
         && (!trusted || (strcmp(method, "client_secret_basic") != 0
                          && strcmp(method, "client_secret_post") != 0))) {
         return bad(err, "invalid_client_metadata", trusted
                    ? "token_endpoint_auth_method is none, "
                      "client_secret_basic or client_secret_post"
-                   : "without an initial access token only public clients "
-                     "(token_endpoint_auth_method none) are registered");
+                   : "without an initial access token a client is public "
+                     "(token_endpoint_auth_method none) or has keys "
+                     "(private_key_jwt)");
     }
     *auth_method = method;
     if (strcmp(method, "none") == 0
@@ -266,7 +311,7 @@ apiauth_status_t apiauth_oauth_register(apr_pool_t *p,
     }
     memset(&c, 0, sizeof(c));
     c.app = app;
-    st = read_metadata(p, cfg, doc, trusted, &c, &method, err);
+    st = read_metadata(p, cfg, doc, trusted, 0, &c, &method, err);
     if (st == APIAUTH_OK) {
         st = record(p, cfg, db, &c, method, now, response, err);
     }
@@ -298,13 +343,14 @@ apiauth_status_t apiauth_oauth_client_document(
     }
     /* what a registration may say, a document may say; and like an open
      * registration, it makes a public client */
-    st = read_metadata(p, cfg, doc, 0, client, &method, err);
+    st = read_metadata(p, cfg, doc, 0, 1, client, &method, err);
     if (st == APIAUTH_OK) {
         client->redirect_uris = apr_pstrdup(p, client->redirect_uris);
         client->scope = apr_pstrdup(p, client->scope);
         client->display_name = client->display_name
                                    ? apr_pstrdup(p, client->display_name)
                                    : NULL;
+        /* jwks and jwks_uri were copied to the pool by read_keys */
         client->id = client->name = apr_pstrdup(p, url);
         client->app = app;
     }

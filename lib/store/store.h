@@ -144,15 +144,22 @@ typedef struct apiauth_oauth_client {
                                              subject DN of its certificate */
     const char *tls_x5t;                  /* self_signed_tls_client_auth:
                                              its certificate's thumbprint */
+    const char *jwks;                     /* private_key_jwt (RFC 7523): its
+                                             public keys, a JWK Set (JSON) */
+    const char *jwks_uri;                 /* where a document says they
+                                             are (read, not stored) */
     apr_int64_t created;
 } apiauth_oauth_client_t;
 
 /* Authenticates by its TLS certificate (RFC 8705 §2). */
 #define apiauth_oauth_client_is_mtls(c) \
     ((c)->tls_subject != NULL || (c)->tls_x5t != NULL)
-/* No secret and no certificate: only PKCE protects its codes. */
+/* Authenticates with assertions signed by a key of its own. */
+#define apiauth_oauth_client_is_jwt(c) ((c)->jwks != NULL)
+/* No secret, certificate or key: only PKCE protects its codes. */
 #define apiauth_oauth_client_is_public(c) \
-    ((c)->secret_digest == NULL && !apiauth_oauth_client_is_mtls(c))
+    ((c)->secret_digest == NULL && !apiauth_oauth_client_is_mtls(c) \
+     && !apiauth_oauth_client_is_jwt(c))
 
 /* The live client with this id. */
 apiauth_status_t apiauth_store_client_find(apr_pool_t *p, apiauth_db_t *db,

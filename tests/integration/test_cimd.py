@@ -17,13 +17,20 @@ import ssl
 import threading
 import time
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from dpop_keys import ec_jwk
 from harness import free_port
 from oauth_flows import AUTHORIZE, TOKEN, consent_fields, owner_session, \
     redirect_params
 
 CB = "http://127.0.0.1:43123/callback"
+# the key a private_key_jwt client signs its assertions with
+CLIENT_KEY = ec.generate_private_key(ec.SECP256R1())
+CLIENT_JWKS = {"keys": [dict(ec_jwk(CLIENT_KEY), kid="k1", use="sig",
+                              alg="ES256")]}
 
 
 class Documents:
@@ -86,6 +93,15 @@ class Documents:
             return 200, "text/plain", self.doc(path), cache
         if path == "/moved.json":
             return 302, j, b"", {"Location": self.base + "/agent.json"}
+        if path in ("/keyed.json", "/keyed-uri.json"):
+            keys = ({"jwks": CLIENT_JWKS} if path == "/keyed.json"
+                    else {"jwks_uri": self.base + "/client-jwks.json"})
+            return 200, j, self.doc(
+                path, token_endpoint_auth_method="private_key_jwt",
+                grant_types=["client_credentials"], scope="integration.order",
+                **keys), cache
+        if path == "/client-jwks.json":
+            return 200, j, json.dumps(CLIENT_JWKS).encode(), cache
         if path == "/confidential.json":
             return 200, j, self.doc(path, token_endpoint_auth_method=
                                     "client_secret_basic"), cache
@@ -174,7 +190,7 @@ def test_a_deleted_document_client_stays_out(o, docs):
     ("/text.json", "not application/json"),
     ("/moved.json", "answered 302"),
     ("/missing.json", "answered 404"),
-    ("/confidential.json", "public clients"),
+    ("/confidential.json", "a client is public"),
 ])
 def test_a_document_refused(o, docs, path, words):
     _, page, _ = authorize(o, docs.base + path)
@@ -222,3 +238,56 @@ def test_without_the_test_switch_no_loopback_or_private_address(servers,
         assert page.status_code == 400, client_id
         assert "not fetched from" in page.text, page.text
     assert len(docs.hits) == before
+
+
+# ---- private_key_jwt (RFC 7523) -------------------------------------------
+
+def assertion(o, client_id, key=CLIENT_KEY, aud=None, jti=None):
+    now = int(time.time())
+    return jwt.encode({"iss": client_id, "sub": client_id,
+                       "aud": aud or o.issuer + TOKEN,
+                       "jti": jti or secrets.token_urlsafe(16),
+                       "iat": now, "exp": now + 60},
+                      key, algorithm="ES256", headers={"kid": "k1"})
+
+
+def by_key(o, client_id, signed):
+    return o.post(TOKEN, data={
+        "grant_type": "client_credentials", "client_id": client_id,
+        "client_assertion_type":
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": signed})
+
+
+@pytest.mark.parametrize("path", ["/keyed.json", "/keyed-uri.json"])
+def test_a_document_client_authenticates_with_its_key(o, docs, path):
+    client_id = docs.base + path
+    signed = assertion(o, client_id)
+    r = by_key(o, client_id, signed)
+    assert r.status_code == 200, r.text
+    assert r.json()["scope"] == "integration.order"
+    # the same assertion twice is a copied one
+    again = by_key(o, client_id, signed)
+    assert again.status_code == 401
+    assert "used before" in again.json()["error_description"]
+
+
+def test_a_key_client_is_refused_without_its_key(o, docs):
+    client_id = docs.base + "/keyed.json"
+    other = ec.generate_private_key(ec.SECP256R1())
+    for signed in (assertion(o, client_id, key=other),
+                   assertion(o, client_id, aud="https://elsewhere.example"),
+                   assertion(o, docs.base + "/agent.json")):
+        r = by_key(o, client_id, signed)
+        assert r.status_code == 401, r.text
+        assert r.json()["error"] == "invalid_client"
+    r = o.post(TOKEN, data={"grant_type": "client_credentials",
+                            "client_id": client_id})
+    assert r.status_code == 401
+    assert "assertion" in r.json()["error_description"]
+
+
+def test_metadata_names_private_key_jwt(o):
+    m = o.get("/.well-known/oauth-authorization-server").json()
+    assert "private_key_jwt" in m["token_endpoint_auth_methods_supported"]
+    assert "ES256" in m["token_endpoint_auth_signing_alg_values_supported"]

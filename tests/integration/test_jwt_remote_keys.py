@@ -13,8 +13,8 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
+from dpop_keys import ec_jwk
 from harness import Httpd, env_of, make_workdir
 from test_cimd import Documents
 
@@ -39,7 +39,7 @@ class Keys:
     def jwks(self):
         out = []
         for kid in self.published:
-            j = json.loads(ECAlgorithm.to_jwk(self.keys[kid].public_key()))
+            j = ec_jwk(self.keys[kid])
             j.update(kid=kid, use="sig", alg="ES256")
             out.append(j)
         return json.dumps({"keys": out}).encode()
