@@ -440,8 +440,8 @@ const char *apiauth_jwt_keys_every(cmd_parms *cmd, void *dconf,
                                    const char *arg);
 /* The JWKS at https URLs: reset, fetched once at start (in the parent,
  * so that every child starts with them), given pools per child. */
-void apiauth_jwt_remote_pre_config(void);
-void apiauth_jwt_remote_post_config(apr_pool_t *pconf, server_rec *s);
+void apiauth_jwt_remote_pre_config(apr_pool_t *pconf);
+int apiauth_jwt_remote_post_config(apr_pool_t *pconf, server_rec *s);
 void apiauth_jwt_remote_child_init(apr_pool_t *pchild);
 /* The keys a location's jwt provider verifies with now: its files', and
  * its JWKS URLs' as last fetched. */

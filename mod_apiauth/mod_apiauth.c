@@ -643,7 +643,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     apiauth_discovery_pre_config(pconf);
     apiauth_rate_pre_config();
     apiauth_metrics_pre_config();
-    apiauth_jwt_remote_pre_config();
+    apiauth_jwt_remote_pre_config(pconf);
     return apiauth_cache_pre_config(pconf, plog, ptemp);
 }
 
@@ -662,10 +662,10 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS
         || apiauth_discovery_post_config(pconf, s) != OK
         || apiauth_rate_post_config(pconf, s) != OK
-        || apiauth_metrics_post_config(pconf, s) != OK) {
+        || apiauth_metrics_post_config(pconf, s) != OK
+        || apiauth_jwt_remote_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    apiauth_jwt_remote_post_config(pconf, s);
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
 }
 

@@ -4,8 +4,9 @@
  *
  * For tokens of another issuer, or for nodes that verify ours without the
  * store: ApiAuthJWT keys= (PEM or JWKS files, or the https URL of a JWKS:
- * fetched at start, and again -- at most once a minute per process -- when
- * a token names a key it does not have, as when an issuer rotates),
+ * fetched at start, and again -- at most once a minute for all the
+ * children, which share what it brought -- when a token names a key it
+ * does not have, as when an issuer rotates),
  * issuer= and audience= (all required), leeway=.  The algorithm is
  * the key's, never the token's: no "none", no HMAC keyed with a public
  * key.  What this provider cannot know is revocation; a token it accepts
@@ -27,6 +28,9 @@
 #include <http_log.h>
 
 #include <apr_atomic.h>
+#include <apr_global_mutex.h>
+#include <apr_shm.h>
+#include <util_mutex.h>
 #if APR_HAS_THREADS
 #include <apr_thread_mutex.h>
 #endif
@@ -38,13 +42,30 @@
 
 /* ---- JWKS at an https URL ---------------------------------------- */
 
-/* One `keys=https://...`: its keys as last fetched, swapped whole. */
+#define REMOTE_MAX_BYTES (256 * 1024)
+#define REMOTE_TIMEOUT_MS 5000
+#define REMOTE_EVERY 60                 /* default seconds between fetches */
+
+/* What every child of the server sees of one URL, in shared memory: the
+ * set's text as last fetched, when a fetch was last tried, and a
+ * generation that each fetch bumps.  Written under the apiauth-jwks
+ * mutex. */
+typedef struct {
+    apr_int64_t tried;
+    apr_uint32_t generation;            /* 0: never fetched */
+    apr_size_t len;
+    char text[REMOTE_MAX_BYTES + 1];
+} shared_set;
+
+/* One `keys=https://...`: the keys this process verifies with, parsed
+ * from the shared text of the generation it has, swapped whole. */
 typedef struct apiauth_remote_keys {
     const char *url;
     const char *ca_file;
     int every;                          /* seconds between fetches */
-    apr_array_header_t *volatile keys;  /* NULL until first fetched */
-    apr_int64_t tried;                  /* last attempt, Unix seconds */
+    shared_set *shared;                 /* NULL: no shared memory */
+    apr_array_header_t *volatile keys;  /* NULL until first had */
+    apr_uint32_t generation;            /* of `keys` */
     apr_pool_t *pools[2];               /* per child: the last two sets */
     int next;
 #if APR_HAS_THREADS
@@ -52,15 +73,15 @@ typedef struct apiauth_remote_keys {
 #endif
 } apiauth_remote_keys_t;
 
-#define REMOTE_MAX_BYTES (256 * 1024)
-#define REMOTE_TIMEOUT_MS 5000
-#define REMOTE_EVERY 60                 /* default seconds between fetches */
-
 static apr_array_header_t *remotes;     /* apiauth_remote_keys_t * */
+static apr_global_mutex_t *sets_mutex;
+static const char *const sets_mutex_id = "apiauth-jwks";
 
-void apiauth_jwt_remote_pre_config(void)
+void apiauth_jwt_remote_pre_config(apr_pool_t *pconf)
 {
     remotes = NULL;
+    sets_mutex = NULL;
+    ap_mutex_register(pconf, sets_mutex_id, NULL, APR_LOCK_DEFAULT, 0);
 }
 
 static const char *add_remote(cmd_parms *cmd, apiauth_dir_conf *conf,
@@ -121,10 +142,10 @@ const char *apiauth_jwt_keys_ca(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* Fetches and parses the set: the new keys in `p`, or NULL and *why. */
-static apr_array_header_t *fetch_keys(apr_pool_t *p,
-                                      const apiauth_remote_keys_t *rk,
-                                      const char **why)
+/* Fetches the set: its text (a JWK set that parses) in `p`, or NULL and
+ * *why. */
+static const char *fetch_set(apr_pool_t *p, const apiauth_remote_keys_t *rk,
+                             apr_size_t *len, const char **why)
 {
     apiauth_fetch_limits_t limits = {REMOTE_MAX_BYTES, REMOTE_TIMEOUT_MS,
                                      0, 1, rk->ca_file};
@@ -141,44 +162,85 @@ static apr_array_header_t *fetch_keys(apr_pool_t *p,
     if (apiauth_jwks_parse(p, got.body, got.len, &keys, why) != APIAUTH_OK) {
         return NULL;
     }
-    return keys;
+    *len = got.len;
+    return got.body;
 }
 
-void apiauth_jwt_remote_post_config(apr_pool_t *pconf, server_rec *s)
+static apr_array_header_t *parse_set(apr_pool_t *p, const char *text,
+                                     apr_size_t len)
 {
+    apr_array_header_t *keys = NULL;
+    const char *why;
+
+    return apiauth_jwks_parse(p, text, len, &keys, &why) == APIAUTH_OK
+               ? keys
+               : NULL;
+}
+
+int apiauth_jwt_remote_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv;
     int i;
 
-    if (remotes == NULL) {
-        return;
+    if (remotes == NULL
+        || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;          /* httpd reads its configuration twice at start */
     }
     apiauth_fetch_init();
+    rv = ap_global_mutex_create(&sets_mutex, NULL, sets_mutex_id, NULL, s,
+                                pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AALOGNO(10082)
+                     "cannot create the %s mutex", sets_mutex_id);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     for (i = 0; i < remotes->nelts; i++) {
         apiauth_remote_keys_t *rk = APR_ARRAY_IDX(remotes, i,
                                                   apiauth_remote_keys_t *);
-        const char *why = NULL;
+        const char *why = NULL, *text;
+        apr_size_t len = 0;
+        apr_shm_t *shm;
 
 #if APR_HAS_THREADS
         apr_thread_mutex_create(&rk->lock, APR_THREAD_MUTEX_DEFAULT, pconf);
 #endif
-        /* httpd reads its configuration twice at start: fetch once */
-        if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-            continue;
+        if (apr_shm_create(&shm, sizeof(shared_set), NULL, pconf)
+            != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10083)
+                         "ApiAuthJWT keys=%s: no shared memory for the "
+                         "set", rk->url);
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
-        rk->tried = apr_time_sec(apr_time_now());
-        rk->keys = fetch_keys(pconf, rk, &why);
-        if (rk->keys == NULL) {
+        rk->shared = apr_shm_baseaddr_get(shm);
+        memset(rk->shared, 0, sizeof(shared_set));
+        rk->shared->tried = apr_time_sec(apr_time_now());
+        text = fetch_set(pconf, rk, &len, &why);
+        if (text == NULL) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AALOGNO(10067)
                          "ApiAuthJWT keys=%s: cannot have the keys now (%s); "
                          "tokens are refused until they are fetched",
                          rk->url, why);
+            continue;
         }
+        memcpy(rk->shared->text, text, len);
+        rk->shared->len = len;
+        rk->shared->generation = 1;
+        rk->keys = parse_set(pconf, text, len);
+        rk->generation = 1;
     }
+    return OK;
 }
 
 void apiauth_jwt_remote_child_init(apr_pool_t *pchild)
 {
     int i;
 
+    if (sets_mutex
+        && apr_global_mutex_child_init(&sets_mutex,
+                                       apr_global_mutex_lockfile(sets_mutex),
+                                       pchild) != APR_SUCCESS) {
+        sets_mutex = NULL;
+    }
     for (i = 0; remotes && i < remotes->nelts; i++) {
         apiauth_remote_keys_t *rk = APR_ARRAY_IDX(remotes, i,
                                                   apiauth_remote_keys_t *);
@@ -189,41 +251,54 @@ void apiauth_jwt_remote_child_init(apr_pool_t *pchild)
 }
 
 /* A token names a key none of ours has: the set may have been rotated.
- * Fetches it again, unless this process did less than a minute ago: 1
- * when there is a new set. */
+ * Fetches it, unless some child of this server did less than
+ * `every` seconds ago -- then takes what that fetch brought, if it is
+ * newer than this process's.  1 when this process has a new set. */
 static int refresh(request_rec *r, apiauth_remote_keys_t *rk)
 {
     apr_int64_t now = apr_time_sec(r->request_time);
-    apr_array_header_t *keys;
-    const char *why = NULL;
+    shared_set *sh = rk->shared;
+    apr_array_header_t *keys = NULL;
+    const char *why = NULL, *text;
+    apr_size_t len = 0;
     apr_pool_t *p;
     int fresh = 0;
 
-    if (rk->pools[0] == NULL) {
+    if (rk->pools[0] == NULL || sh == NULL || sets_mutex == NULL) {
         return 0;
     }
 #if APR_HAS_THREADS
     apr_thread_mutex_lock(rk->lock);
 #endif
-    if (now - rk->tried >= rk->every) {
-        rk->tried = now;
-        /* the set before last: no request still reads it a minute on */
-        p = rk->pools[rk->next];
-        apr_pool_clear(p);
-        keys = fetch_keys(p, rk, &why);
-        if (keys) {
-            apr_atomic_casptr((volatile void **)&rk->keys, keys, rk->keys);
-            rk->next = !rk->next;
-            fresh = 1;
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10068)
-                          "ApiAuthJWT keys=%s fetched again: %d keys",
-                          rk->url, keys->nelts);
+    p = rk->pools[rk->next];
+    apr_pool_clear(p);                  /* the set before last */
+    if (apr_global_mutex_lock(sets_mutex) == APR_SUCCESS) {
+        if (now - sh->tried >= rk->every) {
+            sh->tried = now;
+            text = fetch_set(p, rk, &len, &why);
+            if (text) {
+                memcpy(sh->text, text, len);
+                sh->len = len;
+                sh->generation++;
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AALOGNO(10068)
+                              "ApiAuthJWT keys=%s fetched again", rk->url);
+            }
+            else {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AALOGNO(10069)
+                              "ApiAuthJWT keys=%s: cannot fetch them again: "
+                              "%s", rk->url, why);
+            }
         }
-        else {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AALOGNO(10069)
-                          "ApiAuthJWT keys=%s: cannot fetch them again: %s",
-                          rk->url, why);
+        if (sh->generation != rk->generation && sh->generation) {
+            keys = parse_set(p, sh->text, sh->len);
+            rk->generation = sh->generation;
         }
+        apr_global_mutex_unlock(sets_mutex);
+    }
+    if (keys) {
+        apr_atomic_casptr((volatile void **)&rk->keys, keys, rk->keys);
+        rk->next = !rk->next;
+        fresh = 1;
     }
 #if APR_HAS_THREADS
     apr_thread_mutex_unlock(rk->lock);
