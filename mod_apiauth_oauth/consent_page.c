@@ -33,11 +33,11 @@
 /* The placeholders of a consent page, in the order of the values. */
 enum {
     P_CLIENT_NAME, P_CLIENT_ID, P_REDIRECT_HOST, P_USER, P_SCOPES,
-    P_ACTION, P_FIELDS, P_ISSUER, P_COUNT
+    P_ACTION, P_FIELDS, P_ISSUER, P_RESOURCE, P_COUNT
 };
 static const char *const placeholders[P_COUNT + 1] = {
     "client_name", "client_id", "redirect_host", "user", "scopes", "action",
-    "fields", "issuer", NULL};
+    "fields", "issuer", "resource", NULL};
 /* without them the form cannot be answered */
 static const char *const required[] = {"action", "fields", NULL};
 
@@ -71,7 +71,7 @@ static const char default_page[] =
     "<h1>{{client_name}} wants access to your account</h1>\n"
     "<p class=\"muted\">Signed in as <b>{{user}}</b></p>\n"
     "<p>If you allow it, {{client_name}} may:</p>\n"
-    "<ul>\n{{scopes}}</ul>\n"
+    "<ul>\n{{scopes}}</ul>\n{{resource}}"
     "<p class=\"where\">You will then be sent to <b>{{redirect_host}}</b>. "
     "Allow only if you know this site.</p>\n"
     "<form method=\"post\" action=\"{{action}}\">\n{{fields}}"
@@ -127,7 +127,7 @@ const char *oauth_set_consent_template(cmd_parms *cmd, void *dummy,
         return apr_psprintf(cmd->pool, "ApiAuthOAuthConsentTemplate %s: %s "
                             "(placeholders: client_name, client_id, "
                             "redirect_host, user, scopes, action, fields, "
-                            "issuer)", path, errmsg);
+                            "issuer, resource)", path, errmsg);
     }
     return NULL;
 }
@@ -255,6 +255,12 @@ int oauth_consent_page(request_rec *r, const apiauth_oauth_authz_t *a,
     values[P_SCOPES] = scope_items(r, a->granted_scope);
     values[P_ACTION] = html(r, ap_escape_uri(r->pool, r->uri));
     values[P_ISSUER] = html(r, conf->oauth.issuer);
+    /* RFC 8707: what the tokens will be good for, when the client named
+     * one resource */
+    values[P_RESOURCE] = a->resource
+        ? apr_pstrcat(r->pool, "<p class=\"where\">At <b>",
+                      html(r, a->resource), "</b> only.</p>\n", NULL)
+        : "";
     values[P_FIELDS] = apr_pstrcat(
         r->pool, hidden(r, "response_type", a->response_type),
         hidden(r, "client_id", a->client.id),

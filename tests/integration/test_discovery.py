@@ -125,6 +125,8 @@ def token_for(w, client, resource):
     page = s.get(w.o.url(AUTHORIZE), params=query, allow_redirects=False)
     assert page.status_code == 200, page.text
     assert "An agent" in page.text
+    if resource:
+        assert f"At <b>{resource}</b> only." in page.text
     fields = consent_fields(page.text)
     assert fields.get("resource") == resource
     fields["decision"] = "approve"
