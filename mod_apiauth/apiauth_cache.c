@@ -27,6 +27,7 @@
 #include <http_core.h>
 
 #include "apiauth_private.h"
+#include "encoding.h"
 
 static apr_array_header_t *chains;      /* every ApiAuthProvider chain */
 static apr_array_header_t *files;       /* every ApiAuthCredentialFile */
@@ -426,4 +427,61 @@ void apiauth_cache_note_revoked(request_rec *r, const char *what,
                         (unsigned int)strlen(name), apr_time_from_sec(until),
                         "1", 1, 1);
     apiauth_socache_changed();
+}
+
+/* ---- facts: a name known until a time, for the modules -------------- */
+
+/* The socache key of a fact: the SHA-256 of its name, labelled, so that
+ * it meets no credential's key. */
+static int fact_key(const char *name, unsigned char key[APIAUTH_DIGEST_LEN])
+{
+    const char *parts[2] = {"apiauth fact", name};
+
+    return apiauth_digest_parts(NULL, parts, 2, key);
+}
+
+void apiauth_fact_remember(request_rec *r, const char *name,
+                           apr_int64_t until)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN], mac[APIAUTH_DIGEST_LEN];
+    char value[24 + 2 * APIAUTH_DIGEST_LEN];
+    int n;
+
+    if (fact_key(name, key) != 0) {
+        return;
+    }
+    n = apr_snprintf(value, 24, "%" APR_INT64_T_FMT " ", until);
+    if (entry_mac(r, key, value, (apr_size_t)n, mac) != 0) {
+        return;
+    }
+    memcpy(value + n, apiauth_hex_encode(r->pool, mac, sizeof(mac)),
+           2 * APIAUTH_DIGEST_LEN);
+    apiauth_socache_put(r, key, sizeof(key), apr_time_from_sec(until), value,
+                        (unsigned int)n + 2 * APIAUTH_DIGEST_LEN, 0);
+}
+
+int apiauth_fact_known(request_rec *r, const char *name)
+{
+    unsigned char key[APIAUTH_DIGEST_LEN], mac[APIAUTH_DIGEST_LEN];
+    unsigned char value[24 + 2 * APIAUTH_DIGEST_LEN + 1];
+    unsigned int len = sizeof(value) - 1;
+    const char *space;
+    apr_size_t n;
+
+    if (fact_key(name, key) != 0
+        || apiauth_socache_get(r, key, sizeof(key), value, &len, 0) != 1) {
+        return 0;
+    }
+    value[len] = '\0';
+    space = strchr((const char *)value, ' ');
+    if (space == NULL) {
+        return 0;
+    }
+    n = (apr_size_t)(space - (const char *)value) + 1;
+    /* written by us under this very key, and not yet past */
+    return len == n + 2 * APIAUTH_DIGEST_LEN
+           && entry_mac(r, key, value, n, mac) == 0
+           && apiauth_ct_streq(apiauth_hex_encode(r->pool, mac, sizeof(mac)),
+                               (const char *)value + n)
+           && apr_atoi64((const char *)value) > apr_time_sec(r->request_time);
 }

@@ -376,6 +376,11 @@ int apiauth_cache_key(request_rec *r, const apiauth_dir_conf *conf,
 void apiauth_cache_key_ctx(request_rec *r, const apiauth_dir_conf *conf,
                            char tag, unsigned bits, apiauth_memo_ctx_t *ctx);
 
+/* apiauth_cache.c: facts for the modules (apiauth_services_t) */
+void apiauth_fact_remember(request_rec *r, const char *name,
+                           apr_int64_t until);
+int apiauth_fact_known(request_rec *r, const char *name);
+
 /* apiauth_socache.c */
 const char *apiauth_socache_set(cmd_parms *cmd, void *dummy,
                                 const char *arg);

@@ -86,6 +86,11 @@ typedef struct apiauth_services {
     /* The client certificate an ApiAuthTrustedProxy passed on in the
      * ApiAuthClientCertHeader (PEM or base64 DER), or NULL. */
     const char *(*proxied_cert)(request_rec *r);
+    /* A fact every node sharing the cache may know until `until` (Unix
+     * seconds), authenticated like the cache's entries: remembered, then
+     * known (1) until then; 0 when it is not, or cannot be said. */
+    void (*remember)(request_rec *r, const char *name, apr_int64_t until);
+    int (*known)(request_rec *r, const char *name);
 } apiauth_services_t;
 
 APR_DECLARE_OPTIONAL_FN(const apiauth_services_t *, apiauth_services,

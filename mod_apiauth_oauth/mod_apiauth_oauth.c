@@ -531,7 +531,6 @@ static int oauth_handler(request_rec *r)
 static void oauth_child_init(apr_pool_t *p, server_rec *s)
 {
     apiauth_dpop_child_init(p);
-    oauth_cimd_child_init(p);
 }
 
 static void register_hooks(apr_pool_t *p)

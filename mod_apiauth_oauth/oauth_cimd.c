@@ -10,11 +10,10 @@
  * later step (code, token, refresh, introspection, apiauth-admin client
  * list and delete) knows it.  A deleted one stays deleted.  How long a
  * document is believed is what its Cache-Control says, between 60 s and an
- * hour (5 minutes when it says nothing), per process.
+ * hour (5 minutes when it says nothing), remembered in the socache (so by
+ * every node that shares it), authenticated like its other entries.
  */
-#include <apr_hash.h>
 #include <apr_strings.h>
-#include <apr_thread_mutex.h>
 #include <apr_uri.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -27,13 +26,6 @@
 #define FRESH_MIN 60
 #define FRESH_DEFAULT 300
 #define FRESH_MAX 3600
-#define FRESH_ENTRIES 1024
-
-static apr_hash_t *fresh;            /* URL -> apr_int64_t until */
-static apr_pool_t *fresh_pool;
-#if APR_HAS_THREADS
-static apr_thread_mutex_t *fresh_lock;
-#endif
 
 const char *oauth_client_domains_set(cmd_parms *cmd, void *dummy,
                                      const char *word)
@@ -100,55 +92,20 @@ int oauth_cimd_post_config(server_rec *s, const oauth_server_conf *conf)
     return OK;
 }
 
-void oauth_cimd_child_init(apr_pool_t *pchild)
+/* Is the document of `url` fresh -- fetched by some node sharing the
+ * cache within what its Cache-Control allowed? */
+static int still_fresh(request_rec *r, const char *url)
 {
-    apr_pool_create(&fresh_pool, pchild);
-    fresh = apr_hash_make(fresh_pool);
-#if APR_HAS_THREADS
-    apr_thread_mutex_create(&fresh_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
-#endif
+    return oauth_services()->known(r, apr_pstrcat(r->pool, "client "
+                                                  "metadata document ", url,
+                                                  NULL));
 }
 
-static void fresh_lock_set(int lock)
+static void keep_fresh(request_rec *r, const char *url, apr_int64_t until)
 {
-#if APR_HAS_THREADS
-    if (fresh_lock) {
-        (lock ? apr_thread_mutex_lock : apr_thread_mutex_unlock)(fresh_lock);
-    }
-#endif
-}
-
-static int still_fresh(const char *url, apr_int64_t now)
-{
-    const apr_int64_t *until;
-    int yes = 0;
-
-    if (fresh == NULL) {
-        return 0;
-    }
-    fresh_lock_set(1);
-    until = apr_hash_get(fresh, url, APR_HASH_KEY_STRING);
-    yes = until && *until > now;
-    fresh_lock_set(0);
-    return yes;
-}
-
-static void keep_fresh(const char *url, apr_int64_t until)
-{
-    apr_int64_t *v;
-
-    if (fresh == NULL) {
-        return;
-    }
-    fresh_lock_set(1);
-    if (apr_hash_count(fresh) >= FRESH_ENTRIES) {
-        apr_pool_clear(fresh_pool);
-        fresh = apr_hash_make(fresh_pool);
-    }
-    v = apr_palloc(fresh_pool, sizeof(*v));
-    *v = until;
-    apr_hash_set(fresh, apr_pstrdup(fresh_pool, url), APR_HASH_KEY_STRING, v);
-    fresh_lock_set(0);
+    oauth_services()->remember(r, apr_pstrcat(r->pool, "client metadata "
+                                              "document ", url, NULL),
+                               until);
 }
 
 static int domain_allowed(const apr_array_header_t *domains, const char *host)
@@ -203,7 +160,7 @@ apiauth_status_t oauth_cimd_prepare(request_rec *r, apiauth_db_t *db,
         return refuse(err, "this server does not take clients of that "
                            "domain");
     }
-    if (still_fresh(client_id, now)) {
+    if (still_fresh(r, client_id)) {
         return APIAUTH_OK;
     }
     st = apiauth_fetch(r->pool, client_id, &limits, &got, &why);
@@ -264,7 +221,7 @@ apiauth_status_t oauth_cimd_prepare(request_rec *r, apiauth_db_t *db,
           : got.max_age < FRESH_MIN ? (got.max_age == 0 ? 0 : FRESH_MIN)
           : got.max_age > FRESH_MAX ? FRESH_MAX : got.max_age;
     if (age > 0) {
-        keep_fresh(client_id, now + age);
+        keep_fresh(r, client_id, now + age);
     }
     return APIAUTH_OK;
 }

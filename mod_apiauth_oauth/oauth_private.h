@@ -138,7 +138,6 @@ const char *oauth_client_domains_set(cmd_parms *cmd, void *dummy,
 const char *oauth_fetch_test_set(cmd_parms *cmd, void *dummy,
                                  const char *word);
 int oauth_cimd_post_config(server_rec *s, const oauth_server_conf *conf);
-void oauth_cimd_child_init(apr_pool_t *pchild);
 /* Where `client_id` is a document's URL of an allowed domain, fetches
  * the document (unless it is fresh) and records its client: APIAUTH_OK
  * (also for any other client_id); APIAUTH_INVALID, invalid_client, for a
