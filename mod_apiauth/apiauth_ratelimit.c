@@ -48,6 +48,7 @@ static const char *const by_names[] = {"credential", "app", "client",
 /* ApiAuthRateLimitStore, per configuration; the memcache client, per
  * child. */
 static const char *store_servers;
+static int limits_configured;        /* some section has ApiAuthRateLimit */
 static apr_memcache_t *memcache;
 static apiauth_pepper_t *key_mac;
 
@@ -94,6 +95,7 @@ const char *apiauth_rate_limit_set(cmd_parms *cmd, void *dconf, int argc,
                                            sizeof(apiauth_rate_limit_t *));
     }
     APR_ARRAY_PUSH(conf->rate_limits, apiauth_rate_limit_t *) = l;
+    limits_configured = 1;
     return NULL;
 }
 
@@ -115,6 +117,7 @@ const char *apiauth_rate_store_set(cmd_parms *cmd, void *dummy,
 void apiauth_rate_pre_config(void)
 {
     store_servers = NULL;
+    limits_configured = 0;
     memcache = NULL;
 }
 
@@ -124,6 +127,13 @@ int apiauth_rate_post_config(apr_pool_t *pconf, server_rec *s)
                                                       &apiauth_module);
 
     if (store_servers == NULL) {
+        if (limits_configured && apiauth_socache_configured_shared()) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AALOGNO(10028)
+                         "ApiAuthRateLimit counts in the shared socache, "
+                         "which reads then writes: nodes may together "
+                         "admit more than a limit; ApiAuthRateLimitStore "
+                         "memcache:... counts exactly");
+        }
         return OK;
     }
     if (sconf->pepper == NULL) {

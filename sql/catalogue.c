@@ -15,7 +15,7 @@
 #define CLIENT_COLUMNS \
     "id, name, app_id, secret_digest, redirect_uris, grant_types, scope, " \
     "first_party, resource_server, display_name, dpop_bound, tls_subject, " \
-    "tls_x5t, jwks"
+    "tls_x5t, jwks, resources"
 
 /* a code's first six columns are the same (CODE_FIND) */
 #define REFRESH_COLUMNS \
@@ -90,9 +90,10 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_ADMIN | APIAUTH_SQL_FOR_OAUTH,
         "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
         " redirect_uris, grant_types, scope, first_party, resource_server,"
-        " display_name, created, dpop_bound, tls_subject, tls_x5t, jwks)"
+        " display_name, created, dpop_bound, tls_subject, tls_x5t, jwks,"
+        " resources)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld,"
-        " %s, %s, %s)"},
+        " %s, %s, %s, %s)"},
     /* a client known by its metadata document: what the document says
      * now, unless an operator deleted the client */
     [APIAUTH_SQL_CLIENT_UPSERT] = {
@@ -100,9 +101,10 @@ const apiauth_sql_t apiauth_sql_catalogue[APIAUTH_SQL_COUNT] = {
         APIAUTH_SQL_FOR_OAUTH,
         "INSERT INTO apiauth_clients (id, name, app_id, secret_digest,"
         " redirect_uris, grant_types, scope, first_party, resource_server,"
-        " display_name, created, dpop_bound, tls_subject, tls_x5t, jwks)"
+        " display_name, created, dpop_bound, tls_subject, tls_x5t, jwks,"
+        " resources)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %lld, %lld, %s, %lld, %lld,"
-        " %s, %s, %s)"
+        " %s, %s, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET redirect_uris = excluded.redirect_uris,"
         " grant_types = excluded.grant_types, scope = excluded.scope,"
         " display_name = excluded.display_name, jwks = excluded.jwks"

@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "oauth.h"
 #include "scope.h"
+#include "url.h"
 
 /* The app a new client belongs to: --app, or an app of its own. */
 static int client_app(admin_t *ad, const admin_args_t *a, const char *name,
@@ -98,6 +99,7 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     const char *display = apr_table_get(a->opts, "display-name");
     const char *tls_subject = apr_table_get(a->opts, "tls-subject");
     const char *tls_cert = apr_table_get(a->opts, "tls-cert");
+    apr_array_header_t *resources = admin_opt_all(ad->pool, a, "resource");
     const char *tls_x5t = NULL;
     const char *bad = NULL, *app = NULL;
     apiauth_oauth_client_t client;
@@ -148,6 +150,14 @@ static int client_create(admin_t *ad, const admin_args_t *a)
                              "or [::1])", APR_ARRAY_IDX(uris, i, const char *));
         }
     }
+    for (i = 0; i < resources->nelts; i++) {
+        if (!apiauth_resource_uri_valid(
+                ad->pool, APR_ARRAY_IDX(resources, i, const char *))) {
+            return admin_say(ADMIN_USAGE, "--resource %s: an http or https "
+                             "URL without query or fragment",
+                             APR_ARRAY_IDX(resources, i, const char *));
+        }
+    }
     if (!apiauth_scope_list_valid(scope)) {
         return admin_say(ADMIN_USAGE, "a --scope is printable ASCII without "
                          "space, quote or backslash");
@@ -178,6 +188,9 @@ static int client_create(admin_t *ad, const admin_args_t *a)
     client.first_party = apr_table_get(a->opts, "first-party") != NULL;
     client.resource_server = apr_table_get(a->opts, "resource-server") != NULL;
     client.dpop_bound = apr_table_get(a->opts, "dpop-bound") != NULL;
+    client.resources = resources->nelts
+                           ? apr_array_pstrcat(ad->pool, resources, ' ')
+                           : NULL;
     client.display_name = display;
     client.created = ad->now;
     if (client.id == NULL
@@ -250,6 +263,12 @@ static int client_list(admin_t *ad)
                                                : "tls_subject",
                                     json_string(c->tls_x5t ? c->tls_x5t
                                                            : c->tls_subject));
+            }
+            if (c->resources) {
+                json_object_set_new(json_array_get(list,
+                                                   json_array_size(list) - 1),
+                                    "resources",
+                                    json_string(c->resources));
             }
         }
         else {

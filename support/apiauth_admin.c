@@ -79,7 +79,7 @@ static const char usage_text[] =
 "OAuth clients and grants\n"
 "  client create NAME --grant G... [--redirect-uri URI]... [--scope S]...\n"
 "             [--display-name TEXT] [--app APP] [--public] [--first-party]\n"
-"             [--resource-server] [--dpop-bound]\n"
+"             [--resource-server] [--dpop-bound] [--resource URL]...\n"
 "             [--tls-subject DN | --tls-cert PEM-FILE]\n"
 "                             prints client_id, then client_secret (once);\n"
 "                             the display name is what the consent page shows\n"
@@ -160,7 +160,7 @@ static const struct {
     {"app", 1}, {"email", 1}, {"grant", 1}, {"redirect-uri", 1},
     {"display-name", 1}, {"public", 0}, {"first-party", 0},
     {"resource-server", 0}, {"dpop-bound", 0}, {"tls-subject", 1},
-    {"tls-cert", 1},
+    {"tls-cert", 1}, {"resource", 1},
 };
 
 /* Which options each command takes, beyond json, help and pepper (which
@@ -184,7 +184,7 @@ static const struct {
     {"session", "revoke", ""},
     {"client", "create", " grant redirect-uri scope display-name app public "
                          "first-party resource-server dpop-bound tls-subject "
-                         "tls-cert "},
+                         "tls-cert resource "},
     {"client", "list", ""},
     {"client", "delete", ""},
     {"grant", "revoke", ""},

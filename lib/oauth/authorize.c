@@ -180,7 +180,8 @@ apiauth_status_t apiauth_oauth_authorize_check(
                       "not allowed to this client");
     }
     a->granted_scope = scope;
-    if ((st = apiauth_oauth_resource_asked(cfg, params, &a->resource, err))
+    if ((st = apiauth_oauth_resource_asked(cfg, &a->client, params,
+                                           &a->resource, err))
         != APIAUTH_OK) {
         return st;
     }

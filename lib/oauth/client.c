@@ -369,6 +369,7 @@ const char *apiauth_oauth_scope_default(apr_pool_t *p,
 }
 
 apiauth_status_t apiauth_oauth_resource_asked(const apiauth_oauth_config_t *cfg,
+                                              const apiauth_oauth_client_t *client,
                                               apr_table_t *params,
                                               const char **resource,
                                               apiauth_error_t *err)
@@ -396,6 +397,12 @@ apiauth_status_t apiauth_oauth_resource_asked(const apiauth_oauth_config_t *cfg,
     for (i = 0; cfg->resources && i < cfg->resources->nelts; i++) {
         if (strcmp(asked, APR_ARRAY_IDX(cfg->resources, i, const char *))
             == 0) {
+            if (client->resources
+                && !apiauth_scope_has(client->resources, asked)) {
+                return apiauth_fail(err, APIAUTH_INVALID, "invalid_target",
+                                    "this client may not ask for that "
+                                    "resource");
+            }
             *resource = APR_ARRAY_IDX(cfg->resources, i, const char *);
             return APIAUTH_OK;
         }

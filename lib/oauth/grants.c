@@ -91,7 +91,8 @@ static apiauth_status_t grant_client_credentials(
                        "or not allowed to this client with "
                        "client_credentials");
     }
-    if ((st = apiauth_oauth_resource_asked(cfg, params, &resource, err))
+    if ((st = apiauth_oauth_resource_asked(cfg, client, params, &resource,
+                                           err))
         != APIAUTH_OK) {
         return st;
     }
@@ -261,7 +262,9 @@ static apiauth_status_t not_spent(apr_pool_t *p,
  * nothing new is issued from a revoked grant, not even a first token. */
 static apiauth_status_t grant_live(apr_pool_t *p,
                                    const apiauth_oauth_config_t *cfg,
-                                   apiauth_db_t *db, const char *grant_id,
+                                   apiauth_db_t *db,
+                                   const apiauth_oauth_client_t *client,
+                                   const char *grant_id,
                                    apr_table_t *params,
                                    const apiauth_oauth_binding_t *bind,
                                    const char **resource,
@@ -280,7 +283,8 @@ static apiauth_status_t grant_live(apr_pool_t *p,
         }
         /* and a family granted for one resource, with that one (RFC 8707
          * §2.2: a token request may name the resource, not another) */
-        if ((st = apiauth_oauth_resource_asked(cfg, params, &asked, err))
+        if ((st = apiauth_oauth_resource_asked(cfg, client, params, &asked,
+                                               err))
             != APIAUTH_OK) {
             return st;
         }
@@ -397,7 +401,7 @@ static apiauth_status_t redeem(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
                                apr_table_get(params, "redirect_uri"), verifier,
                                err)) != APIAUTH_OK)
         || (st = narrowed_scope(params, row.scope, &scope, err)) != APIAUTH_OK
-        || (st = grant_live(p, cfg, db, row.grant_id, params, bind,
+        || (st = grant_live(p, cfg, db, client, row.grant_id, params, bind,
                             &resource, err)) != APIAUTH_OK) {
         return st;
     }

@@ -128,10 +128,11 @@ int apiauth_oauth_redirect_uri_registrable(apr_pool_t *p, const char *uri,
                                            int native);
 
 /* The resource a request names (RFC 8707 `resource`), checked against
- * the server's: APIAUTH_OK with *resource (NULL when none was named);
- * APIAUTH_INVALID with invalid_target for one not known here, more than
- * one, or one with a fragment. */
+ * the server's and the client's: APIAUTH_OK with *resource (NULL when
+ * none was named); APIAUTH_INVALID with invalid_target for one not known
+ * here, not the client's, or more than one. */
 apiauth_status_t apiauth_oauth_resource_asked(const apiauth_oauth_config_t *cfg,
+                                              const apiauth_oauth_client_t *client,
                                               apr_table_t *params,
                                               const char **resource,
                                               apiauth_error_t *err);

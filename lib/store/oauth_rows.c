@@ -19,7 +19,8 @@
 enum {
     CLI_ID, CLI_NAME, CLI_APP, CLI_SECRET, CLI_REDIRECTS, CLI_GRANTS,
     CLI_SCOPE, CLI_FIRST_PARTY, CLI_RESOURCE_SERVER, CLI_DISPLAY,
-    CLI_DPOP_BOUND, CLI_TLS_SUBJECT, CLI_TLS_X5T, CLI_JWKS, CLI_CREATED
+    CLI_DPOP_BOUND, CLI_TLS_SUBJECT, CLI_TLS_X5T, CLI_JWKS, CLI_RESOURCES,
+    CLI_CREATED
 };
 
 static int client_read(apr_pool_t *p, const char **c, int has_created,
@@ -46,6 +47,7 @@ static int client_read(apr_pool_t *p, const char **c, int has_created,
     client->tls_subject = apiauth_db_text(c[CLI_TLS_SUBJECT]);
     client->tls_x5t = apiauth_db_text(c[CLI_TLS_X5T]);
     client->jwks = apiauth_db_text(c[CLI_JWKS]);
+    client->resources = apiauth_db_text(c[CLI_RESOURCES]);
     if (has_created) {
         client->created = apiauth_db_int_value(c[CLI_CREATED]);
     }
@@ -85,7 +87,7 @@ apiauth_status_t apiauth_store_client_lookup(apr_pool_t *p, apiauth_db_t *db,
 
 /* The columns of a client row, in the order of the insert statements. */
 static void client_args(apr_pool_t *p, const apiauth_oauth_client_t *client,
-                        const char *args[15])
+                        const char *args[16])
 {
     args[0] = client->id;
     args[1] = client->name;
@@ -102,24 +104,25 @@ static void client_args(apr_pool_t *p, const apiauth_oauth_client_t *client,
     args[12] = client->tls_subject;
     args[13] = client->tls_x5t;
     args[14] = client->jwks;
+    args[15] = client->resources;
 }
 
 apiauth_status_t apiauth_store_client_insert(
     apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
 {
-    const char *args[15];
+    const char *args[16];
 
     client_args(p, client, args);
-    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 15, args, NULL);
+    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_INSERT, 16, args, NULL);
 }
 
 apiauth_status_t apiauth_store_client_upsert(
     apr_pool_t *p, apiauth_db_t *db, const apiauth_oauth_client_t *client)
 {
-    const char *args[15];
+    const char *args[16];
 
     client_args(p, client, args);
-    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_UPSERT, 15, args, NULL);
+    return apiauth_db_exec(p, db, APIAUTH_SQL_CLIENT_UPSERT, 16, args, NULL);
 }
 
 apiauth_status_t apiauth_store_client_list(apr_pool_t *p, apiauth_db_t *db,

@@ -148,6 +148,9 @@ typedef struct apiauth_oauth_client {
                                              public keys, a JWK Set (JSON) */
     const char *jwks_uri;                 /* where a document says they
                                              are (read, not stored) */
+    const char *resources;                /* RFC 8707 resources it may ask
+                                             for, space separated; NULL:
+                                             any of the server's */
     apr_int64_t created;
 } apiauth_oauth_client_t;
 

@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import shutil
+import time
 
 import pytest
 
@@ -323,3 +324,52 @@ def test_insufficient_scope_names_the_metadata(w):
     assert 'scope="integration.order"' in challenge
     assert ("resource_metadata=\"" + w.o.issuer
             + "/.well-known/oauth-protected-resource/mcp\"") in challenge
+
+
+@pytest.mark.parametrize("body,words", [
+    # no ApiAuthOAuthIssuer on this server, none named
+    ("<Location /r>\n AuthType apiauth\n AuthName r\n"
+     " ApiAuthResource https://api.example/r\n Require valid-user\n"
+     "</Location>\n", "names no authorization server"),
+    # two resources whose metadata would share a path
+    ("<Location /a>\n AuthType apiauth\n AuthName a\n"
+     " ApiAuthResource https://one.example/x https://as.example\n"
+     " Require valid-user\n</Location>\n"
+     "<Location /b>\n AuthType apiauth\n AuthName b\n"
+     " ApiAuthResource https://two.example/x https://as.example\n"
+     " Require valid-user\n</Location>\n", "same path"),
+])
+def test_a_resource_that_cannot_be_described_does_not_start(tls, body,
+                                                            words):
+    from harness import Httpd
+    h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=body)
+    try:
+        try:
+            h.start()
+        except RuntimeError:
+            pass
+        deadline = time.time() + 10
+        while h.proc and h.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert h.proc is None or h.proc.poll() is not None
+        assert words in h.error_log()
+    finally:
+        h.stop()
+        shutil.rmtree(h.root, ignore_errors=True)
+
+
+def test_a_resource_with_its_issuer_named_starts(tls):
+    from harness import Httpd
+    h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=(
+        "<Location /r>\n AuthType apiauth\n AuthName r\n"
+        " ApiAuthResource https://api.example/r https://as.example\n"
+        " Require valid-user\n</Location>\n"
+        "<Location /.well-known/oauth-protected-resource>\n"
+        " SetHandler apiauth-resource-metadata\n</Location>\n"))
+    try:
+        h.start()
+        m = h.get("/.well-known/oauth-protected-resource/r").json()
+        assert m["authorization_servers"] == ["https://as.example"]
+    finally:
+        h.stop()
+        shutil.rmtree(h.root, ignore_errors=True)

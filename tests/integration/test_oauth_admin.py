@@ -510,3 +510,31 @@ def test_purge_never_brings_back_the_tokens_of_a_revoked_grant(
     r = o.post("/auth/v2/introspect", data={"token": tokens["access_token"]},
                auth=client_auth(shop))
     assert r.json() == {"active": False}
+
+
+def test_a_client_limited_to_its_resources(oauth_factory):
+    """client create --resource URL (repeatable): the RFC 8707 resources
+    it may ask tokens for; anything else is invalid_target."""
+    o = oauth_factory(extra="ApiAuthOAuthResource https://api.example/a "
+                            "https://api.example/b")
+    made = json.loads(o.store.out(
+        "client", "create", "limited", "--grant", "client_credentials",
+        "--scope", "integration.order", "--resource", "https://api.example/a",
+        json=True))
+    listed = {c["client_id"]: c for c in json.loads(
+        o.store.out("client", "list", json=True))}
+    assert listed[made["client_id"]]["resources"] == "https://api.example/a"
+    auth = (made["client_id"], made["client_secret"])
+    ok = o.post("/auth/v2/token", auth=auth, data={
+        "grant_type": "client_credentials",
+        "resource": "https://api.example/a"})
+    assert ok.status_code == 200, ok.text
+    no = o.post("/auth/v2/token", auth=auth, data={
+        "grant_type": "client_credentials",
+        "resource": "https://api.example/b"})
+    assert no.status_code == 400
+    assert no.json()["error"] == "invalid_target"
+    bad = o.store.admin("client", "create", "worse", "--grant",
+                        "client_credentials", "--resource", "not a url",
+                        check=False)
+    assert bad.returncode == 2

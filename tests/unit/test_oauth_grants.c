@@ -1028,6 +1028,25 @@ static void test_a_grant_without_a_resource_gets_none_later(void **state)
                    APIAUTH_INVALID, "invalid_target");
 }
 
+static void test_a_client_asks_only_for_its_resources(void **state)
+{
+    const char *resource;
+    token_result_t t;
+
+    add_clients();
+    know_resources();
+    assert_int_equal(sql_run("UPDATE apiauth_clients SET resources = '"
+                             MCP "' WHERE id = 'cli_conf'"), 0);
+    t = token("cli_conf", params_of("grant_type", "client_credentials",
+                                    "resource", MCP, NULL), NOW);
+    assert_issued(t);
+    assert_string_equal(aud_of(t, &resource), MCP);
+    assert_refused(token("cli_conf",
+                         params_of("grant_type", "client_credentials",
+                                   "resource", MCP2, NULL), NOW),
+                   APIAUTH_INVALID, "invalid_target");
+}
+
 static void test_authorize_refuses_an_unknown_resource(void **state)
 {
     apiauth_oauth_authz_t a;
@@ -1381,6 +1400,7 @@ int main(void)
         OAUTH_TEST(test_a_grant_for_a_resource_keeps_it),
         OAUTH_TEST(test_a_grant_without_a_resource_gets_none_later),
         OAUTH_TEST(test_authorize_refuses_an_unknown_resource),
+        OAUTH_TEST(test_a_client_asks_only_for_its_resources),
         OAUTH_TEST(test_a_client_metadata_document_makes_a_public_client),
         OAUTH_TEST(test_unknown_or_missing_refresh_token),
         OAUTH_TEST(test_refresh_of_a_revoked_grant_is_invalid_grant),
