@@ -237,10 +237,12 @@ class Store:
     """A store created and filled with apiauth-admin: a SQLite file in
     `directory`, or (DBD pgsql) a fresh database in the session's cluster
     (or in `cluster`); `database` adopts one that exists already.
-    `backend` overrides APIAUTH_TEST_DBD, for what is about one backend."""
+    `backend` overrides APIAUTH_TEST_DBD, for what is about one backend;
+    `admin` is the apiauth-admin to run (the one built here)."""
 
     def __init__(self, directory, pepper=None, database=None, cluster=None,
-                 backend=None):
+                 backend=None, admin=ADMIN):
+        self.admin_path = admin     # an installed apiauth-admin, say
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "apiauth.db"
@@ -267,7 +269,7 @@ class Store:
 
     def admin(self, *args, check=True, input=None, json=False):
         """Runs apiauth-admin against this store; returns the process."""
-        cmd = [str(ADMIN), "-D", self.driver, "-P", self.params]
+        cmd = [str(self.admin_path), "-D", self.driver, "-P", self.params]
         if self.pepper:
             cmd += ["--pepper", str(self.pepper)]
         if json:
