@@ -448,7 +448,7 @@ int apiauth_check_authn(request_rec *r)
     r->ap_auth_type = (char *)type;
     start = apr_time_now();
     rc = authenticate(r, conf);
-    apiauth_metrics_authn(conf, rc == OK, apr_time_now() - start);
+    apiauth_metrics_authn(r, conf, rc == OK, apr_time_now() - start);
     return rc;
 }
 

@@ -10,7 +10,8 @@
  * did (lib/decide/effects.h): tokens and sessions issued, refused
  * attempts, revocations.  Counters start at zero with each configuration
  * (a graceful restart included).  Labels are fixed words and location
- * paths only: no credential, client or app is ever a label.
+ * paths, and -- only where ApiAuthMetricsLabels client|app asks, for the
+ * first 256 -- the OAuth client or the app: never a credential.
  */
 #include <apr_atomic.h>
 #include <apr_optional.h>
@@ -53,13 +54,28 @@ typedef struct {
     apr_uint64_t sum_us;
 } location_counts;
 
+/* ApiAuthMetricsLabels client|app: requests per client or app, for the
+ * first NAMED names seen (those after them count as "other"). */
+#define NAMED 256
+#define NAME_MAX_LEN 96
+#define PROBES 8
+
+typedef struct {
+    volatile apr_uint32_t state;        /* 0 free, 1 being named, 2 named */
+    char name[NAME_MAX_LEN];
+    apr_uint64_t accepted, refused;
+} named_counts;
+
 typedef struct {
     apr_uint64_t cache_hit, cache_miss, store_lookup;
     apr_uint64_t issued[WHATS], refused[WHATS], revoked[WHATS];
     location_counts loc[MAX_LOCATIONS];
+    named_counts named[NAMED];
+    named_counts other;
 } counts_t;
 
 static counts_t *counts;
+static int label_by;                    /* 0 none, 1 client, 2 app */
 static const char *location_names[MAX_LOCATIONS];
 static const char *location_servers[MAX_LOCATIONS];
 static int locations;
@@ -68,6 +84,73 @@ void apiauth_metrics_pre_config(void)
 {
     counts = NULL;
     locations = 0;
+    label_by = 0;
+}
+
+const char *apiauth_metrics_labels_set(cmd_parms *cmd, void *dummy,
+                                       const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (strcasecmp(arg, "client") == 0) {
+        label_by = 1;
+    }
+    else if (strcasecmp(arg, "app") == 0) {
+        label_by = 2;
+    }
+    else {
+        return "ApiAuthMetricsLabels client|app";
+    }
+    return NULL;
+}
+
+/* The counters of one client or app: found, or named now in a free slot
+ * of its probe sequence, else "other". */
+static named_counts *named_of(const char *name)
+{
+    apr_uint32_t h = 5381;
+    const char *c;
+    int i;
+
+    if (name == NULL || strlen(name) >= NAME_MAX_LEN) {
+        return &counts->other;
+    }
+    for (c = name; *c; c++) {
+        h = h * 33 + (unsigned char)*c;
+    }
+    for (i = 0; i < PROBES; i++) {
+        named_counts *n = &counts->named[(h + (apr_uint32_t)i) % NAMED];
+        apr_uint32_t st = apr_atomic_read32(&n->state);
+        if (st == 2 && strcmp(n->name, name) == 0) {
+            return n;
+        }
+        if (st == 0 && apr_atomic_cas32(&n->state, 1, 0) == 0) {
+            apr_cpystrn(n->name, name, NAME_MAX_LEN);
+            apr_atomic_set32(&n->state, 2);
+            return n;
+        }
+    }
+    return &counts->other;
+}
+
+/* Counts a request of a known caller, where ApiAuthMetricsLabels asks:
+ * accepted (1), refused (0), or refused after all by a Require line (-1:
+ * it was counted accepted). */
+static void count_named(const apiauth_identity_t *id, int accepted)
+{
+    named_counts *n;
+
+    if (label_by == 0 || counts == NULL || id == NULL) {
+        return;
+    }
+    n = named_of(label_by == 1 ? id->client_id : id->app);
+    if (accepted < 0) {
+        apr_atomic_dec64(&n->accepted);
+    }
+    apr_atomic_inc64(accepted > 0 ? &n->accepted : &n->refused);
 }
 
 void apiauth_metrics_name_section(server_rec *s, ap_conf_vector_t *section)
@@ -161,11 +244,12 @@ void apiauth_metrics_refused(request_rec *r, const apiauth_dir_conf *conf,
     if ((why == INSUFFICIENT_SCOPE || why == FORBIDDEN)
         && apiauth_identity_of(r) != NULL) {
         apr_atomic_dec64(&c->outcome[ACCEPTED]);
+        count_named(apiauth_identity_of(r), -1);
     }
 }
 
-void apiauth_metrics_authn(const apiauth_dir_conf *conf, int accepted,
-                           apr_time_t took)
+void apiauth_metrics_authn(request_rec *r, const apiauth_dir_conf *conf,
+                           int accepted, apr_time_t took)
 {
     location_counts *c = counts_of(conf);
     size_t b;
@@ -175,6 +259,10 @@ void apiauth_metrics_authn(const apiauth_dir_conf *conf, int accepted,
     }
     if (accepted) {
         apr_atomic_inc64(&c->outcome[ACCEPTED]);
+        count_named(apiauth_identity_of(r), 1);
+    }
+    else if (apr_table_get(r->notes, APIAUTH_NOTE_RATE_LIMITED)) {
+        count_named(apiauth_identity_of(r), 0);
     }
     for (b = 0; b < BUCKETS && took > bucket_us[b]; b++) {
     }
@@ -326,6 +414,28 @@ static void prometheus(request_rec *r)
                apr_atomic_read64(&counts->cache_hit),
                apr_atomic_read64(&counts->cache_miss),
                apr_atomic_read64(&counts->store_lookup));
+    if (label_by) {
+        const char *lbl = label_by == 1 ? "client" : "app";
+        ap_rprintf(r, "# HELP apiauth_requests_by_%s_total Requests of a "
+                   "known %s, accepted or refused (by a Require line or a "
+                   "rate limit); \"other\" past the first %d.\n"
+                   "# TYPE apiauth_requests_by_%s_total counter\n", lbl,
+                   lbl, NAMED, lbl);
+        for (i = 0; i <= NAMED; i++) {
+            named_counts *n = i < NAMED ? &counts->named[i] : &counts->other;
+            const char *name = i < NAMED ? n->name : "other";
+            if (i < NAMED && apr_atomic_read32(&n->state) != 2) {
+                continue;
+            }
+            ap_rprintf(r, "apiauth_requests_by_%s_total{%s=\"%s\","
+                       "outcome=\"accepted\"} %" APR_UINT64_T_FMT "\n"
+                       "apiauth_requests_by_%s_total{%s=\"%s\","
+                       "outcome=\"refused\"} %" APR_UINT64_T_FMT "\n",
+                       lbl, lbl, label(r->pool, name),
+                       apr_atomic_read64(&n->accepted), lbl, lbl,
+                       label(r->pool, name), apr_atomic_read64(&n->refused));
+        }
+    }
     counter_family(r, "apiauth_issued_total", "Tokens and sessions issued, "
                    "by grant type or kind.", "what", counts->issued);
     counter_family(r, "apiauth_refused_attempts_total", "Refused attempts "

@@ -179,8 +179,10 @@ void apiauth_metrics_name_section(server_rec *s, ap_conf_vector_t *section);
 int apiauth_metrics_post_config(apr_pool_t *pconf, server_rec *s);
 void apiauth_metrics_register(apr_pool_t *p);
 int apiauth_metrics_handler(request_rec *r);
-void apiauth_metrics_authn(const apiauth_dir_conf *conf, int accepted,
-                           apr_time_t took);
+void apiauth_metrics_authn(request_rec *r, const apiauth_dir_conf *conf,
+                           int accepted, apr_time_t took);
+const char *apiauth_metrics_labels_set(cmd_parms *cmd, void *dummy,
+                                       const char *arg);
 void apiauth_metrics_refused(request_rec *r, const apiauth_dir_conf *conf,
                              int status, const apiauth_error_t *err);
 void apiauth_metrics_cache(int hit);

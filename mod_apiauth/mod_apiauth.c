@@ -502,6 +502,9 @@ static const command_rec apiauth_cmds[] = {
                       OR_AUTHCFG, "N/SECONDS [credential|app|client|address]: "
                       "requests an authenticated caller may make per window "
                       "(several lines combine)"),
+    AP_INIT_TAKE1("ApiAuthMetricsLabels", apiauth_metrics_labels_set, NULL,
+                  RSRC_CONF, "client|app: count requests per OAuth client "
+                  "or app too (the first 256 of them)"),
     AP_INIT_TAKE1("ApiAuthRateLimitStore", apiauth_rate_store_set, NULL,
                   RSRC_CONF, "memcache:HOST:PORT[,...]: rate limit counts "
                   "shared exactly by the nodes (default: the socache, "

@@ -13,6 +13,7 @@ from oauth_flows import TOKEN
 
 BODY = """
 LoadModule status_module /usr/lib/apache2/modules/mod_status.so
+ApiAuthMetricsLabels app
 <Location /server-status>
     SetHandler server-status
     Require ip 127.0.0.1
@@ -151,3 +152,19 @@ def test_mod_status_shows_a_section(o):
     auto = o.get("/server-status", params={"auto": ""})
     assert re.search(r"^ApiAuth /counted accepted: \d+$", auto.text, re.M)
     assert re.search(r"^ApiAuthCacheHits: \d+$", auto.text, re.M)
+
+
+def test_requests_per_app_where_asked(o):
+    """ApiAuthMetricsLabels app: each app's requests, accepted or refused
+    by a Require line; apps, never credentials, as labels."""
+    app = o.store.app("metered-app")
+    good, _ = o.store.key("metered-app", "--scope", "wanted")
+    narrow, _ = o.store.key("metered-app", "--scope", "other")
+    for key in (good, good, narrow):
+        o.get("/counted/env", headers={"X-API-Key": key})
+    after, text = scrape(o)
+    assert after[f'apiauth_requests_by_app_total{{app="{app}",'
+                 'outcome="accepted"}'] == 2
+    assert after[f'apiauth_requests_by_app_total{{app="{app}",'
+                 'outcome="refused"}'] == 1
+    assert good not in text and narrow not in text
