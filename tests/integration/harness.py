@@ -450,6 +450,19 @@ class Httpd:
         give_to_server(self.root / "run")
 
     # -- lifecycle -------------------------------------------------------
+    def stopped_at_start(self, timeout=10):
+        """Starts it expecting a refusal that comes after httpd listens (a
+        post-configuration check): it may be seen starting, then it stops.
+        True when it stopped in time; its error log says why."""
+        try:
+            self.start()
+        except RuntimeError:
+            return True
+        deadline = time.time() + timeout
+        while self.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        return self.proc.poll() is not None
+
     def config_test(self):
         return subprocess.run([HTTPD_BIN, "-t", "-f", str(self.conf)],
                               capture_output=True, text=True)

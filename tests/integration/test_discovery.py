@@ -15,7 +15,6 @@ import json
 import re
 import secrets
 import shutil
-import time
 
 import pytest
 
@@ -344,14 +343,7 @@ def test_a_resource_that_cannot_be_described_does_not_start(tls, body,
     from harness import Httpd
     h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=body)
     try:
-        try:
-            h.start()
-        except RuntimeError:
-            pass
-        deadline = time.time() + 10
-        while h.proc and h.proc.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
-        assert h.proc is None or h.proc.poll() is not None
+        assert h.stopped_at_start()
         assert words in h.error_log()
     finally:
         h.stop()

@@ -148,16 +148,7 @@ def test_a_shared_count_needs_the_pepper(tls):
     h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
               body="ApiAuthRateLimitStore memcache:127.0.0.1:1\n")
     try:
-        # httpd listens before its post-configuration checks: it may be
-        # seen starting, and then it stops
-        try:
-            h.start()
-        except RuntimeError:
-            pass
-        deadline = time.time() + 10
-        while h.proc and h.proc.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
-        assert h.proc is None or h.proc.poll() is not None
+        assert h.stopped_at_start()
         assert "ApiAuthRateLimitStore needs ApiAuthSecretPepper" \
             in h.error_log()
     finally:
