@@ -180,7 +180,7 @@ static json_t *metadata_of(request_rec *r, const resource_entry *e)
                         json_pack("[s]", "header"));
     if (schemes & APIAUTH_SCHEME_DPOP) {
         json_object_set_new(doc, "dpop_signing_alg_values_supported",
-                            json_pack("[s,s,s,s]", APIAUTH_DPOP_ALGS));
+                            json_pack("[s,s,s,s,s]", APIAUTH_DPOP_ALGS));
     }
     /* DPoP only: a Bearer token is refused here */
     json_object_set_new(doc, "dpop_bound_access_tokens_required",

@@ -144,7 +144,7 @@ int oauth_handle_metadata(request_rec *r)
     json_object_set_new(m, "token_endpoint_auth_signing_alg_values_supported",
                         json_pack("[sss]", "RS256", "ES256", "EdDSA"));
     json_object_set_new(m, "dpop_signing_alg_values_supported",
-                        json_pack("[ssss]", APIAUTH_DPOP_ALGS));
+                        json_pack("[sssss]", APIAUTH_DPOP_ALGS));
     for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
         const char *url = endpoint(r, o->issuer, names[k][0], names[k][2]);
         if (strcmp(names[k][0], "registration") == 0

@@ -21,28 +21,6 @@ static apiauth_status_t bad(apiauth_error_t *err, const char *why)
     return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof", why);
 }
 
-/* The header of a compact JWS, read before anything is verified (only to
- * find the key in it). */
-static json_t *peek_header(apr_pool_t *p, const char *proof)
-{
-    const char *dot = strchr(proof, '.');
-    unsigned char *raw;
-    apr_size_t len;
-    json_t *header;
-
-    if (dot == NULL
-        || apiauth_b64url_decode(p, proof, (apr_size_t)(dot - proof), &raw,
-                                 &len) != APIAUTH_OK) {
-        return NULL;
-    }
-    header = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
-    if (header && !json_is_object(header)) {
-        json_decref(header);
-        return NULL;
-    }
-    return header;
-}
-
 static int alg_taken(const char *alg)
 {
     static const char *const algs[] = {APIAUTH_DPOP_ALGS};
@@ -150,50 +128,52 @@ static void key_keep(apiauth_dpop_keys_t *keys, const char *jkt,
 }
 
 /* The proof's key, from its header (typ, alg and a public jwk), and its
- * thumbprint. */
-static apiauth_status_t proof_key(apr_pool_t *p, const char *proof,
+ * thumbprint.  An RSA key signs RS256 or PS256, as the header says. */
+static apiauth_status_t proof_key(apr_pool_t *p, const apiauth_jws_t *jws,
                                   apiauth_dpop_keys_t *keys,
                                   apiauth_jwk_t **key, const char **jkt,
                                   apiauth_error_t *err)
 {
-    json_t *header = peek_header(p, proof), *jwk;
-    const char *typ, *alg, *canonical, *why = NULL;
-    apiauth_status_t st = APIAUTH_OK;
+    json_t *jwk = json_object_get(jws->header, "jwk");
+    const char *typ, *canonical, *why = NULL;
 
-    if (header == NULL) {
-        return bad(err, "the proof is not a JWS");
-    }
-    typ = json_string_value(json_object_get(header, "typ"));
-    alg = json_string_value(json_object_get(header, "alg"));
-    jwk = json_object_get(header, "jwk");
+    typ = json_string_value(json_object_get(jws->header, "typ"));
     *key = NULL;
     if (typ == NULL || strcasecmp(typ, "dpop+jwt") != 0) {
-        st = bad(err, "the proof's typ is not dpop+jwt");
+        return bad(err, "the proof's typ is not dpop+jwt");
     }
-    else if (!alg_taken(alg)) {
-        st = bad(err, "the proof's alg is not one of " APIAUTH_DPOP_ALGS_TEXT);
+    if (!alg_taken(json_string_value(json_object_get(jws->header, "alg")))) {
+        return bad(err, "the proof's alg is not one of "
+                        APIAUTH_DPOP_ALGS_TEXT);
     }
-    else if ((*jkt = apiauth_jwk_json_thumbprint(p, jwk, &why)) == NULL) {
-        st = bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
+    if ((*jkt = apiauth_jwk_json_thumbprint(p, jwk, &why)) == NULL) {
+        return bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
     }
-    else if (keys && (*key = key_kept(p, keys, *jkt)) != NULL) {
-        st = APIAUTH_OK;
-    }
-    else if (apiauth_jwk_from_json(p, jwk, key, &why) != APIAUTH_OK) {
-        st = bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
-    }
-    else if ((canonical = apiauth_jwk_thumbprint(p, *key)) == NULL
-             || strcmp(canonical, *jkt) != 0) {
+    if (keys == NULL || (*key = key_kept(p, keys, *jkt)) == NULL) {
+        if (apiauth_jwk_from_json(p, jwk, key, &why) != APIAUTH_OK) {
+            return bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
+        }
         /* cnf.jkt is computed from the members as written (RFC 7638 §3),
          * so they must be the ones the key has */
-        st = bad(err, "the proof's jwk: its members are not in their "
-                      "canonical form");
+        canonical = apiauth_jwk_thumbprint(p, *key);
+        if (canonical == NULL || strcmp(canonical, *jkt) != 0) {
+            return bad(err, "the proof's jwk: its members are not in their "
+                            "canonical form");
+        }
+        if (keys) {
+            key_keep(keys, *jkt, *key);
+        }
     }
-    else if (keys) {
-        key_keep(keys, *jkt, *key);
+    if (jws->alg == APIAUTH_ALG_PS256
+        && apiauth_jwk_alg(*key) == APIAUTH_ALG_RS256) {
+        *key = apiauth_jwk_share(p, apiauth_jwk_pkey(*key),
+                                 APIAUTH_ALG_PS256, NULL);
+        if (*key == NULL) {
+            return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
+                                "OpenSSL cannot share a key");
+        }
     }
-    json_decref(header);
-    return st;
+    return APIAUTH_OK;
 }
 
 char *apiauth_dpop_ath(apr_pool_t *p, const char *access_token)
@@ -211,8 +191,8 @@ apiauth_status_t apiauth_dpop_verify(apr_pool_t *p, const char *proof,
                                      apiauth_dpop_proof_t *out,
                                      apiauth_error_t *err)
 {
-    apr_array_header_t *keys = apr_array_make(p, 1, sizeof(apiauth_jwk_t *));
-    json_t *header, *payload, *iat;
+    json_t *payload, *iat;
+    apiauth_jws_t jws;
     const char *htm, *htu, *jti, *ath, *nonce, *mine, *theirs, *jkt = NULL;
     apiauth_jwk_t *key;
     apiauth_status_t st;
@@ -220,11 +200,14 @@ apiauth_status_t apiauth_dpop_verify(apr_pool_t *p, const char *proof,
     if (proof == NULL || *proof == '\0' || strlen(proof) > MAX_PROOF) {
         return bad(err, "one DPoP proof of at most 8 KiB is required");
     }
-    if ((st = proof_key(p, proof, e->keys, &key, &jkt, err)) != APIAUTH_OK) {
-        return st;
+    st = apiauth_jws_open(p, proof, &jws, err);
+    if (st == APIAUTH_OK) {
+        st = proof_key(p, &jws, e->keys, &key, &jkt, err);
+        if (st != APIAUTH_OK) {
+            return st;
+        }
+        st = apiauth_jws_check(p, &jws, key, &payload, err);
     }
-    APR_ARRAY_PUSH(keys, apiauth_jwk_t *) = key;
-    st = apiauth_jws_verify(p, proof, keys, &header, &payload, err);
     if (st != APIAUTH_OK) {
         return st == APIAUTH_ERROR
                    ? st

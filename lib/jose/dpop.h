@@ -50,8 +50,8 @@ typedef struct apiauth_dpop_proof {
 
 /* The DPoP algorithms we take (metadata dpop_signing_alg_values_supported):
  * asymmetric only. */
-#define APIAUTH_DPOP_ALGS "ES256", "EdDSA", "Ed25519", "RS256"
-#define APIAUTH_DPOP_ALGS_TEXT "ES256 EdDSA Ed25519 RS256"
+#define APIAUTH_DPOP_ALGS "ES256", "EdDSA", "Ed25519", "RS256", "PS256"
+#define APIAUTH_DPOP_ALGS_TEXT "ES256 EdDSA Ed25519 RS256 PS256"
 
 /* Checks a proof (RFC 9449 §4.3): one compact JWS of at most 8 KiB, typ
  * dpop+jwt, an asymmetric alg, a public jwk in its header (no private

@@ -1,6 +1,7 @@
 /*
  * jose.c: compact JSON Web Signatures (RFC 7515) with RS256, ES256 and
- * EdDSA over OpenSSL 3's EVP interface (see jose.h).
+ * EdDSA (and PS256 for DPoP proofs) over OpenSSL 3's EVP interface (see
+ * jose.h).
  *
  * The key decides the algorithm: a token's "alg" only has to agree with
  * the key its "kid" selects, which is what shuts out "none" and HMAC keyed
@@ -15,6 +16,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "digest.h"
 #include "encoding.h"
@@ -37,6 +39,7 @@ const char *apiauth_alg_name(apiauth_alg_t alg)
     case APIAUTH_ALG_RS256: return "RS256";
     case APIAUTH_ALG_ES256: return "ES256";
     case APIAUTH_ALG_EDDSA: return "EdDSA";
+    case APIAUTH_ALG_PS256: return "PS256";
     default:                return "none";
     }
 }
@@ -52,6 +55,9 @@ apiauth_alg_t apiauth_alg_from_name(const char *name)
     }
     if (strcmp(name, "ES256") == 0) {
         return APIAUTH_ALG_ES256;
+    }
+    if (strcmp(name, "PS256") == 0) {
+        return APIAUTH_ALG_PS256;
     }
     /* and RFC 9864's fully-specified name for the only EdDSA curve we
      * take (oauth4webapi signs DPoP proofs with it) */
@@ -119,13 +125,20 @@ static EVP_MD_CTX *signature_ctx(const apiauth_jwk_t *key, int sign)
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     const EVP_MD *md = alg_md(apiauth_jwk_alg(key));
     EVP_PKEY *pkey = apiauth_jwk_pkey(key);
+    EVP_PKEY_CTX *pctx = NULL;
     int ok;
 
     if (ctx == NULL) {
         return NULL;
     }
-    ok = sign ? EVP_DigestSignInit(ctx, NULL, md, NULL, pkey)
-              : EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey);
+    ok = sign ? EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey)
+              : EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey);
+    /* RFC 7518 §3.5: MGF1 with SHA-256, a salt as long as the hash */
+    if (ok == 1 && apiauth_jwk_alg(key) == APIAUTH_ALG_PS256) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
+                    == 1;
+    }
     if (ok != 1) {
         EVP_MD_CTX_free(ctx);
         return NULL;
@@ -236,7 +249,8 @@ static const apiauth_jwk_t *select_key(const apr_array_header_t *keys,
         const apiauth_jwk_t *k = APR_ARRAY_IDX(keys, i,
                                                const apiauth_jwk_t *);
 
-        if (kid && strcmp(apiauth_jwk_kid(k), kid) != 0) {
+        if (kid && (apiauth_jwk_kid(k) == NULL
+                    || strcmp(apiauth_jwk_kid(k), kid) != 0)) {
             continue;
         }
         kid_seen = 1;
@@ -257,19 +271,13 @@ static const apiauth_jwk_t *select_key(const apr_array_header_t *keys,
     return found;
 }
 
-apiauth_status_t apiauth_jws_verify(apr_pool_t *p, const char *token,
-                                    const apr_array_header_t *keys,
-                                    json_t **header, json_t **payload,
-                                    apiauth_error_t *err)
+apiauth_status_t apiauth_jws_open(apr_pool_t *p, const char *token,
+                                  apiauth_jws_t *jws, apiauth_error_t *err)
 {
-    const char *dot1, *dot2, *alg_name, *why = NULL;
-    unsigned char *h, *b, *sig;
-    apr_size_t len, hlen, blen, siglen;
-    const apiauth_jwk_t *key;
-    json_t *hdr, *body, *kid;
-    apiauth_alg_t alg;
-    EVP_MD_CTX *ctx;
-    int rc;
+    const char *dot1, *dot2;
+    unsigned char *h;
+    apr_size_t len, hlen;
+    json_t *kid;
 
     len = token ? strnlen(token, APIAUTH_JWS_MAX_LEN + 1) : 0;
     if (len > APIAUTH_JWS_MAX_LEN) {
@@ -279,32 +287,48 @@ apiauth_status_t apiauth_jws_verify(apr_pool_t *p, const char *token,
     dot2 = dot1 ? memchr(dot1 + 1, '.', len - (dot1 + 1 - token)) : NULL;
     if (dot2 == NULL || memchr(dot2 + 1, '.', len - (dot2 + 1 - token))
         || !segment_bytes(p, token, dot1, &h, &hlen)
-        || !segment_bytes(p, dot1 + 1, dot2, &b, &blen)
-        || !segment_bytes(p, dot2 + 1, token + len, &sig, &siglen)) {
+        || !segment_bytes(p, dot1 + 1, dot2, &jws->body, &jws->body_len)
+        || !segment_bytes(p, dot2 + 1, token + len, &jws->sig,
+                          &jws->sig_len)) {
         return refuse(err, "the token is not three base64url segments");
     }
-    hdr = segment_object(p, h, hlen);
-    if (hdr == NULL) {
+    jws->token = token;
+    jws->signed_len = (apr_size_t)(dot2 - token);
+    jws->header = segment_object(p, h, hlen);
+    if (jws->header == NULL) {
         return refuse(err, "the token header is not a JSON object");
     }
     /* RFC 7515 §4.1.11: we implement no extension, so any is unknown. */
-    if (json_object_get(hdr, "crit")) {
+    if (json_object_get(jws->header, "crit")) {
         return refuse(err, "the token has a crit header");
     }
-    alg_name = json_string_value(json_object_get(hdr, "alg"));
-    alg = apiauth_alg_from_name(alg_name);
-    if (alg == APIAUTH_ALG_NONE) {
+    jws->alg = apiauth_alg_from_name(
+        json_string_value(json_object_get(jws->header, "alg")));
+    if (jws->alg == APIAUTH_ALG_NONE) {
         return refuse(err, "the token's alg is missing or not accepted");
     }
-    kid = json_object_get(hdr, "kid");
+    kid = json_object_get(jws->header, "kid");
     if (kid && !json_is_string(kid)) {
         return refuse(err, "the token's kid is not a string");
     }
-    key = select_key(keys, alg, json_string_value(kid), &why);
-    if (key == NULL) {
-        return refuse(err, why);
+    jws->kid = json_string_value(kid);
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_jws_check(apr_pool_t *p, const apiauth_jws_t *jws,
+                                   const apiauth_jwk_t *key, json_t **payload,
+                                   apiauth_error_t *err)
+{
+    const unsigned char *sig = jws->sig;
+    size_t siglen = jws->sig_len;
+    json_t *body;
+    EVP_MD_CTX *ctx;
+    int rc;
+
+    if (apiauth_jwk_alg(key) != jws->alg) {
+        return refuse(err, "the token's alg does not match its key");
     }
-    if (alg == APIAUTH_ALG_ES256) {
+    if (jws->alg == APIAUTH_ALG_ES256) {
         if (siglen != 2 * P256_LEN) {
             return refuse(err, "an ES256 signature must be 64 bytes");
         }
@@ -320,19 +344,42 @@ apiauth_status_t apiauth_jws_verify(apr_pool_t *p, const char *token,
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
                             "OpenSSL cannot verify signatures");
     }
-    rc = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)token,
-                          dot2 - token);
+    rc = EVP_DigestVerify(ctx, sig, siglen,
+                          (const unsigned char *)jws->token, jws->signed_len);
     EVP_MD_CTX_free(ctx);
     if (rc != 1) {
         ERR_clear_error();
         return refuse(err, "the token's signature does not verify");
     }
     /* Only the header is parsed before the signature is known good. */
-    body = segment_object(p, b, blen);
+    body = segment_object(p, jws->body, jws->body_len);
     if (body == NULL) {
         return refuse(err, "the token payload is not a JSON object");
     }
-    *header = hdr;
     *payload = body;
+    return APIAUTH_OK;
+}
+
+apiauth_status_t apiauth_jws_verify(apr_pool_t *p, const char *token,
+                                    const apr_array_header_t *keys,
+                                    json_t **header, json_t **payload,
+                                    apiauth_error_t *err)
+{
+    const apiauth_jwk_t *key;
+    const char *why = NULL;
+    apiauth_status_t st;
+    apiauth_jws_t jws;
+
+    if ((st = apiauth_jws_open(p, token, &jws, err)) != APIAUTH_OK) {
+        return st;
+    }
+    key = select_key(keys, jws.alg, jws.kid, &why);
+    if (key == NULL) {
+        return refuse(err, why);
+    }
+    if ((st = apiauth_jws_check(p, &jws, key, payload, err)) != APIAUTH_OK) {
+        return st;
+    }
+    *header = jws.header;
     return APIAUTH_OK;
 }

@@ -28,14 +28,17 @@ typedef enum {
     APIAUTH_ALG_NONE = 0,
     APIAUTH_ALG_RS256,
     APIAUTH_ALG_ES256,
-    APIAUTH_ALG_EDDSA
+    APIAUTH_ALG_EDDSA,
+    APIAUTH_ALG_PS256          /* RSASSA-PSS: never a key's own alg (an RSA
+                                  key is RS256); a DPoP proof may ask for it
+                                  (apiauth_jwk_share) */
 } apiauth_alg_t;
 
 /* Opaque: an EVP_PKEY, its alg and its kid.  Freed with the pool it was
  * loaded into. */
 typedef struct apiauth_jwk apiauth_jwk_t;
 
-/* "RS256", "ES256", "EdDSA" ("none" for APIAUTH_ALG_NONE). */
+/* "RS256", "ES256", "EdDSA", "PS256" ("none" for APIAUTH_ALG_NONE). */
 const char *apiauth_alg_name(apiauth_alg_t alg);
 /* The reverse, case-sensitive; APIAUTH_ALG_NONE for any other name. */
 apiauth_alg_t apiauth_alg_from_name(const char *name);
@@ -134,5 +137,29 @@ apiauth_status_t apiauth_jws_verify(apr_pool_t *p, const char *token,
                                     const apr_array_header_t *keys,
                                     json_t **header, json_t **payload,
                                     apiauth_error_t *err);
+
+/* A compact JWS taken apart, its signature not yet checked: the header is
+ * parsed (a JSON object without duplicate members and without "crit", of
+ * an alg we take), the payload and signature only decoded. */
+typedef struct apiauth_jws {
+    const char *token;
+    apr_size_t signed_len;     /* of "header.payload" at the token's start */
+    json_t *header;            /* belongs to the pool */
+    apiauth_alg_t alg;
+    const char *kid;           /* the header's, or NULL */
+    unsigned char *body, *sig;
+    apr_size_t body_len, sig_len;
+} apiauth_jws_t;
+
+/* The first half of apiauth_jws_verify, for a caller that finds the key
+ * itself (a DPoP proof carries its own): refusals as there. */
+apiauth_status_t apiauth_jws_open(apr_pool_t *p, const char *token,
+                                  apiauth_jws_t *jws, apiauth_error_t *err);
+
+/* The second half: the signature by `key` alone, whatever kid the header
+ * names, and the token's alg equal to the key's; then the payload. */
+apiauth_status_t apiauth_jws_check(apr_pool_t *p, const apiauth_jws_t *jws,
+                                   const apiauth_jwk_t *key, json_t **payload,
+                                   apiauth_error_t *err);
 
 #endif

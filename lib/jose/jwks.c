@@ -166,6 +166,9 @@ static const char *jwk_import(apr_pool_t *p, json_t *jwk,
     }
     if (alg) {
         named = apiauth_alg_from_name(json_string_value(alg));
+        if (named == APIAUTH_ALG_PS256) {
+            return NULL;           /* a key of a set is RS256 or unused */
+        }
         if (named != APIAUTH_ALG_NONE && named != type_alg) {
             return "its \"alg\" does not fit its key type";
         }

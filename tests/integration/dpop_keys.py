@@ -43,7 +43,7 @@ class DPoPKey:
         else:
             self.key = rsa.generate_private_key(public_exponent=65537,
                                                 key_size=2048)
-            self.alg = "RS256"
+            self.alg = "PS256" if kind == "rsa-pss" else "RS256"
             public = RSAAlgorithm.to_jwk(self.key.public_key())
         self.jwk = json.loads(public)
 

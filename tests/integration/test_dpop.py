@@ -104,7 +104,7 @@ def test_without_a_proof_the_token_is_a_bearer_token(w):
     assert "cnf" not in claims_of(r.json()["access_token"])
 
 
-@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "rsa-pss"])
 def test_every_asymmetric_algorithm_of_ours(w, kind):
     key = DPoPKey(kind)
     r = token_with(w.o, w.client, key)
@@ -172,7 +172,8 @@ def test_the_token_endpoint_asks_for_its_nonce(w):
 def test_metadata_says_which_algorithms(w):
     m = w.o.get("/.well-known/oauth-authorization-server").json()
     assert m["dpop_signing_alg_values_supported"] == ["ES256", "EdDSA",
-                                                      "Ed25519", "RS256"]
+                                                      "Ed25519", "RS256",
+                                                      "PS256"]
 
 
 # --- the resource -------------------------------------------------------------
@@ -190,11 +191,50 @@ def test_a_bound_token_works_with_a_proof_by_its_key(w):
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.parametrize("kind", ["ec", "rsa", "rsa-pss", "ed25519"])
+def test_every_algorithm_at_the_resource(w, kind):
+    key = DPoPKey(kind)
+    token = dpop_token(w, key)
+    for _ in range(2):             # the second time, its key is known
+        r = call(w, "/dpop/env", token,
+                 key.proof("GET", url(w, "/dpop/env"), token=token))
+        assert r.status_code == 200, r.text
+
+
+def test_a_kid_in_the_proof_header_is_no_key_of_ours(w):
+    """A proof carries its key; a kid beside it names nothing here, the
+    first time the key is seen or any later time."""
+    key = DPoPKey()
+    token = dpop_token(w, key)
+    # the thumbprint as kid: a child that knew the key already read the
+    # header's kid against a key it kept without one (and died of it)
+    for kid in ("client-key-1", key.thumbprint, key.thumbprint, "x"):
+        r = call(w, "/dpop/env", token,
+                 key.proof("GET", url(w, "/dpop/env"), token=token,
+                           header={"kid": kid}))
+        assert r.status_code == 200, r.text
+
+
+def test_an_rs256_signature_is_no_ps256_proof(w):
+    """The alg the proof names is the padding it is checked with."""
+    key = DPoPKey("rsa")
+    token = dpop_token(w, key)
+    here = url(w, "/dpop/env")
+    head, body, sig = key.proof("GET", here, token=token).split(".")
+    import base64
+    header = json.loads(base64.urlsafe_b64decode(head + "=="))
+    header["alg"] = "PS256"
+    head = base64.urlsafe_b64encode(json.dumps(header).encode()) \
+        .rstrip(b"=").decode()
+    assert_dpop_refusal(call(w, "/dpop/env", token, f"{head}.{body}.{sig}"),
+                        "signature")
+
+
 def assert_dpop_refusal(r, words):
     assert r.status_code == 401, r.text
     challenges = r.headers["WWW-Authenticate"]
     assert 'DPoP realm="dpop"' in challenges
-    assert 'algs="ES256 EdDSA Ed25519 RS256"' in challenges
+    assert 'algs="ES256 EdDSA Ed25519 RS256 PS256"' in challenges
     assert r.json()["error"] in ("invalid_dpop_proof", "invalid_token")
     assert words in r.json()["error_description"], r.json()
 

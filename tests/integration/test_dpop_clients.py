@@ -57,7 +57,8 @@ def test_oauth4webapi_gets_and_uses_dpop_bound_tokens(servers, tls):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["dpop_algs"] == ["ES256", "EdDSA", "Ed25519", "RS256"]
+    assert out["dpop_algs"] == ["ES256", "EdDSA", "Ed25519", "RS256",
+                                "PS256"]
     # client credentials: the nonce asked for, then a bound token that
     # works with its key and not with another
     assert out["nonce_retries"] >= 1

@@ -191,6 +191,10 @@ static void test_header_refusals(void **state)
     assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
                                        "\"alg\":\"none\",\"jwk\":", rfc_jwk,
                                        "}}", NULL), payload, ""),
+                   at_token_endpoint(), "invalid_dpop_proof", "segments");
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"none\",\"jwk\":", rfc_jwk,
+                                       "}}", NULL), payload, sig),
                    at_token_endpoint(), "invalid_dpop_proof", "alg");
     assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
                                        "\"alg\":\"HS256\",\"jwk\":", rfc_jwk,
@@ -211,7 +215,7 @@ static void test_header_refusals(void **state)
                            payload, sig),
                    at_token_endpoint(), "invalid_dpop_proof", "jwk");
     assert_refused("not-a-jws", at_token_endpoint(), "invalid_dpop_proof",
-                   "JWS");
+                   "segments");
     assert_refused("", at_token_endpoint(), "invalid_dpop_proof",
                    "required");
 }
