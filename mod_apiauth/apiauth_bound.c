@@ -8,7 +8,8 @@
  * (and cached like one); the proof is new with every request, so it is
  * checked every time: by the key the token is bound to (cnf.jkt), for
  * this method and URL and this token (ath), recent, and never seen before
- * -- remembered in the socache, which nodes sharing a cache share.
+ * -- remembered where every node looks: ApiAuthSharedStore, else the
+ * socache.
  */
 #include <apr_strings.h>
 #include <http_core.h>
@@ -17,9 +18,14 @@
 #include "apiauth_private.h"
 #include "apiauth_view.h"
 
+/* In memcached's atomic add where the nodes share ApiAuthSharedStore,
+ * else in the socache (exact on one node). */
 int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
                       apr_size_t len, apr_int64_t until)
 {
+    if (apiauth_shared_configured()) {
+        return apiauth_shared_claim(r, key, len, until);
+    }
     return apiauth_socache_claim(r, key, (unsigned int)len,
                                  apr_time_from_sec(until));
 }

@@ -189,19 +189,33 @@ void apiauth_metrics_cache(int hit);
 void apiauth_metrics_store_lookup(void);
 void apiauth_metrics_effect(const apiauth_effect_t *e);
 
-/* apiauth_ratelimit.c: ApiAuthRateLimit, ApiAuthRateLimitStore */
+/* apiauth_ratelimit.c: ApiAuthRateLimit */
 const char *apiauth_rate_limit_set(cmd_parms *cmd, void *dconf, int argc,
                                    char *const argv[]);
-const char *apiauth_rate_store_set(cmd_parms *cmd, void *dummy,
-                                   const char *arg);
 void apiauth_rate_pre_config(void);
-int apiauth_rate_post_config(apr_pool_t *pconf, server_rec *s);
-void apiauth_rate_child_init(apr_pool_t *p, server_rec *s);
+/* Warns where counts would drift across nodes. */
+void apiauth_rate_post_config(server_rec *s);
 /* Counts an authenticated request against the location's limits and sets
  * the RateLimit-* headers: 1 when it is over one (Retry-After is set;
  * answer 429), else 0.  A counter that cannot be reached is skipped. */
 int apiauth_rate_check(request_rec *r, const apiauth_dir_conf *conf,
                        const apiauth_identity_t *id);
+
+/* apiauth_shared.c: ApiAuthSharedStore, what nodes agree on exactly */
+const char *apiauth_shared_store_set(cmd_parms *cmd, const char *arg);
+void apiauth_shared_pre_config(void);
+int apiauth_shared_post_config(apr_pool_t *pconf, server_rec *s);
+void apiauth_shared_child_init(apr_pool_t *p, server_rec *s);
+int apiauth_shared_configured(void);
+/* The count of `name` after this request, in a window of `seconds`: -1
+ * when memcached cannot be reached (logged). */
+apr_int64_t apiauth_shared_count(request_rec *r, const char *name,
+                                 apr_int64_t seconds);
+/* Claims `name` until `until` (Unix seconds): 1 for the one node that
+ * claimed it first, 0 for every later claim, -1 when memcached cannot be
+ * reached (logged). */
+int apiauth_shared_claim(request_rec *r, const unsigned char *name,
+                         apr_size_t len, apr_int64_t until);
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);

@@ -14,17 +14,12 @@
  * Where counts are kept:
  *  - by default in the socache, read and written under its mutex: exact
  *    on one node (shmcb);
- *  - with ApiAuthRateLimitStore memcache:HOST:PORT[,HOST:PORT...], in
- *    memcached by its atomic incr (apr_memcache), so that nodes sharing it
- *    share one exact count -- what a socache cannot do (mod_socache has no
- *    increment, and a read then a write lets two nodes both admit request
- *    N).  The keys are MACs under a key of ApiAuthSecretPepper: nothing in
- *    memcached names a credential.
+ *  - with ApiAuthSharedStore memcache:HOST:PORT[,HOST:PORT...], in
+ *    memcached by its atomic incr (apiauth_shared.c), so that nodes
+ *    sharing it share one exact count -- what a socache cannot do.
  * A counter that cannot be reached lets the request through (limits fail
  * open, authentication fails closed), and the error log says so.
  */
-#include <apr_memcache.h>
-#include <apr_network_io.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -45,14 +40,8 @@ enum { RATE_BY_CREDENTIAL, RATE_BY_APP, RATE_BY_CLIENT, RATE_BY_ADDRESS };
 static const char *const by_names[] = {"credential", "app", "client",
                                        "address"};
 
-/* ApiAuthRateLimitStore, per configuration; the memcache client, per
- * child. */
-static const char *store_servers;
 static int limits_configured;        /* some section has ApiAuthRateLimit */
-static apr_memcache_t *memcache;
-static apiauth_pepper_t *key_mac;
 
-#define MAX_SERVERS 8
 
 const char *apiauth_rate_limit_set(cmd_parms *cmd, void *dconf, int argc,
                                    char *const argv[])
@@ -99,88 +88,21 @@ const char *apiauth_rate_limit_set(cmd_parms *cmd, void *dconf, int argc,
     return NULL;
 }
 
-const char *apiauth_rate_store_set(cmd_parms *cmd, void *dummy,
-                                   const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (err) {
-        return err;
-    }
-    if (strncasecmp(arg, "memcache:", 9) != 0 || arg[9] == '\0') {
-        return "ApiAuthRateLimitStore memcache:HOST:PORT[,HOST:PORT...]";
-    }
-    store_servers = arg + 9;
-    return NULL;
-}
-
 void apiauth_rate_pre_config(void)
 {
-    store_servers = NULL;
     limits_configured = 0;
-    memcache = NULL;
 }
 
-int apiauth_rate_post_config(apr_pool_t *pconf, server_rec *s)
+void apiauth_rate_post_config(server_rec *s)
 {
-    apiauth_server_conf *sconf = ap_get_module_config(s->module_config,
-                                                      &apiauth_module);
-
-    if (store_servers == NULL) {
-        if (limits_configured && apiauth_socache_configured_shared()) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AALOGNO(10028)
-                         "ApiAuthRateLimit counts in the shared socache, "
-                         "which reads then writes: nodes may together "
-                         "admit more than a limit; ApiAuthRateLimitStore "
-                         "memcache:... counts exactly");
-        }
-        return OK;
+    if (limits_configured && !apiauth_shared_configured()
+        && apiauth_socache_configured_shared()) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AALOGNO(10028)
+                     "ApiAuthRateLimit counts in the shared socache, "
+                     "which reads then writes: nodes may together admit "
+                     "more than a limit; ApiAuthSharedStore memcache:... "
+                     "counts exactly");
     }
-    if (sconf->pepper == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AALOGNO(10058)
-                     "ApiAuthRateLimitStore needs ApiAuthSecretPepper (the "
-                     "same file on every node): the counters' names are "
-                     "MACs under a key of it");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return apiauth_pepper_derive(pconf, sconf->pepper,
-                                 "apiauth rate limit counter", &key_mac)
-                   == APIAUTH_OK
-               ? OK
-               : HTTP_INTERNAL_SERVER_ERROR;
-}
-
-void apiauth_rate_child_init(apr_pool_t *p, server_rec *s)
-{
-    char *list, *last, *hostport;
-    apr_memcache_t *mc;
-    int n = 0;
-
-    if (store_servers == NULL
-        || apr_memcache_create(p, MAX_SERVERS, 0, &mc) != APR_SUCCESS) {
-        return;
-    }
-    list = apr_pstrdup(p, store_servers);
-    for (hostport = apr_strtok(list, ",", &last); hostport;
-         hostport = apr_strtok(NULL, ",", &last)) {
-        char *host, *scope;
-        apr_port_t port;
-        apr_memcache_server_t *ms;
-
-        if (apr_parse_addr_port(&host, &scope, &port, hostport, p)
-                != APR_SUCCESS
-            || host == NULL
-            || apr_memcache_server_create(p, host, port ? port : 11211, 0,
-                                          4, 64, 60 * 1000 * 1000, &ms)
-                   != APR_SUCCESS
-            || apr_memcache_add_server(mc, ms) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AALOGNO(10059)
-                         "ApiAuthRateLimitStore: cannot use %s", hostport);
-            continue;
-        }
-        n++;
-    }
-    memcache = n ? mc : NULL;
 }
 
 /* The subject a line counts: NULL when the identity has none (a key has
@@ -200,40 +122,6 @@ static const char *subject_of(request_rec *r, const apiauth_rate_limit_t *l,
     }
 }
 
-/* The count after this request, in memcached: incr, or the first of the
- * window (add; another node may add it first, then incr again).  -1 when
- * memcached cannot be reached. */
-static apr_int64_t memcache_count(request_rec *r, const char *key,
-                                  apr_int64_t seconds)
-{
-    apr_uint32_t n = 0;
-    apr_status_t rv;
-    int tries;
-
-    for (tries = 0; tries < 2; tries++) {
-        rv = apr_memcache_incr(memcache, key, 1, &n);
-        if (rv == APR_SUCCESS) {
-            return n;
-        }
-        if (!APR_STATUS_IS_NOTFOUND(rv)) {
-            break;
-        }
-        /* expire a little after the window, never before it ends */
-        rv = apr_memcache_add(memcache, key, "1", 1,
-                              (apr_uint32_t)(seconds + 1), 0);
-        if (rv == APR_SUCCESS) {
-            return 1;
-        }
-        if (rv != APR_EEXIST) {
-            break;
-        }
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, AALOGNO(10027)
-                  "rate limit counter unreachable in memcached: the "
-                  "request is let through");
-    return -1;
-}
-
 /* The count after this request of one line; -1 when it cannot be said. */
 static apr_int64_t count_one(request_rec *r, const apiauth_rate_limit_t *l,
                              const char *subject, apr_int64_t window,
@@ -242,19 +130,8 @@ static apr_int64_t count_one(request_rec *r, const apiauth_rate_limit_t *l,
     const char *name = apr_psprintf(r->pool, "%s|%s|%" APR_INT64_T_FMT,
                                     l->id, subject, window);
 
-    if (memcache) {
-        unsigned char mac[APIAUTH_DIGEST_LEN];
-        const void *parts[1] = {name};
-        apr_size_t lens[1] = {strlen(name)};
-
-        if (apiauth_hmac(key_mac, parts, lens, 1, mac) != 0) {
-            return -1;
-        }
-        return memcache_count(r, apr_pstrcat(r->pool, "aarl:",
-                                             apiauth_hex_encode(r->pool, mac,
-                                                                16),
-                                             NULL),
-                              l->seconds);
+    if (apiauth_shared_configured()) {
+        return apiauth_shared_count(r, name, l->seconds);
     }
     if (!apiauth_socache_available()) {
         return -1;

@@ -234,6 +234,19 @@ static void log_deprecations(server_rec *s)
     }
 }
 
+static const char *set_shared_store(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    return apiauth_shared_store_set(cmd, arg);
+}
+
+static const char *set_rate_limit_store(cmd_parms *cmd, void *dummy,
+                                        const char *arg)
+{
+    deprecated(cmd, apr_pstrcat(cmd->pool, "ApiAuthSharedStore ", arg, NULL));
+    return apiauth_shared_store_set(cmd, arg);
+}
+
 /* A whole number of seconds from `min` to `max`: NULL, or why not. */
 static const char *seconds(cmd_parms *cmd, const char *arg, int min, int max,
                            int *out)
@@ -505,10 +518,10 @@ static const command_rec apiauth_cmds[] = {
     AP_INIT_TAKE1("ApiAuthMetricsLabels", apiauth_metrics_labels_set, NULL,
                   RSRC_CONF, "client|app: count requests per OAuth client "
                   "or app too (the first 256 of them)"),
-    AP_INIT_TAKE1("ApiAuthRateLimitStore", apiauth_rate_store_set, NULL,
-                  RSRC_CONF, "memcache:HOST:PORT[,...]: rate limit counts "
-                  "shared exactly by the nodes (default: the socache, "
-                  "exact per node)"),
+    AP_INIT_TAKE1("ApiAuthSharedStore", set_shared_store, NULL, RSRC_CONF,
+                  "memcache:HOST:PORT[,...]: where the nodes keep rate "
+                  "limit counts and DPoP proofs seen, exactly (default: "
+                  "the socache, exact per node)"),
     AP_INIT_TAKE_ARGV("ApiAuthResource", apiauth_resource_set, NULL,
                       OR_AUTHCFG, "this location's resource identifier "
                       "(an https URL; RFC 8707, 9728) and, optionally, "
@@ -537,6 +550,8 @@ static const command_rec apiauth_cmds[] = {
                   RSRC_CONF, "request header in which an ApiAuthTrustedProxy "
                   "passes on the TLS client certificate"),
     /* the previous release's spellings (deprecated, logged) */
+    AP_INIT_TAKE1("ApiAuthRateLimitStore", set_rate_limit_store, NULL,
+                  RSRC_CONF, "deprecated: ApiAuthSharedStore"),
     AP_INIT_TAKE1("ApiAuthKeyHeader", set_key_header, NULL, OR_AUTHCFG,
                   "deprecated: ApiAuthKeyFrom header=NAME"),
     AP_INIT_TAKE1("ApiAuthKeyQuery", set_key_query, NULL, OR_AUTHCFG,
@@ -645,6 +660,7 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     deprecations = apr_array_make(pconf, 2, sizeof(const char *));
     apiauth_discovery_pre_config(pconf);
     apiauth_rate_pre_config();
+    apiauth_shared_pre_config();
     apiauth_metrics_pre_config();
     apiauth_jwt_remote_pre_config(pconf);
     return apiauth_cache_pre_config(pconf, plog, ptemp);
@@ -664,11 +680,12 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apiauth_dbd_prepare_statements(s);
     if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS
         || apiauth_discovery_post_config(pconf, s) != OK
-        || apiauth_rate_post_config(pconf, s) != OK
+        || apiauth_shared_post_config(pconf, s) != OK
         || apiauth_metrics_post_config(pconf, s) != OK
         || apiauth_jwt_remote_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    apiauth_rate_post_config(s);
     return apiauth_cache_post_config(pconf, plog, ptemp, s);
 }
 
@@ -677,7 +694,7 @@ static void apiauth_child_init(apr_pool_t *p, server_rec *s)
     apiauth_dbd_writer_child_init(p, s);
     apiauth_socache_child_init(p, s);
     apiauth_dpop_child_init(p);
-    apiauth_rate_child_init(p, s);
+    apiauth_shared_child_init(p, s);
     apiauth_jwt_remote_child_init(p);
 }
 

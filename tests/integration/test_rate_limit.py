@@ -3,7 +3,7 @@ per window, by credential, app, client or address, answered 429 with
 Retry-After and the RateLimit-* headers past the limit.
 
 On one node the socache counts (exact under its mutex).  Across nodes,
-ApiAuthRateLimitStore puts the counts in memcached, incremented
+ApiAuthSharedStore puts the counts in memcached, incremented
 atomically: three nodes sharing one memcached, under a random split of
 concurrent requests, admit exactly the limit -- the drift Kong's users
 report (Kong #4379, #11846) does not happen.  A counter that cannot be
@@ -48,7 +48,7 @@ ONE_NODE = """
 
 NODE = """
 ApiAuthSecretPepper "{pepper}"
-ApiAuthRateLimitStore memcache:127.0.0.1:{port}
+ApiAuthSharedStore memcache:127.0.0.1:{port}
 <Location /limited>
     AuthType apiauth
     AuthName "limited"
@@ -146,13 +146,25 @@ def test_a_malformed_limit_does_not_start(httpd_factory, tls, line, words):
 
 def test_a_shared_count_needs_the_pepper(tls):
     h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-              body="ApiAuthRateLimitStore memcache:127.0.0.1:1\n")
+              body="ApiAuthSharedStore memcache:127.0.0.1:1\n")
     try:
         assert h.stopped_at_start()
-        assert "ApiAuthRateLimitStore needs ApiAuthSecretPepper" \
+        assert "ApiAuthSharedStore needs ApiAuthSecretPepper" \
             in h.error_log()
     finally:
         h.stop()
+        shutil.rmtree(h.root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("arg", ["redis:127.0.0.1:6379", "memcache:"])
+def test_a_shared_store_of_another_kind_does_not_start(tls, arg):
+    h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
+              body=f"ApiAuthSharedStore {arg}\n")
+    try:
+        test = h.config_test()
+        assert test.returncode != 0
+        assert "ApiAuthSharedStore memcache:HOST:PORT" in test.stderr
+    finally:
         shutil.rmtree(h.root, ignore_errors=True)
 
 
@@ -222,8 +234,32 @@ def test_an_unreachable_count_lets_requests_through(nodes):
         nodes.memcached.start()
 
 
+def test_the_earlier_name_of_the_store_still_counts(nodes, tls):
+    """ApiAuthRateLimitStore, as the previous release spelled it: the same
+    store, and a warning naming the directive to write instead."""
+    h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
+              body=NODE.format(pepper=nodes.pepper,
+                               port=nodes.memcached.port).replace(
+                  "ApiAuthSharedStore", "ApiAuthRateLimitStore"),
+              store=nodes.store)
+    try:
+        h.start()
+        secret, _ = nodes.store.key("shop")
+        r = get(h, "/limited", secret)
+        assert r.status_code == 200
+        assert r.headers["RateLimit-Remaining"] == "59"
+        log = h.error_log()
+        assert "AA10003" in log and "write ApiAuthSharedStore memcache:" in log
+        # counted in memcached, where the other nodes count
+        assert get(nodes.nodes[0], "/limited", secret) \
+            .headers["RateLimit-Remaining"] == "58"
+    finally:
+        h.stop()
+        shutil.rmtree(h.root, ignore_errors=True)
+
+
 def test_counting_in_a_shared_socache_is_said_to_drift(nodes, tls):
-    """Without ApiAuthRateLimitStore, a shared socache counts by reading
+    """Without ApiAuthSharedStore, a shared socache counts by reading
     then writing: httpd says so at start."""
     h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=f"""
 ApiAuthCacheSOCache "memcache:127.0.0.1:{nodes.memcached.port}"
