@@ -40,7 +40,7 @@ from contextlib import closing
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -155,6 +155,14 @@ class World:
         # the client's DPoP key (RFC 9449), for the DPoP rows
         w.dpop_key = ec.generate_private_key(ec.SECP256R1())
         w.dpop_jwk = ec_jwk(w.dpop_key)
+        # and one of RSA, whose proofs cost the server a quarter of an
+        # ES256 proof to verify (RS256)
+        w.dpop_rsa_key = rsa.generate_private_key(public_exponent=65537,
+                                                  key_size=2048)
+        n = w.dpop_rsa_key.public_key().public_numbers()
+        w.dpop_rsa_jwk = {
+            "kty": "RSA", "e": b64url(n.e.to_bytes(3, "big")),
+            "n": b64url(n.n.to_bytes(256, "big"))}
         w.store = Store(w.root / "store", backend="sqlite3")
         s = w.store
         w.app = s.app("bench")
@@ -341,6 +349,13 @@ class World:
                 fresh=lambda port: [("DPoP", self.dpop_proof(
                     "GET", "/dpop-oauth/hello.txt",
                     c.get("dpop_token")))]),
+            Row("dpop-oauth-rs256", "DPoP JWT RS256 + RS256 proof, oauth, "
+                "cache", "/dpop-oauth/hello.txt", "resource",
+                [("Authorization", "DPoP " + c.get("dpop_rs_token", ""))],
+                ours=True,
+                fresh=lambda port: [("DPoP", self.dpop_proof(
+                    "GET", "/dpop-oauth/hello.txt",
+                    c.get("dpop_rs_token"), rsa_key=True))]),
             # the same location over TLS: a Bearer token, and one bound to
             # the client certificate of the connection (RFC 8705)
             Row("bearer-tls", "Bearer JWT RS256, oauth, cache, over TLS",
@@ -410,6 +425,13 @@ class World:
         if got[0] != 200:
             raise RuntimeError(f"client_credentials, DPoP: {got[0]} {got[2]}")
         self.creds["dpop_token"] = json.loads(got[2])["access_token"]
+        got = http(server.port, cc.method, cc.path,
+                   cc.headers + [("DPoP", self.dpop_proof(
+                       "POST", cc.path, rsa_key=True))], cc.body)
+        if got[0] != 200:
+            raise RuntimeError(f"client_credentials, DPoP RS256: {got[0]} "
+                               f"{got[2]}")
+        self.creds["dpop_rs_token"] = json.loads(got[2])["access_token"]
         got = http(server.ports["tls"], cc.method, cc.path,
                    [("Content-Type", "application/x-www-form-urlencoded")],
                    cc.body + "&client_id=" + self.mtls["client_id"],
@@ -419,8 +441,9 @@ class World:
                                f"{got[2]}")
         self.creds["mtls_token"] = json.loads(got[2])["access_token"]
 
-    def dpop_proof(self, method, path, token=None):
-        """A fresh DPoP proof (RFC 9449) of the world's ES256 key."""
+    def dpop_proof(self, method, path, token=None, rsa_key=False):
+        """A fresh DPoP proof (RFC 9449) of the world's ES256 key (or its
+        RSA key, RS256)."""
         # the URL the server sees: the bench's requests name the host
         # without a port (format_request), which means the scheme's own
         claims = {"jti": b64url(os.urandom(12)), "htm": method,
@@ -428,6 +451,10 @@ class World:
                   "iat": int(time.time())}
         if token:
             claims["ath"] = b64url(hashlib.sha256(token.encode()).digest())
+        if rsa_key:
+            return jwt.encode(claims, self.dpop_rsa_key, algorithm="RS256",
+                              headers={"typ": "dpop+jwt",
+                                       "jwk": self.dpop_rsa_jwk})
         return jwt.encode(claims, self.dpop_key, algorithm="ES256",
                           headers={"typ": "dpop+jwt",
                                    "jwk": self.dpop_jwk})

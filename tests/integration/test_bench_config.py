@@ -82,7 +82,7 @@ def test_row_refuses_a_request_without_credential(bench_world, name):
     assert status == 401
 
 
-@pytest.mark.parametrize("name", ["dpop-oauth", "cc-dpop"])
+@pytest.mark.parametrize("name", ["dpop-oauth", "dpop-oauth-rs256", "cc-dpop"])
 def test_dpop_rows_answer_a_fresh_proof_once(bench_world, name):
     """Measured by callgrind alone: each request its own proof."""
     w, server = bench_world
@@ -93,7 +93,7 @@ def test_dpop_rows_answer_a_fresh_proof_once(bench_world, name):
     if name == "cc-dpop":
         assert json.loads(body)["token_type"] == "DPoP"
     status, _, _ = send(server, row, headers=row.headers + fresh)
-    assert status == (401 if name == "dpop-oauth" else 400)
+    assert status == (400 if name == "cc-dpop" else 401)
 
 
 def test_tls_rows_answer_and_the_bound_one_needs_its_certificate(
