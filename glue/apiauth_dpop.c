@@ -3,9 +3,11 @@
  */
 #include <apr_strings.h>
 #include <http_core.h>
+#include <http_log.h>
 #include <http_protocol.h>
 
 #include "apiauth_dpop.h"
+#include "apiauth_log.h"
 #include "apiauth_view.h"
 
 const char *apiauth_dpop_directive(apr_pool_t *p, const char *directive,
@@ -61,9 +63,9 @@ apiauth_status_t apiauth_dpop_check(request_rec *r,
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof",
                             "send exactly one DPoP proof");
     }
-    apiauth_view_init(r, APIAUTH_VIEW_URL, policy->tls, &view);
+    apiauth_view_init(r, 0, policy->tls, &view);
     expect.method = view.method;
-    expect.url = view.url;
+    expect.url = apiauth_view_url(r, policy->tls, policy->forwarded_host);
     expect.access_token = access_token;
     expect.nonce_key = policy->nonce_key;
     expect.now = view.now;
@@ -71,6 +73,11 @@ apiauth_status_t apiauth_dpop_check(request_rec *r,
     expect.keys = proof_keys;
     st = apiauth_dpop_verify(r->pool, header, &expect, proof, err);
     if (st != APIAUTH_OK) {
+        /* what a proof must name here, for whoever puzzles over an htu
+         * refusal behind a proxy (not a secret: the client sent it) */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AALOGNO(30005)
+                      "DPoP proof refused (%s); this request's URL: %s",
+                      err->description, expect.url);
         return st;
     }
     /* one use per proof (§11.1), remembered as long as it could pass */

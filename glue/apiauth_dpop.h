@@ -26,6 +26,9 @@ typedef struct apiauth_dpop_policy {
     int tls;                             /* the client reached us over TLS
                                             (here or at a trusted proxy):
                                             htu is https */
+    const char *forwarded_host;          /* the host[:port] a trusted proxy
+                                            was asked for (X-Forwarded-
+                                            Host), or NULL */
 } apiauth_dpop_policy_t;
 
 /* One word of ApiAuthDPoP / ApiAuthOAuthDPoP (`directive`): "nonce" sets

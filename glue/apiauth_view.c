@@ -9,28 +9,42 @@
 #include "apiauth_view.h"
 #include "jose.h"
 
-/* The URL the client addressed: the scheme of this connection, the host
- * (and port) it named, the path as it sent it (percent-encoding kept). */
-static const char *addressed_url(request_rec *r, int tls)
+const char *apiauth_view_url(request_rec *r, int tls,
+                             const char *forwarded_host)
 {
-    const char *scheme = tls ? "https" : "http";
-    const char *host = r->hostname ? r->hostname : r->server->server_hostname;
-    apr_port_t dflt = tls ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT;
-    /* the Host header's port where it names one (httpd keeps it in
-     * parsed_uri); a Host without one means the scheme's own, whatever
-     * port a proxy in front passed the request on to */
-    apr_port_t port = r->parsed_uri.port_str ? r->parsed_uri.port
-                      : apr_table_get(r->headers_in, "Host") ? dflt
-                      : ap_get_server_port(r);
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    int https = tls || (r->server->server_scheme
+                        && strcasecmp(r->server->server_scheme, "https") == 0);
+    const char *scheme = https ? "https" : "http";
     const char *path = r->parsed_uri.path ? r->parsed_uri.path : "/";
-    int v6 = host && ap_strchr_c(host, ':') != NULL;
+    apr_port_t dflt = https ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT;
+    const char *host;
+    apr_port_t port;
 
-    if (port == dflt) {
-        return apr_pstrcat(r->pool, scheme, "://", v6 ? "[" : "", host,
-                           v6 ? "]" : "", path, NULL);
+    if (forwarded_host) {
+        /* host[:port] as the proxy was asked for it; the comparison puts
+         * both URLs in normal form */
+        return apr_pstrcat(r->pool, scheme, "://", forwarded_host, path,
+                           NULL);
     }
-    return apr_psprintf(r->pool, "%s://%s%s%s:%u%s", scheme, v6 ? "[" : "",
-                        host, v6 ? "]" : "", (unsigned)port, path);
+    /* with brackets around an IPv6 address */
+    host = ap_get_server_name_for_url(r);
+    if (core->use_canonical_name == USE_CANONICAL_NAME_ON) {
+        port = ap_get_server_port(r);
+    }
+    else {
+        /* the Host header's port where it names one (httpd keeps it in
+         * parsed_uri); a Host without one means the scheme's own,
+         * whatever port a proxy in front passed the request on to */
+        port = r->parsed_uri.port_str ? r->parsed_uri.port
+               : apr_table_get(r->headers_in, "Host") ? dflt
+               : ap_get_server_port(r);
+    }
+    if (port == dflt) {
+        return apr_pstrcat(r->pool, scheme, "://", host, path, NULL);
+    }
+    return apr_psprintf(r->pool, "%s://%s:%u%s", scheme, host,
+                        (unsigned)port, path);
 }
 
 void apiauth_view_init(request_rec *r, unsigned want, int tls,
@@ -42,7 +56,8 @@ void apiauth_view_init(request_rec *r, unsigned want, int tls,
     v->params = NULL;
     v->tls = tls;
     v->now = apr_time_sec(r->request_time);
-    v->url = (want & APIAUTH_VIEW_URL) ? addressed_url(r, tls) : NULL;
+    v->url = (want & APIAUTH_VIEW_URL) ? apiauth_view_url(r, tls, NULL)
+                                       : NULL;
     v->client_cert_pem = (want & APIAUTH_VIEW_CERT)
                              ? ap_ssl_var_lookup(r->pool, r->server,
                                                  r->connection, r,

@@ -10,14 +10,22 @@
 #include "view.h"
 
 /* Fills `v` from `r`: always the method, query, headers and time; the
- * URL and the client certificate where `want` asks (APIAUTH_VIEW_*).
- * `tls`: the client reached us over TLS, here or at a trusted proxy, as
- * the caller found it (mod_apiauth knows whom it trusts, the view does
- * not); the URL's scheme is https then.  Its host and port are those of
- * the Host header, the port being the scheme's default where it names
- * none. */
+ * URL (apiauth_view_url, no forwarded host) and the client certificate
+ * where `want` asks (APIAUTH_VIEW_*). */
 void apiauth_view_init(request_rec *r, unsigned want, int tls,
                        apiauth_request_view_t *v);
+
+/* The URL the client addressed, without query.  `tls`: the client
+ * reached us over TLS, here or at a trusted proxy, as the caller found it
+ * (mod_apiauth knows whom it trusts, the view does not); the scheme is
+ * https then, or where the server is named https (ServerName https://...).
+ * The host and port: `forwarded_host` where the caller took one from a
+ * trusted proxy (X-Forwarded-Host); else the server's own name and port
+ * under UseCanonicalName On (an external base URL the operator
+ * configured); else those of the Host header, the port being the
+ * scheme's default where it names none. */
+const char *apiauth_view_url(request_rec *r, int tls,
+                             const char *forwarded_host);
 
 /* The thumbprint (x5t#S256) of the request's TLS client certificate, or
  * on a connection that is not TLS of the one `proxied` by a trusted proxy

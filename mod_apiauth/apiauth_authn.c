@@ -61,6 +61,36 @@ int apiauth_over_tls(request_rec *r)
                                        &apiauth_module));
 }
 
+const char *apiauth_forwarded_host(request_rec *r)
+{
+    const char *value = apr_table_get(r->headers_in, "X-Forwarded-Host");
+    const char *last;
+
+    if (value == NULL || ap_ssl_conn_is_ssl(r->connection)
+        || !via_trusted_proxy(r, ap_get_module_config(
+                                     r->server->module_config,
+                                     &apiauth_module))) {
+        return NULL;
+    }
+    /* the last of a list: the one our proxy appended, what the client
+     * asked it for; those before it came from the client or proxies we
+     * do not know */
+    last = ap_strrchr_c(value, ',');
+    last = last ? last + 1 : value;
+    while (*last == ' ' || *last == '\t') {
+        last++;
+    }
+    /* a host name, an IPv4 or bracketed IPv6 address, a port: nothing
+     * that could end the authority of a URL */
+    if (*last == '\0'
+        || last[strspn(last, "abcdefghijklmnopqrstuvwxyz"
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")]
+               != '\0') {
+        return NULL;
+    }
+    return last;
+}
+
 const char *apiauth_proxied_cert(request_rec *r)
 {
     const apiauth_server_conf *sconf =

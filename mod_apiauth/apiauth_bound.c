@@ -50,6 +50,7 @@ static apiauth_dpop_policy_t policy_of(request_rec *r,
     policy.window = conf->dpop_window > 0 ? conf->dpop_window
                                           : APIAUTH_DEFAULT_DPOP_WINDOW;
     policy.tls = apiauth_over_tls(r);
+    policy.forwarded_host = apiauth_forwarded_host(r);
     return policy;
 }
 

@@ -224,6 +224,10 @@ int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
 /* Over TLS: here, or at an ApiAuthTrustedProxy that says so
  * (X-Forwarded-Proto: https). */
 int apiauth_over_tls(request_rec *r);
+/* The host[:port] an ApiAuthTrustedProxy was asked for (the last of
+ * X-Forwarded-Host); NULL on a TLS connection, from anyone else, or when
+ * it is not one. */
+const char *apiauth_forwarded_host(request_rec *r);
 /* The client certificate an ApiAuthTrustedProxy passed on in the
  * ApiAuthClientCertHeader, percent-decoded; NULL on a TLS connection,
  * from anyone else, or when none was passed. */

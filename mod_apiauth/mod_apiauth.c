@@ -625,6 +625,7 @@ static const apiauth_services_t services = {
     tls_satisfied, apiauth_limit_blocked, apply_effects, server_pepper,
     apiauth_dbd_writer, apiauth_dpop_seen, apiauth_over_tls,
     apiauth_proxied_cert, apiauth_fact_remember, apiauth_fact_known,
+    apiauth_forwarded_host,
 };
 
 static const apiauth_services_t *apiauth_services(void)

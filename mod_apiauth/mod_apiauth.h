@@ -91,6 +91,9 @@ typedef struct apiauth_services {
      * known (1) until then; 0 when it is not, or cannot be said. */
     void (*remember)(request_rec *r, const char *name, apr_int64_t until);
     int (*known)(request_rec *r, const char *name);
+    /* The host[:port] an ApiAuthTrustedProxy was asked for (the last of
+     * X-Forwarded-Host), or NULL: a DPoP proof's htu names it. */
+    const char *(*forwarded_host)(request_rec *r);
 } apiauth_services_t;
 
 APR_DECLARE_OPTIONAL_FN(const apiauth_services_t *, apiauth_services,

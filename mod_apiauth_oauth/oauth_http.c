@@ -312,6 +312,7 @@ static apiauth_dpop_policy_t dpop_policy(request_rec *r)
     policy.window = conf->dpop_window > 0 ? conf->dpop_window
                                           : OAUTH_DEFAULT_DPOP_WINDOW;
     policy.tls = services->over_tls(r);
+    policy.forwarded_host = services->forwarded_host(r);
     return policy;
 }
 

@@ -44,11 +44,27 @@ ApiAuthClientCertHeader X-SSL-Client-Cert
 """
 
 
-def proxy_conf(ca, backend_port):
+# the same location where the operator names the external URL instead:
+# httpd's own ServerName https://... and UseCanonicalName On
+CANONICAL = """
+ServerName https://api.example.test
+UseCanonicalName On
+<Location /dpop>
+    AuthType apiauth
+    AuthName "dpop"
+    ApiAuthRequireTLS off
+    ApiAuthScheme dpop
+    ApiAuthProvider oauth
+    Require valid-user
+</Location>
+"""
+
+
+def proxy_conf(ca, backend_port, preserve_host=True):
     return (f'    SSLCACertificateFile "{ca}"\n'
             "    SSLVerifyClient optional_no_ca\n"
             "    SSLVerifyDepth 2\n"
-            "    ProxyPreserveHost On\n"
+            f"    ProxyPreserveHost {'On' if preserve_host else 'Off'}\n"
             "    RequestHeader set X-Forwarded-Proto https\n"
             '    RequestHeader set X-SSL-Client-Cert "%{SSL_CLIENT_CERT}s"\n'
             f"    ProxyPass / http://127.0.0.1:{backend_port}/\n")
@@ -69,6 +85,12 @@ def w(servers, module_httpd):
     k.proxy = module_httpd(modules=("proxy", "proxy_http"),
                            ssl_extra=proxy_conf(k.ca[0], k.o.httpd.http_port))
     k.front = f"https://127.0.0.1:{k.proxy.https_port}"
+    # a proxy that passes the backend's own name as Host, and the one it
+    # was asked for as X-Forwarded-Host (mod_proxy's default)
+    k.renaming = module_httpd(modules=("proxy", "proxy_http"),
+                              ssl_extra=proxy_conf(k.ca[0],
+                                                   k.o.httpd.http_port,
+                                                   preserve_host=False))
 
     def create(name, *how):
         return json.loads(k.o.store.out(
@@ -197,3 +219,82 @@ def test_dpop_behind_the_proxy_names_the_url_the_client_used(w):
     r = direct(w, "127.0.0.2", "/dpop/env", headers)
     assert r.status_code == 401
     assert "htu" in r.json()["error_description"]
+
+
+def dpop_token_via(w, proxy):
+    key = DPoPKey()
+    front = f"https://127.0.0.1:{proxy.https_port}"
+    r = proxy.post(TOKEN, data={"grant_type": "client_credentials"},
+                   auth=client_auth(w.dpop_client),
+                   headers={"DPoP": key.proof("POST", front + TOKEN)})
+    assert r.status_code == 200, r.text
+    return key, r.json()["access_token"]
+
+
+def test_dpop_behind_a_proxy_that_renames_the_host(w):
+    """The backend sees its own name in Host; the URL the client used is
+    in X-Forwarded-Host, from the trusted proxy."""
+    key, access = dpop_token_via(w, w.renaming)
+    front = f"https://127.0.0.1:{w.renaming.https_port}"
+    r = w.renaming.get("/dpop/env", headers={
+        "Authorization": "DPoP " + access,
+        "DPoP": key.proof("GET", front + "/dpop/env", token=access)})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("source, forwarded, named, status", [
+    # the proxy asked for api.example.test: proofs name it
+    ("127.0.0.1", "api.example.test", "https://api.example.test", 200),
+    ("127.0.0.1", "api.example.test:8443", "https://api.example.test:8443",
+     200),
+    # a list: the last is what the trusted proxy was asked for, those
+    # before it what the client claimed
+    ("127.0.0.1", "elsewhere.example, api.example.test",
+     "https://api.example.test", 200),
+    ("127.0.0.1", "elsewhere.example, api.example.test",
+     "https://elsewhere.example", 401),
+    # not a host: the Host header counts
+    ("127.0.0.1", "api.example.test/x?", "https://api.example.test", 401),
+    # from anyone else: the Host header counts
+    ("127.0.0.2", "api.example.test", "https://api.example.test", 401),
+])
+def test_the_forwarded_host_counts_from_the_trusted_proxy_only(
+        w, source, forwarded, named, status):
+    key, access = dpop_token_via(w, w.proxy)
+    proof = key.proof("GET", named + "/dpop/env", token=access)
+    r = direct(w, source, "/dpop/env", {
+        "Authorization": "DPoP " + access, "DPoP": proof,
+        "X-Forwarded-Proto": "https", "X-Forwarded-Host": forwarded})
+    assert r.status_code == status, r.text
+    if status == 401:
+        assert "htu" in r.json()["error_description"]
+
+
+def test_dpop_under_a_configured_external_url(servers):
+    """ServerName https://api.example.test with UseCanonicalName On: the
+    URL a proof names is that one, whatever the request's Host said and
+    whichever scheme reached httpd."""
+    # the TLS virtual host named too, as each server of httpd must be
+    o = servers.make(body=CANONICAL,
+                     ssl_extra="    ServerName https://api.example.test\n")
+    client = o.client("canonical", "client_credentials",
+                      scopes=("integration.order",))
+    key = DPoPKey()
+    r = o.post(TOKEN, data={"grant_type": "client_credentials"},
+               auth=client_auth(client), headers={
+                   "DPoP": key.proof("POST",
+                                     "https://api.example.test" + TOKEN)})
+    assert r.status_code == 200, r.text
+    access = r.json()["access_token"]
+    for tls in (False, True):
+        proof = key.proof("GET", "https://api.example.test/dpop/env",
+                          token=access)
+        r = o.get("/dpop/env", tls=tls, headers={
+            "Authorization": "DPoP " + access, "DPoP": proof})
+        assert r.status_code == 200, r.text
+        here = key.proof("GET", o.httpd.url("/dpop/env", tls=tls),
+                         token=access)
+        r = o.get("/dpop/env", tls=tls, headers={
+            "Authorization": "DPoP " + access, "DPoP": here})
+        assert r.status_code == 401, r.text
+        assert "htu" in r.json()["error_description"]
