@@ -15,6 +15,7 @@
 
 #define MAX_PROOF 8192
 #define NONCE_MAC 16
+#define MAX_PROOF_RSA_BITS 4096
 
 static apiauth_status_t bad(apiauth_error_t *err, const char *why)
 {
@@ -127,6 +128,46 @@ static void key_keep(apiauth_dpop_keys_t *keys, const char *jkt,
     EVP_PKEY_free(old);
 }
 
+/* What a jwk may say beside its key: that it signs, with the proof's alg,
+ * under some kid.  Checked on every proof, kept key or not. */
+static const char *jwk_extras(json_t *jwk, const char *alg)
+{
+    json_t *use = json_object_get(jwk, "use");
+    json_t *named = json_object_get(jwk, "alg");
+    json_t *kid = json_object_get(jwk, "kid");
+
+    if (use && (!json_is_string(use)
+                || strcmp(json_string_value(use), "sig") != 0)) {
+        return "the proof's jwk is not a signing key (use)";
+    }
+    if (named && (!json_is_string(named)
+                  || apiauth_alg_from_name(json_string_value(named))
+                         != apiauth_alg_from_name(alg))) {
+        return "the proof's jwk names another alg";
+    }
+    if (kid && !json_is_string(kid)) {
+        return "the proof's jwk has a kid that is not a string";
+    }
+    return NULL;
+}
+
+/* The key members of a jwk alone (what its thumbprint covers), for the
+ * import: its other members were checked by jwk_extras. */
+static json_t *jwk_bare(json_t *jwk)
+{
+    static const char *const members[] = {"kty", "crv", "x", "y", "n", "e"};
+    json_t *bare = json_object();
+    size_t i;
+
+    for (i = 0; bare && i < sizeof(members) / sizeof(members[0]); i++) {
+        json_t *v = json_object_get(jwk, members[i]);
+        if (v) {
+            json_object_set(bare, members[i], v);
+        }
+    }
+    return bare;
+}
+
 /* The proof's key, from its header (typ, alg and a public jwk), and its
  * thumbprint.  An RSA key signs RS256 or PS256, as the header says. */
 static apiauth_status_t proof_key(apr_pool_t *p, const apiauth_jws_t *jws,
@@ -134,24 +175,41 @@ static apiauth_status_t proof_key(apr_pool_t *p, const apiauth_jws_t *jws,
                                   apiauth_jwk_t **key, const char **jkt,
                                   apiauth_error_t *err)
 {
-    json_t *jwk = json_object_get(jws->header, "jwk");
-    const char *typ, *canonical, *why = NULL;
+    json_t *jwk = json_object_get(jws->header, "jwk"), *bare;
+    const char *typ, *alg, *canonical, *why = NULL;
+    apiauth_status_t st;
 
     typ = json_string_value(json_object_get(jws->header, "typ"));
     *key = NULL;
     if (typ == NULL || strcasecmp(typ, "dpop+jwt") != 0) {
         return bad(err, "the proof's typ is not dpop+jwt");
     }
-    if (!alg_taken(json_string_value(json_object_get(jws->header, "alg")))) {
+    alg = json_string_value(json_object_get(jws->header, "alg"));
+    if (!alg_taken(alg)) {
         return bad(err, "the proof's alg is not one of "
                         APIAUTH_DPOP_ALGS_TEXT);
     }
     if ((*jkt = apiauth_jwk_json_thumbprint(p, jwk, &why)) == NULL) {
         return bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
     }
+    if ((why = jwk_extras(jwk, alg)) != NULL) {
+        return bad(err, why);
+    }
     if (keys == NULL || (*key = key_kept(p, keys, *jkt)) == NULL) {
-        if (apiauth_jwk_from_json(p, jwk, key, &why) != APIAUTH_OK) {
+        bare = jwk_bare(jwk);
+        st = bare ? apiauth_jwk_from_json(p, bare, key, &why) : APIAUTH_ERROR;
+        json_decref(bare);
+        if (st != APIAUTH_OK) {
+            why = why ? why : "cannot be read";
             return bad(err, apr_pstrcat(p, "the proof's jwk: ", why, NULL));
+        }
+        /* whoever sends a proof picks its key: no more than the work of
+         * an ES256 signature */
+        if (apiauth_jwk_alg(*key) == APIAUTH_ALG_RS256
+            && EVP_PKEY_get_bits(apiauth_jwk_pkey(*key))
+                   > MAX_PROOF_RSA_BITS) {
+            return bad(err, "the proof's jwk: an RSA key of more than 4096 "
+                            "bits");
         }
         /* cnf.jkt is computed from the members as written (RFC 7638 §3),
          * so they must be the ones the key has */
@@ -293,7 +351,8 @@ char *apiauth_dpop_nonce(apr_pool_t *p, const apiauth_pepper_t *key,
 int apiauth_dpop_nonce_fresh(apr_pool_t *p, const apiauth_pepper_t *key,
                              const char *nonce, apr_int64_t now)
 {
-    apr_int64_t slot = now / APIAUTH_DPOP_NONCE_SLOT, theirs = 0;
+    apr_int64_t slot = now / APIAUTH_DPOP_NONCE_SLOT;
+    apr_uint64_t theirs = 0;
     unsigned char want[8 + NONCE_MAC];
     unsigned char *raw;
     apr_size_t len;
@@ -308,8 +367,8 @@ int apiauth_dpop_nonce_fresh(apr_pool_t *p, const apiauth_pepper_t *key,
     for (i = 0; i < 8; i++) {
         theirs = (theirs << 8) | raw[i];
     }
-    if ((theirs != slot && theirs != slot - 1)
-        || nonce_bytes(key, theirs, want) != 0) {
+    if ((theirs != (apr_uint64_t)slot && theirs != (apr_uint64_t)(slot - 1))
+        || nonce_bytes(key, (apr_int64_t)theirs, want) != 0) {
         return 0;
     }
     return apiauth_ct_equal(raw, want, sizeof(want));

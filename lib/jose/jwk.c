@@ -31,6 +31,7 @@
 #define P256_LEN 32
 #define ED25519_LEN 32
 #define RSA_MIN_BITS 2048          /* RFC 7518 §3.3 */
+#define RSA_MAX_BITS 8192          /* a verification costs the cube */
 #define KEY_FILE_MAX (1024 * 1024)
 
 struct apiauth_jwk {
@@ -95,15 +96,17 @@ static const char *bn_param_b64(apr_pool_t *p, const EVP_PKEY *pkey,
 }
 
 /* With e = 1 a "signature" is the padded digest itself, which anyone can
- * write; an even e is no RSA key at all.  A key set is trusted, but not
- * trusted to be sane. */
+ * write; an even e is no RSA key at all; a huge e (OpenSSL takes any
+ * below a 3072-bit modulus) makes each verification a full modular
+ * exponentiation, milliseconds a request from whoever chooses the key (a
+ * DPoP proof's).  A key set is trusted, but not trusted to be sane. */
 static int rsa_exponent_usable(const EVP_PKEY *pk)
 {
     BIGNUM *e = NULL;
     int ok;
 
     ok = EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &e) == 1
-         && BN_is_odd(e) && !BN_is_one(e);
+         && BN_is_odd(e) && !BN_is_one(e) && BN_num_bits(e) <= 32;
     BN_free(e);
     return ok;
 }
@@ -118,8 +121,12 @@ static const char *jwk_describe(apr_pool_t *p, apiauth_jwk_t *key)
         if (EVP_PKEY_get_bits(pk) < RSA_MIN_BITS) {
             return "an RSA key must have at least 2048 bits";
         }
+        if (EVP_PKEY_get_bits(pk) > RSA_MAX_BITS) {
+            return "an RSA key must have at most 8192 bits";
+        }
         if (!rsa_exponent_usable(pk)) {
-            return "an RSA key's public exponent must be odd and at least 3";
+            return "an RSA key's public exponent must be odd, at least 3 "
+                   "and at most 32 bits";
         }
         key->alg = APIAUTH_ALG_RS256;
         key->n = bn_param_b64(p, pk, OSSL_PKEY_PARAM_RSA_N, 0);
@@ -458,9 +465,15 @@ static char *cert_base64(apr_pool_t *p, const char *text)
     const char *from = strstr(text, PEM_BEGIN), *to;
     char *out, *o;
 
+    /* httpd joins a header sent twice with a comma, which neither PEM nor
+     * base64 holds: of two certificates, neither is the client's */
+    if (strchr(text, ',') != NULL) {
+        return NULL;
+    }
     if (from) {
         from += sizeof(PEM_BEGIN) - 1;
-        if ((to = strstr(from, PEM_END)) == NULL) {
+        if ((to = strstr(from, PEM_END)) == NULL
+            || strstr(to, PEM_BEGIN) != NULL) {
             return NULL;
         }
     }

@@ -115,6 +115,30 @@ static apiauth_status_t check_dates(json_t *payload,
     return APIAUTH_OK;
 }
 
+/* RFC 7800 §3.1: a token with cnf is good only to a holder who proves
+ * the key it names.  We check a DPoP key's thumbprint (RFC 9449 jkt) and
+ * a certificate's (RFC 8705 x5t#S256); a binding of any other kind, or of
+ * these but not a string, would be a bearer token here, so it is none. */
+static int confirmation_understood(json_t *cnf)
+{
+    const char *name;
+    json_t *value;
+
+    if (cnf == NULL) {
+        return 1;
+    }
+    if (!json_is_object(cnf) || json_object_size(cnf) == 0) {
+        return 0;
+    }
+    json_object_foreach(cnf, name, value) {
+        if ((strcmp(name, "jkt") != 0 && strcmp(name, "x5t#S256") != 0)
+            || !json_is_string(value) || *json_string_value(value) == '\0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 apiauth_status_t apiauth_jwt_verify(apr_pool_t *p, const char *token,
                                     const apr_array_header_t *keys,
                                     const apiauth_jwt_expect_t *expect,
@@ -172,6 +196,10 @@ apiauth_status_t apiauth_jwt_verify(apr_pool_t *p, const char *token,
         return refuse(err, "the token's scope is not a string");
     }
     claims->scope = scope ? json_string_value(scope) : "";
+    if (!confirmation_understood(json_object_get(payload, "cnf"))) {
+        return refuse(err, "the token is bound by a confirmation method "
+                           "not checked here (cnf)");
+    }
     claims->kid = json_string_value(json_object_get(header, "kid"));
     claims->payload = payload;
     return APIAUTH_OK;

@@ -31,7 +31,7 @@ def ath(token):
 
 
 class DPoPKey:
-    def __init__(self, kind="ec"):
+    def __init__(self, kind="ec", bits=2048):
         if kind == "ec":
             self.key = ec.generate_private_key(ec.SECP256R1())
             self.alg = "ES256"
@@ -42,7 +42,7 @@ class DPoPKey:
             public = OKPAlgorithm.to_jwk(self.key.public_key())
         else:
             self.key = rsa.generate_private_key(public_exponent=65537,
-                                                key_size=2048)
+                                                key_size=bits)
             self.alg = "PS256" if kind == "rsa-pss" else "RS256"
             public = RSAAlgorithm.to_jwk(self.key.public_key())
         self.jwk = json.loads(public)

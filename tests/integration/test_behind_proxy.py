@@ -117,7 +117,8 @@ def direct(w, source, path, headers):
     (an address of the loopback network)."""
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{w.proxy.https_port}",
              "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    lines += [f"{k}: {v}" for k, v in pairs]
     data = ("\r\n".join(lines) + "\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", w.o.httpd.http_port),
                                   timeout=30,
@@ -170,6 +171,22 @@ def test_the_certificate_header_counts_from_the_trusted_proxy_only(w):
     # the proxy's address, a certificate that is not the one bound
     headers["X-SSL-Client-Cert"] = flat_pem(w.agent[0])
     assert direct(w, "127.0.0.1", "/mtls/env", headers).status_code == 401
+
+
+def test_a_certificate_header_sent_twice_names_no_certificate(w):
+    """A proxy that appends the header to the client's own: httpd joins
+    the two, and the client's (first) is no certificate of its own."""
+    access = bound_token(w)
+    headers = [("Authorization", "Bearer " + access),
+               ("X-Forwarded-Proto", "https"),
+               ("X-SSL-Client-Cert", flat_pem(w.self[0])),
+               ("X-SSL-Client-Cert", flat_pem(w.agent[0]))]
+    r = direct(w, "127.0.0.1", "/mtls/env", headers)
+    assert r.status_code == 401
+    assert "certificate" in r.json()["error_description"]
+    # the bound certificate alone still is
+    assert direct(w, "127.0.0.1", "/mtls/env", headers[:3]).status_code \
+        == 200
 
 
 def test_url_encoded_and_der_certificates_are_read(w):

@@ -215,6 +215,15 @@ def test_a_kid_in_the_proof_header_is_no_key_of_ours(w):
         assert r.status_code == 200, r.text
 
 
+def test_an_rsa_proof_key_of_more_than_4096_bits_is_refused(w):
+    """Whoever sends a proof picks its key, and so the work of checking
+    it: no more than an ES256 proof's."""
+    key = DPoPKey("rsa", bits=4608)
+    r = token_with(w.o, w.client, key)
+    assert r.status_code == 400, r.text
+    assert "4096" in r.json()["error_description"]
+
+
 def test_an_rs256_signature_is_no_ps256_proof(w):
     """The alg the proof names is the padding it is checked with."""
     key = DPoPKey("rsa")

@@ -300,6 +300,66 @@ static void test_a_kept_key_still_checks_every_proof(void **state)
         BN_free(n);
         EVP_PKEY_free(rsa);
     }
+    /* beside the kept key's members, a jwk that is no signing key, or
+     * names another alg, or a kid that is no string: refused as the
+     * first time */
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"ES256\",\"jwk\":", rfc_jwk,
+                                       ",\"use\":\"enc\"}}", NULL),
+                           payload, sig),
+                   e, "invalid_dpop_proof", "use");
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"ES256\",\"jwk\":", rfc_jwk,
+                                       ",\"alg\":\"RS256\"}}", NULL),
+                           payload, sig),
+                   e, "invalid_dpop_proof", "another alg");
+    assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                       "\"alg\":\"ES256\",\"jwk\":", rfc_jwk,
+                                       ",\"kid\":7}}", NULL),
+                           payload, sig),
+                   e, "invalid_dpop_proof", "kid");
+    /* and with the ones a key may carry, the kept key verifies */
+    assert_int_equal(verify(compact(apr_pstrcat(
+                         unit_pool, "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\","
+                         "\"jwk\":", rfc_jwk, ",\"use\":\"sig\",\"alg\":"
+                         "\"ES256\",\"kid\":\"k1\"}}", NULL), payload, sig),
+                            e, &out, &err), APIAUTH_DENIED);
+    assert_non_null(strstr(err.description, "signature"));
+    /* an RSA key whose public exponent makes every check a full modular
+     * exponentiation: refused before any */
+    {
+        EVP_PKEY *rsa = EVP_RSA_gen(3072);
+        BIGNUM *n = NULL, *big = BN_new();
+        unsigned char raw[384];
+        json_t *jwk;
+        char *text;
+
+        assert_non_null(rsa);
+        assert_int_equal(EVP_PKEY_get_bn_param(rsa, "n", &n), 1);
+        assert_int_equal(BN_bn2binpad(n, raw, sizeof(raw)), sizeof(raw));
+        /* an odd exponent of 3000 bits */
+        assert_int_equal(BN_rand(big, 3000, BN_RAND_TOP_ONE,
+                                 BN_RAND_BOTTOM_ODD), 1);
+        {
+            unsigned char ebuf[375];
+            int elen = BN_bn2bin(big, ebuf);
+            jwk = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "e",
+                            apiauth_b64url_encode(unit_pool, ebuf,
+                                                  (apr_size_t)elen),
+                            "n", apiauth_b64url_encode(unit_pool, raw,
+                                                       sizeof(raw)));
+        }
+        assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
+                                           "\"alg\":\"RS256\",\"jwk\":",
+                                           text = json_dumps(jwk, JSON_COMPACT),
+                                           "}", NULL), payload, sig),
+                       e, "invalid_dpop_proof", "exponent");
+        free(text);
+        json_decref(jwk);
+        BN_free(n);
+        BN_free(big);
+        EVP_PKEY_free(rsa);
+    }
     /* a kept key of another type than the alg the proof names */
     assert_refused(compact(apr_pstrcat(unit_pool, "{\"typ\":\"dpop+jwt\","
                                        "\"alg\":\"RS256\",\"jwk\":", rfc_jwk,
@@ -332,6 +392,10 @@ static void test_nonces_are_fresh_for_two_slots_under_their_key(void **state)
     assert_false(apiauth_dpop_nonce_fresh(unit_pool, other, n, t));
     assert_false(apiauth_dpop_nonce_fresh(unit_pool, key, "AAAA", t));
     assert_false(apiauth_dpop_nonce_fresh(unit_pool, key, NULL, t));
+    /* a slot with its top bit set (read unsigned: no overflow) */
+    assert_false(apiauth_dpop_nonce_fresh(unit_pool, key,
+                                          "________________________________",
+                                          t));
 }
 
 static void test_a_proof_without_the_nonce_asked_for(void **state)

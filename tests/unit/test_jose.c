@@ -373,6 +373,13 @@ static void test_certificate_thumbprint_in_every_form(void **state)
     assert_null(apiauth_cert_thumbprint(
         unit_pool, apr_pstrcat(unit_pool, bare, "AAAA", NULL)));
     assert_null(apiauth_cert_thumbprint(unit_pool, "not a certificate"));
+    /* two, as httpd joins a header sent twice (the client's first): none */
+    assert_null(apiauth_cert_thumbprint(
+        unit_pool, apr_pstrcat(unit_pool, flat, ", ", flat, NULL)));
+    assert_null(apiauth_cert_thumbprint(
+        unit_pool, apr_pstrcat(unit_pool, bare, ",", bare, NULL)));
+    assert_null(apiauth_cert_thumbprint(
+        unit_pool, apr_pstrcat(unit_pool, pem, pem, NULL)));
     assert_null(apiauth_cert_thumbprint(unit_pool, ""));
     assert_null(apiauth_cert_thumbprint(unit_pool,
                                         "-----BEGIN CERTIFICATE----- MIIB"));

@@ -307,6 +307,32 @@ static void test_absent_scope_reads_as_empty(void **state)
                            "at+jwt"), "the token's scope is not a string");
 }
 
+/* RFC 7800: a binding we do not check makes no bearer token */
+static void test_a_confirmation_not_checked_here_is_refused(void **state)
+{
+    apiauth_jwt_claims_t c;
+    apiauth_error_t e;
+    json_t *bad[] = {
+        json_pack("{s:{s:s, s:s}}", "jwk", "kty", "EC", "crv", "P-256"),
+        json_pack("{s:s}", "x5t", "AAAA"),
+        json_pack("{s:i}", "jkt", 1),
+        json_pack("{s:s, s:s}", "jkt", "AAAA", "kid", "k"),
+        json_pack("{}"),
+        json_string("AAAA"),
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_refused_as(mint(claims_with("cnf", bad[i]), "at+jwt"),
+                          "the token is bound by a confirmation method "
+                          "not checked here (cnf)");
+    }
+    assert_int_equal(check(mint(claims_with("cnf", json_pack(
+                                    "{s:s, s:s}", "jkt", "AAAA", "x5t#S256",
+                                    "BBBB")), "at+jwt"),
+                           &expect_default, &c, &e), APIAUTH_OK);
+}
+
 static void test_bad_signature_is_refused_before_any_claim(void **state)
 {
     char *token = mint(good_claims(), "at+jwt");
@@ -369,6 +395,7 @@ int main(void)
         UNIT_TEST(test_wrong_typ_is_refused),
         UNIT_TEST(test_application_at_jwt_typ_is_accepted),
         UNIT_TEST(test_absent_scope_reads_as_empty),
+        UNIT_TEST(test_a_confirmation_not_checked_here_is_refused),
         UNIT_TEST(test_bad_signature_is_refused_before_any_claim),
         UNIT_TEST(test_missing_issuer_or_audience_setting_fails_closed),
         UNIT_TEST(test_peek_issuer_reads_iss_without_verifying),
