@@ -96,8 +96,7 @@ apiauth_status_t apiauth_dpop_check(request_rec *r,
                             "this DPoP proof was used before");
     default:
         return apiauth_fail(err, APIAUTH_ERROR, "temporarily_unavailable",
-                            "DPoP proofs cannot be checked here (no "
-                            "socache to remember them in)");
+                            "DPoP proofs cannot be remembered here now");
     }
 }
 

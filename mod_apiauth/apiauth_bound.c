@@ -18,13 +18,22 @@
 #include "apiauth_private.h"
 #include "apiauth_view.h"
 
-/* In memcached's atomic add where the nodes share ApiAuthSharedStore,
- * else in the socache (exact on one node). */
+/* In memcached's atomic add where the nodes share ApiAuthSharedStore.
+ * Else in this node's table, which never forgets a proof that could still
+ * pass; and where nodes share a socache (memcache, redis) there too, so
+ * that a proof taken on one is refused on the others (a read then a
+ * write: two nodes asked in the same instant may both take it). */
 int apiauth_dpop_seen(request_rec *r, const unsigned char *key,
                       apr_size_t len, apr_int64_t until)
 {
+    int here;
+
     if (apiauth_shared_configured()) {
         return apiauth_shared_claim(r, key, len, until);
+    }
+    here = apiauth_claims_take(r, key, len, until);
+    if (here != 1 || !apiauth_socache_configured_shared()) {
+        return here;
     }
     return apiauth_socache_claim(r, key, (unsigned int)len,
                                  apr_time_from_sec(until));

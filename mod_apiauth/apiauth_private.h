@@ -141,6 +141,10 @@ typedef struct apiauth_server_conf {
 #define APIAUTH_DEFAULT_CACHE_TTL 60
 #define APIAUTH_DEFAULT_JWT_LEEWAY 60
 #define APIAUTH_DEFAULT_DPOP_WINDOW 60
+/* DPoP proofs a node remembers at once (apiauth_claims.c) */
+#define APIAUTH_DEFAULT_DPOP_SLOTS 65536
+#define APIAUTH_MIN_DPOP_SLOTS 1024
+#define APIAUTH_MAX_DPOP_SLOTS 16777216
 /* ApiAuthScheme unset: bearer apikey token basic */
 #define APIAUTH_DEFAULT_SCHEMES \
     (APIAUTH_SCHEME_BEARER | APIAUTH_SCHEME_APIKEY | APIAUTH_SCHEME_TOKEN \
@@ -216,6 +220,19 @@ apr_int64_t apiauth_shared_count(request_rec *r, const char *name,
  * reached (logged). */
 int apiauth_shared_claim(request_rec *r, const unsigned char *name,
                          apr_size_t len, apr_int64_t until);
+
+/* apiauth_claims.c: the DPoP proofs this node took, never forgotten
+ * while they could pass (ApiAuthDPoPReplaySlots) */
+const char *apiauth_claims_set_slots(cmd_parms *cmd, void *dummy,
+                                     const char *arg);
+int apiauth_claims_pre_config(apr_pool_t *pconf, apr_pool_t *plog);
+int apiauth_claims_post_config(apr_pool_t *pconf, server_rec *s);
+void apiauth_claims_child_init(apr_pool_t *p, server_rec *s);
+/* Claims `key` (a digest) until `until` (Unix seconds): 1 the first
+ * time, 0 when it is claimed already, -1 when it cannot be remembered
+ * (the table full: logged). */
+int apiauth_claims_take(request_rec *r, const unsigned char *key,
+                        apr_size_t len, apr_int64_t until);
 
 /* apiauth_authn.c */
 int apiauth_check_authn(request_rec *r);

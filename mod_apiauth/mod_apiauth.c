@@ -529,6 +529,10 @@ static const command_rec apiauth_cmds[] = {
     AP_INIT_ITERATE("ApiAuthDPoP", apiauth_dpop_set, NULL, OR_AUTHCFG,
                     "DPoP proofs here (RFC 9449): nonce (require a server "
                     "nonce) and window=SECONDS (60) for iat"),
+    AP_INIT_TAKE1("ApiAuthDPoPReplaySlots", apiauth_claims_set_slots, NULL,
+                  RSRC_CONF, "how many DPoP proofs this node remembers at "
+                  "once, a power of two (65536); a proof that finds no "
+                  "room is refused, never an older one forgotten"),
     AP_INIT_TAKE1("ApiAuthGroupFrom", apiauth_group_set_from, NULL,
                   OR_AUTHCFG, "where a request names its group: query=NAME "
                   "(group_id), header=NAME, form=NAME or json=NAME"),
@@ -662,6 +666,9 @@ static int apiauth_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     apiauth_discovery_pre_config(pconf);
     apiauth_rate_pre_config();
     apiauth_shared_pre_config();
+    if (apiauth_claims_pre_config(pconf, plog) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     apiauth_metrics_pre_config();
     apiauth_jwt_remote_pre_config(pconf);
     return apiauth_cache_pre_config(pconf, plog, ptemp);
@@ -682,6 +689,7 @@ static int apiauth_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (apiauth_dbd_writer_create(pconf, s) != APR_SUCCESS
         || apiauth_discovery_post_config(pconf, s) != OK
         || apiauth_shared_post_config(pconf, s) != OK
+        || apiauth_claims_post_config(pconf, s) != OK
         || apiauth_metrics_post_config(pconf, s) != OK
         || apiauth_jwt_remote_post_config(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -696,6 +704,7 @@ static void apiauth_child_init(apr_pool_t *p, server_rec *s)
     apiauth_socache_child_init(p, s);
     apiauth_dpop_child_init(p);
     apiauth_shared_child_init(p, s);
+    apiauth_claims_child_init(p, s);
     apiauth_jwt_remote_child_init(p);
 }
 
