@@ -482,8 +482,35 @@ int apiauth_check_authn(request_rec *r)
     return rc;
 }
 
+/* The request the client sent, of which `r` may be a subrequest or an
+ * internal redirect. */
+request_rec *apiauth_sent_request(request_rec *r)
+{
+    while (r->main || r->prev) {
+        r = r->main ? r->main : r->prev;
+    }
+    return r;
+}
+
+/* What the client presented with the request it sent, where `r` is httpd
+ * serving that request from another location (FallbackResource,
+ * ErrorDocument, a rewrite): the credential was stripped from the headers
+ * once it passed there, and is read again under this location's rules. */
+static const apiauth_request_material_t *presented_before(request_rec *r)
+{
+    request_rec *sent = apiauth_sent_request(r);
+    const apiauth_request_state *st;
+
+    if (sent == r) {
+        return NULL;
+    }
+    st = ap_get_module_config(sent->request_config, &apiauth_module);
+    return st ? &st->material : NULL;
+}
+
 static int authenticate(request_rec *r, apiauth_dir_conf *conf)
 {
+    const apiauth_request_material_t *before = presented_before(r);
     apiauth_request_material_t material;
     apiauth_presented_t pr;
     apiauth_identity_t id;
@@ -505,7 +532,13 @@ static int authenticate(request_rec *r, apiauth_dir_conf *conf)
         return too_many_failures(r, conf, wait);
     }
 
-    if (gather_material(r, conf, &material) != 0) {
+    if (before) {
+        material = *before;
+        material.accepted = conf->schemes ? conf->scheme_mask
+                                          : APIAUTH_DEFAULT_SCHEMES;
+        st = apiauth_read_presented(r, conf, &material, &pr, &err);
+    }
+    else if (gather_material(r, conf, &material) != 0) {
         apiauth_fail(&err, APIAUTH_INVALID, "invalid_request",
                      "a credential in the query string is not decodable");
         st = APIAUTH_INVALID;
@@ -549,6 +582,7 @@ static int authenticate(request_rec *r, apiauth_dir_conf *conf)
     switch (st) {
     case APIAUTH_OK:
         state = apiauth_publish(r, conf, &pr.cred, &id);
+        state->material = material;
         if (group && check_group(r, conf, state, group, &err) != APIAUTH_OK) {
             return refuse(r, conf, HTTP_SERVICE_UNAVAILABLE, &err,
                           pr.cred.scheme);

@@ -63,16 +63,32 @@ static apiauth_dpop_policy_t policy_of(request_rec *r,
     return policy;
 }
 
+/* The key whose proof came with the request the client sent. */
+#define PROVEN_NOTE "apiauth-dpop-proven-jkt"
+
 apiauth_status_t apiauth_dpop_at_resource(request_rec *r,
                                           const apiauth_dir_conf *conf,
                                           const char *token,
                                           const apiauth_identity_t *id,
                                           apiauth_error_t *err)
 {
-    apiauth_dpop_policy_t policy = policy_of(r, conf);
+    apiauth_dpop_policy_t policy;
     apiauth_dpop_proof_t proof;
+    request_rec *sent = apiauth_sent_request(r);
+    const char *proven;
     apiauth_status_t st;
 
+    /* httpd serving the request from another location (FallbackResource,
+     * ErrorDocument, a rewrite) authenticates it again: its proof named
+     * the URL the client asked for and was taken once, and it holds for
+     * what httpd does on that request's behalf */
+    if (sent != r) {
+        proven = apr_table_get(sent->notes, PROVEN_NOTE);
+        if (proven && apiauth_ct_streq(proven, id->bound_jkt)) {
+            return APIAUTH_OK;
+        }
+    }
+    policy = policy_of(r, conf);
     st = apiauth_dpop_check(r, &policy, token, apiauth_dpop_seen, &proof,
                             err);
     if (st != APIAUTH_OK) {
@@ -82,6 +98,9 @@ apiauth_status_t apiauth_dpop_at_resource(request_rec *r,
         return apiauth_fail(err, APIAUTH_DENIED, "invalid_dpop_proof",
                             "the proof is by another key than the token is "
                             "bound to");
+    }
+    if (sent == r) {
+        apr_table_setn(r->notes, PROVEN_NOTE, proof.jkt);
     }
     return APIAUTH_OK;
 }

@@ -158,6 +158,10 @@ typedef struct apiauth_request_state {
     int in_group;                    /* the app may act in it */
     const char *kept_query;          /* a query credential kept for the
                                         backend: masked in the log */
+    apiauth_request_material_t material;  /* what the client presented,
+                                        before it was stripped from the
+                                        request: for httpd's own
+                                        subrequests and redirects */
 } apiauth_request_state;
 
 /* apiauth_discovery.c: protected resource metadata (RFC 9728) */
@@ -250,6 +254,9 @@ const char *apiauth_forwarded_host(request_rec *r);
  * from anyone else, or when none was passed. */
 const char *apiauth_proxied_cert(request_rec *r);
 const apiauth_identity_t *apiauth_identity_of(request_rec *r);
+/* The request the client sent, of which `r` may be a subrequest or an
+ * internal redirect. */
+request_rec *apiauth_sent_request(request_rec *r);
 apiauth_request_state *apiauth_publish(request_rec *r,
                                        const apiauth_dir_conf *conf,
                                        const apiauth_credential_t *cred,

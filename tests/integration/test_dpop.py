@@ -38,6 +38,27 @@ RESOURCE = """
 """
 
 
+# a front controller: whatever is not a file goes to one script, which
+# mod_dir reaches by an internal subrequest under its own configuration
+FRONT = """
+<Location /front>
+    AuthType apiauth
+    AuthName "front"
+    ApiAuthScheme dpop
+    ApiAuthProvider oauth
+    Require valid-user
+    FallbackResource /app/env
+</Location>
+<Location /app>
+    AuthType apiauth
+    AuthName "front"
+    ApiAuthScheme dpop
+    ApiAuthProvider oauth
+    Require valid-user
+</Location>
+"""
+
+
 class World:
     pass
 
@@ -317,3 +338,33 @@ def test_a_location_that_asks_for_nonces(w):
              key.proof("GET", here, token=token, nonce=nonce))
     assert r.status_code == 200, r.text
     assert r.headers.get("DPoP-Nonce")
+
+
+def test_a_front_controller_reached_inside_httpd_keeps_the_proof(servers):
+    """The client's proof names the URL it asked for; httpd then serves it
+    from another location (FallbackResource, ErrorDocument, a rewrite),
+    which authenticates again: the proof was checked once, for the
+    request it came with, and holds for what httpd does on its behalf."""
+    o = servers.make(body=FRONT, modules=("dir",))
+    client = o.client("front", "client_credentials",
+                      scopes=("integration.order",))
+    key = DPoPKey()
+    r = o.post(TOKEN, data={"grant_type": "client_credentials"},
+               auth=client_auth(client),
+               headers={"DPoP": key.proof("POST", o.issuer + TOKEN)})
+    token = r.json()["access_token"]
+    url = o.issuer + "/front/orders/42"
+    proof = key.proof("GET", url, token=token)
+    r = o.get("/front/orders/42", headers={"Authorization": "DPoP " + token,
+                                           "DPoP": proof})
+    assert r.status_code == 200, r.text
+    assert env_of(r)["APIAUTH_SCHEME"] == "dpop"
+    # the same proof again is still a replay
+    r = o.get("/front/orders/42", headers={"Authorization": "DPoP " + token,
+                                           "DPoP": proof})
+    assert r.status_code == 401
+    # and the script's own location asked directly needs its own proof
+    r = o.get("/app/env", headers={"Authorization": "DPoP " + token,
+                                   "DPoP": key.proof("GET", url,
+                                                     token=token)})
+    assert r.status_code == 401 and "htu" in r.json()["error_description"]
