@@ -21,7 +21,9 @@ const char *apiauth_view_url(request_rec *r, int tls,
     const char *host;
     apr_port_t port;
 
-    if (forwarded_host) {
+    /* the operator's word first: the name it configured is the only one,
+     * whatever a proxy passes on from its client */
+    if (forwarded_host && core->use_canonical_name != USE_CANONICAL_NAME_ON) {
         /* host[:port] as the proxy was asked for it; the comparison puts
          * both URLs in normal form */
         return apr_pstrcat(r->pool, scheme, "://", forwarded_host, path,

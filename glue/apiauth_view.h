@@ -19,10 +19,10 @@ void apiauth_view_init(request_rec *r, unsigned want, int tls,
  * reached us over TLS, here or at a trusted proxy, as the caller found it
  * (mod_apiauth knows whom it trusts, the view does not); the scheme is
  * https then, or where the server is named https (ServerName https://...).
- * The host and port: `forwarded_host` where the caller took one from a
- * trusted proxy (X-Forwarded-Host); else the server's own name and port
- * under UseCanonicalName On (an external base URL the operator
- * configured); else those of the Host header, the port being the
+ * The host and port: the server's own name and port under
+ * UseCanonicalName On (an external base URL the operator configured);
+ * else `forwarded_host` where the caller took one from a trusted proxy
+ * (X-Forwarded-Host); else those of the Host header, the port being the
  * scheme's default where it names none. */
 const char *apiauth_view_url(request_rec *r, int tls,
                              const char *forwarded_host);

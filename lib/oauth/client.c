@@ -282,6 +282,11 @@ static apiauth_status_t authenticate(
                                       : "this client must authenticate with "
                                         "its secret");
     }
+    if (apiauth_oauth_client_is_jwt(client)) {
+        return apiauth_fail(err, APIAUTH_DENIED, "invalid_client",
+                            "this client must authenticate with an "
+                            "assertion signed by its key");
+    }
     digest = apiauth_digest_hex(p, cfg->pepper, secret);
     if (apiauth_oauth_client_is_public(client) || digest == NULL
         || !apiauth_ct_streq(digest, client->secret_digest)) {

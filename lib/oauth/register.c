@@ -205,6 +205,15 @@ static apiauth_status_t read_metadata(apr_pool_t *p,
         return bad(err, "invalid_client_metadata", "a public client cannot "
                    "use client_credentials");
     }
+    /* a key proves the same client each time, not who it is: where no
+     * user consents (client_credentials) somebody must have vouched for
+     * the client, the initial access token's holder or the operator who
+     * named a metadata document's domain */
+    if (!trusted && !from_document
+        && (c->grants & APIAUTH_GRANT_CLIENT_CREDENTIALS)) {
+        return bad(err, "invalid_client_metadata", "without an initial "
+                   "access token a client cannot use client_credentials");
+    }
     if ((c->grants & APIAUTH_GRANT_AUTHORIZATION_CODE) && uris == NULL) {
         return bad(err, "invalid_redirect_uri", "authorization_code needs "
                    "redirect_uris");
@@ -252,7 +261,10 @@ static apiauth_status_t record(apr_pool_t *p, const apiauth_oauth_config_t *cfg,
     c.id = apiauth_id_new(p, "cli");
     c.name = c.id ? apr_pstrcat(p, "registered-", c.id + 4, NULL) : NULL;
     c.created = now;
-    if (strcmp(method, "none") != 0) {
+    /* a secret for the methods that send one: a public client has none,
+     * a private_key_jwt one has its keys */
+    if (strcmp(method, "client_secret_basic") == 0
+        || strcmp(method, "client_secret_post") == 0) {
         secret = apiauth_secret_new(p, APIAUTH_PREFIX_CLIENT_SECRET);
         c.secret_digest = secret ? apiauth_digest_hex(p, cfg->pepper, secret)
                                  : NULL;

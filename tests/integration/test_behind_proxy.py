@@ -49,6 +49,7 @@ ApiAuthClientCertHeader X-SSL-Client-Cert
 CANONICAL = """
 ServerName https://api.example.test
 UseCanonicalName On
+ApiAuthTrustedProxy 127.0.0.1/32
 <Location /dpop>
     AuthType apiauth
     AuthName "dpop"
@@ -315,3 +316,17 @@ def test_dpop_under_a_configured_external_url(servers):
             "Authorization": "DPoP " + access, "DPoP": here})
         assert r.status_code == 401, r.text
         assert "htu" in r.json()["error_description"]
+        # the configured name wins over what a trusted proxy passes on
+        # (mod_proxy appends its client's Host to X-Forwarded-Host)
+        elsewhere = key.proof("GET", "https://evil.example/dpop/env",
+                              token=access)
+        r = o.get("/dpop/env", tls=tls, headers={
+            "Authorization": "DPoP " + access, "DPoP": elsewhere,
+            "X-Forwarded-Host": "evil.example"})
+        assert r.status_code == 401, r.text
+        r = o.get("/dpop/env", tls=tls, headers={
+            "Authorization": "DPoP " + access,
+            "DPoP": key.proof("GET", "https://api.example.test/dpop/env",
+                              token=access),
+            "X-Forwarded-Host": "evil.example"})
+        assert r.status_code == 200, r.text

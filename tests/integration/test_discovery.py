@@ -234,6 +234,43 @@ def test_an_open_registration_without_a_method_is_public(w):
     assert "client_secret" not in r.json()
 
 
+def key_client_metadata(**extra):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from dpop_keys import ec_jwk
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = dict(ec_jwk(key), kid="k1", use="sig", alg="ES256")
+    return dict({"redirect_uris": [LOOPBACK_CB],
+                 "token_endpoint_auth_method": "private_key_jwt",
+                 "jwks": {"keys": [jwk]}}, **extra)
+
+
+def test_an_open_registration_with_keys_gets_no_secret(w):
+    """A private_key_jwt client authenticates with its key: a secret
+    beside it would be one handed to whoever asks."""
+    r = register(w, key_client_metadata())
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["token_endpoint_auth_method"] == "private_key_jwt"
+    assert "client_secret" not in c
+    # and its client_id with any secret is refused as such
+    got = w.o.post(TOKEN, data={"grant_type": "refresh_token",
+                                "refresh_token": "x"},
+                   auth=(c["client_id"], "aacs_guess"))
+    assert got.status_code == 401
+    assert "assertion" in got.json()["error_description"]
+
+
+def test_an_open_registration_cannot_use_client_credentials(w):
+    """With a key the registrant proves it is the same client each time,
+    not who it is; no user consents to client_credentials, so nobody
+    would have vouched for it."""
+    r = register(w, key_client_metadata(
+        grant_types=["client_credentials"], scope="integration.order"))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_client_metadata"
+    assert "client_credentials" in r.json()["error_description"]
+
+
 def test_a_native_app_may_register_its_own_scheme(w):
     r = register(w, {"redirect_uris": ["com.example.agent:/cb"],
                      "application_type": "native",
