@@ -30,6 +30,7 @@
 
 /* Per configuration; the memcache client, per child. */
 #define MAX_SERVERS 8
+#define KEPT_CONNECTIONS 4
 
 static const char *store_servers;
 static apr_memcache_t *memcache;
@@ -111,7 +112,8 @@ void apiauth_shared_child_init(apr_pool_t *p, server_rec *s)
                 != APR_SUCCESS
             || host == NULL
             || apr_memcache_server_create(p, host, port ? port : 11211, 0,
-                                          4, 64, 60 * 1000 * 1000, &ms)
+                                          KEPT_CONNECTIONS, 64,
+                                          60 * 1000 * 1000, &ms)
                    != APR_SUCCESS
             || apr_memcache_add_server(mc, ms) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AALOGNO(10059)
@@ -124,19 +126,26 @@ void apiauth_shared_child_init(apr_pool_t *p, server_rec *s)
 }
 
 /* When memcached restarts, the connections a child keeps to it are dead:
- * the first use of one fails, and apr_memcache then leaves the server
+ * the first use of each fails, and apr_memcache then leaves the server
  * alone for five seconds -- five seconds of proofs refused for nothing.
- * So a failure revives the servers for one more try, once in five seconds
- * at most (a memcached that is really gone costs one connect attempt). */
-static int revive(void)
+ * So a failure revives the servers and tries again, through every idle
+ * connection a child keeps (KEPT_CONNECTIONS, the soft maximum given to
+ * apr_memcache_server_create) if need be; a request may start that once
+ * in five seconds at most (a memcached that is really gone costs a few
+ * refused connects). */
+static int may_retry(int *reviving)
 {
-    apr_time_t now = apr_time_now();
     int i;
 
-    if (now - revived < apr_time_from_sec(5)) {
-        return 0;
+    if (!*reviving) {
+        apr_time_t now = apr_time_now();
+
+        if (now - revived < apr_time_from_sec(5)) {
+            return 0;
+        }
+        revived = now;
+        *reviving = 1;
     }
-    revived = now;
     for (i = 0; i < nservers; i++) {
         apr_memcache_enable_server(memcache, servers[i]);
     }
@@ -164,27 +173,27 @@ apr_int64_t apiauth_shared_count(request_rec *r, const char *name,
     const char *key = stored_name(r->pool, "aarl:", name, strlen(name));
     apr_uint32_t n = 0;
     apr_status_t rv = APR_EGENERAL;
-    int tries;
+    int rounds, reviving = 0;
 
-    for (tries = 0; key && memcache && tries < 3; tries++) {
+    for (rounds = 0; key && memcache && rounds < KEPT_CONNECTIONS + 3;
+         rounds++) {
         rv = apr_memcache_incr(memcache, key, 1, &n);
         if (rv == APR_SUCCESS) {
             return n;
         }
-        if (!APR_STATUS_IS_NOTFOUND(rv)) {
-            if (tries == 0 && revive()) {
+        if (APR_STATUS_IS_NOTFOUND(rv)) {
+            /* expire a little after the window, never before it ends;
+             * another node may add it first: then incr again */
+            rv = apr_memcache_add(memcache, key, "1", 1,
+                                  (apr_uint32_t)(seconds + 1), 0);
+            if (rv == APR_SUCCESS) {
+                return 1;
+            }
+            if (rv == APR_EEXIST) {
                 continue;
             }
-            break;
         }
-        /* expire a little after the window, never before it ends; another
-         * node may add it first, then incr again */
-        rv = apr_memcache_add(memcache, key, "1", 1,
-                              (apr_uint32_t)(seconds + 1), 0);
-        if (rv == APR_SUCCESS) {
-            return 1;
-        }
-        if (rv != APR_EEXIST) {
+        if (!may_retry(&reviving)) {
             break;
         }
     }
@@ -200,11 +209,12 @@ int apiauth_shared_claim(request_rec *r, const unsigned char *name,
     const char *key = stored_name(r->pool, "aadp:", name, len);
     apr_int64_t left = until - apr_time_sec(r->request_time);
     apr_status_t rv = APR_EGENERAL;
-    int tries;
+    int tries, reviving = 0;
 
     /* memcached reads more than 30 days as a date; ours are seconds */
     left = left < 1 ? 1 : left > 86400 ? 86400 : left;
-    for (tries = 0; key && memcache && tries < 2; tries++) {
+    for (tries = 0; key && memcache && tries < KEPT_CONNECTIONS + 2;
+         tries++) {
         rv = apr_memcache_add(memcache, key, "1", 1, (apr_uint32_t)left, 0);
         if (rv == APR_SUCCESS) {
             return 1;
@@ -212,7 +222,7 @@ int apiauth_shared_claim(request_rec *r, const unsigned char *name,
         if (rv == APR_EEXIST) {
             return 0;
         }
-        if (tries > 0 || !revive()) {
+        if (!may_retry(&reviving)) {
             break;
         }
     }

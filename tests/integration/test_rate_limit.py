@@ -237,25 +237,29 @@ def test_an_unreachable_count_lets_requests_through(nodes):
 def test_the_earlier_name_of_the_store_still_counts(nodes, tls):
     """ApiAuthRateLimitStore, as the previous release spelled it: the same
     store, and a warning naming the directive to write instead."""
-    h = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
-              body=NODE.format(pepper=nodes.pepper,
-                               port=nodes.memcached.port).replace(
-                  "ApiAuthSharedStore", "ApiAuthRateLimitStore"),
-              store=nodes.store)
+    body = NODE.format(pepper=nodes.pepper, port=nodes.memcached.port)
+    old = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1],
+                body=body.replace("ApiAuthSharedStore",
+                                  "ApiAuthRateLimitStore"),
+                store=nodes.store)
+    new = Httpd(make_workdir("apiauth-httpd-"), tls[0], tls[1], body=body,
+                store=nodes.store)
     try:
-        h.start()
+        old.start()
+        new.start()
         secret, _ = nodes.store.key("shop")
-        r = get(h, "/limited", secret)
+        r = get(old, "/limited", secret)
         assert r.status_code == 200
         assert r.headers["RateLimit-Remaining"] == "59"
-        log = h.error_log()
+        log = old.error_log()
         assert "AA10003" in log and "write ApiAuthSharedStore memcache:" in log
-        # counted in memcached, where the other nodes count
-        assert get(nodes.nodes[0], "/limited", secret) \
+        # counted in memcached, where a node of the new spelling counts
+        assert get(new, "/limited", secret) \
             .headers["RateLimit-Remaining"] == "58"
     finally:
-        h.stop()
-        shutil.rmtree(h.root, ignore_errors=True)
+        for h in (old, new):
+            h.stop()
+            shutil.rmtree(h.root, ignore_errors=True)
 
 
 def test_counting_in_a_shared_socache_is_said_to_drift(nodes, tls):

@@ -131,9 +131,18 @@ def test_memcached_restarted_between_requests_is_used_at_once(w):
     a, _ = pair(w, shared=True)
     key = DPoPKey()
     token = bound_token(a, w, key)
+    host = f"127.0.0.1:{a.https_port}"
+
+    def one(_):
+        return a.get("/dpop/hello", headers={
+            "Authorization": "DPoP " + token, "Host": host,
+            "DPoP": key.proof("GET", f"https://{host}/dpop/hello",
+                              token=token)}).status_code
+    # requests side by side leave the child several idle connections
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(one, range(32))) == {200}
     w.memcached.stop()
     w.memcached.start()
-    host = f"127.0.0.1:{a.https_port}"
     for _ in range(3):
         r = a.get("/dpop/hello", headers={
             "Authorization": "DPoP " + token, "Host": host,
