@@ -19,6 +19,8 @@ SOAK = 100_000 if QUICK else 1_000_000
 SOAK_SECONDS = 60 if QUICK else 240     # a bound, not the plan
 CG_REPEATS = 1 if QUICK else 2
 CG_RUNS = (150, 50)
+# repeats of a row differing by more than this: one run more
+CG_AGAIN = 0.03
 CG_GAP = 0.01      # seconds between a response and the next request
 
 # The resource rows differ from each other by a few per cent, less than

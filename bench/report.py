@@ -98,7 +98,9 @@ def fmt_k(ir):
 def fmt_ir(cg_row):
     if CG_REPEATS < 2:
         return fmt_k(cg_row["ir"])
-    return f"{fmt_k(cg_row['ir'])} ({cg_row['spread'] * 100:.1f}%)"
+    runs = cg_row.get("runs", CG_REPEATS)
+    more = f", {runs} runs" if runs > CG_REPEATS else ""
+    return f"{fmt_k(cg_row['ir'])} ({cg_row['spread'] * 100:.1f}%{more})"
 
 
 def versions(peer):

@@ -450,6 +450,25 @@ class Httpd:
         give_to_server(self.root / "run")
 
     # -- lifecycle -------------------------------------------------------
+    def reap_leftovers(self):
+        """Kills what outlived this server's parent: an httpd refused in
+        its post-configuration (ours run after mod_cgid's) has forked the
+        cgid daemon already, and nobody tells that daemon to go."""
+        mine = f"-f\0{self.conf}\0".encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if mine in cmdline:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+
     def stopped_at_start(self, timeout=10):
         """Starts it expecting a refusal that comes after httpd listens (a
         post-configuration check): it may be seen starting, then it stops.
@@ -461,7 +480,10 @@ class Httpd:
         deadline = time.time() + timeout
         while self.proc.poll() is None and time.time() < deadline:
             time.sleep(0.1)
-        return self.proc.poll() is not None
+        stopped = self.proc.poll() is not None
+        if stopped:
+            self.reap_leftovers()
+        return stopped
 
     def config_test(self):
         return subprocess.run([HTTPD_BIN, "-t", "-f", str(self.conf)],
@@ -479,6 +501,7 @@ class Httpd:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read().decode(errors="replace")
+                self.reap_leftovers()
                 raise RuntimeError(f"apache2 exited at start:\n{out}\n"
                                    f"{self.error_log()}")
             try:
@@ -501,6 +524,7 @@ class Httpd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        self.reap_leftovers()
         if VALGRIND:
             read_memcheck_logs(self.root / "valgrind")
         SECRETS.keep_logs(self)
