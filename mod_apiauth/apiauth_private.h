@@ -209,6 +209,12 @@ void apiauth_rate_post_config(server_rec *s);
 int apiauth_rate_check(request_rec *r, const apiauth_dir_conf *conf,
                        const apiauth_identity_t *id);
 
+/* apiauth_directives.c: the command table and its setters */
+extern const command_rec apiauth_cmds[];
+void apiauth_directives_pre_config(apr_pool_t *pconf);
+/* The previous release's spellings met in the configuration (AA10003). */
+void apiauth_log_deprecations(server_rec *s);
+
 /* apiauth_shared.c: ApiAuthSharedStore, what nodes agree on exactly */
 const char *apiauth_shared_store_set(cmd_parms *cmd, const char *arg);
 void apiauth_shared_pre_config(void);
@@ -242,6 +248,7 @@ int apiauth_claims_take(request_rec *r, const unsigned char *key,
 int apiauth_check_authn(request_rec *r);
 int apiauth_mask_logged_query(request_rec *r);
 int apiauth_tls_ok(request_rec *r, const apiauth_dir_conf *conf);
+/* apiauth_proxy.c: what a trusted proxy says of the client's connection */
 /* Over TLS: here, or at an ApiAuthTrustedProxy that says so
  * (X-Forwarded-Proto: https). */
 int apiauth_over_tls(request_rec *r);
