@@ -17,6 +17,9 @@
 #include <apr_allocator.h>
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #define FUZZ_CHECK(cond)                                                   \
     do {                                                                   \
@@ -87,6 +90,53 @@ extern const char edata[];
 static int fuzz_is_constant(const char *s)
 {
     return s >= __executable_start && s < edata;
+}
+
+/* How fuzz_jose_sign signs. */
+enum { FUZZ_RS256, FUZZ_PS256, FUZZ_ES256, FUZZ_EDDSA };
+
+/* The JOSE signature (RFC 7515) of `input` by `pkey` as `how` says: ES256
+ * as R || S (RFC 7518 §3.4), not OpenSSL's DER; PS256 with a salt as long
+ * as the hash.  NULL if OpenSSL fails. */
+static unsigned char *fuzz_jose_sign(apr_pool_t *p, EVP_PKEY *pkey, int how,
+                                     const char *input, size_t *len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char *sig = NULL;
+    size_t n = 0;
+    int ok;
+
+    ok = ctx && EVP_DigestSignInit(ctx, &pctx,
+                                   how == FUZZ_EDDSA ? NULL : EVP_sha256(),
+                                   NULL, pkey) == 1;
+    if (ok && how == FUZZ_PS256) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
+                    == 1;
+    }
+    if (ok && EVP_DigestSign(ctx, NULL, &n, (const unsigned char *)input,
+                             strlen(input)) == 1) {
+        sig = apr_palloc(p, n);
+        if (EVP_DigestSign(ctx, sig, &n, (const unsigned char *)input,
+                           strlen(input)) != 1) {
+            sig = NULL;
+        }
+    }
+    EVP_MD_CTX_free(ctx);
+    if (sig && how == FUZZ_ES256) {
+        const unsigned char *q = sig;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)n);
+        unsigned char *raw = apr_palloc(p, 64);
+
+        ok = es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32
+             && BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32;
+        ECDSA_SIG_free(es);
+        sig = ok ? raw : NULL;
+        n = 64;
+    }
+    *len = n;
+    return sig;
 }
 
 #endif

@@ -145,48 +145,14 @@ static void as_proof(apr_pool_t *p, const uint8_t *data, size_t size)
 static const char *const alg_names[] = {"ES256", "RS256", "PS256", "EdDSA"};
 static const int alg_keys[] = {KEY_EC, KEY_RSA, KEY_RSA, KEY_ED};
 
-/* The JOSE signature of `input` with key `k` under alg `a`; NULL if
- * OpenSSL fails. */
+/* The JOSE signature of `input` under alg `a`; NULL if OpenSSL fails. */
 static unsigned char *sign(apr_pool_t *p, int a, const char *input,
                            size_t *len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    unsigned char *sig = NULL;
-    size_t n = 0;
-    int ok;
+    static const int how[] = {FUZZ_ES256, FUZZ_RS256, FUZZ_PS256,
+                              FUZZ_EDDSA};
 
-    ok = ctx && EVP_DigestSignInit(ctx, &pctx,
-                                   alg_keys[a] == KEY_ED ? NULL : EVP_sha256(),
-                                   NULL, pkeys[alg_keys[a]]) == 1;
-    if (ok && a == 2) {
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
-             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
-                    == 1;
-    }
-    if (ok && EVP_DigestSign(ctx, NULL, &n, (const unsigned char *)input,
-                             strlen(input)) == 1) {
-        sig = apr_palloc(p, n);
-        if (EVP_DigestSign(ctx, sig, &n, (const unsigned char *)input,
-                           strlen(input)) != 1) {
-            sig = NULL;
-        }
-    }
-    EVP_MD_CTX_free(ctx);
-    if (sig && alg_keys[a] == KEY_EC) {
-        /* RFC 7518 §3.4: R || S, not OpenSSL's DER */
-        const unsigned char *q = sig;
-        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)n);
-        unsigned char *raw = apr_palloc(p, 64);
-
-        ok = es && BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32) == 32
-             && BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32) == 32;
-        ECDSA_SIG_free(es);
-        sig = ok ? raw : NULL;
-        n = 64;
-    }
-    *len = n;
-    return sig;
+    return fuzz_jose_sign(p, pkeys[alg_keys[a]], how[a], input, len);
 }
 
 /* The header as the fuzzer wrote it, with the key's public JWK put in

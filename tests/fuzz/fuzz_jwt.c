@@ -158,47 +158,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* ---- mode 1: tokens signed here --------------------------------------- */
 
-/* RFC 7518 §3.4: R || S, 32 bytes each, from OpenSSL's DER. */
-static int ecdsa_raw(const unsigned char *der, size_t len, unsigned char *raw)
-{
-    const unsigned char *q = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &q, (long)len);
-    int ok = sig
-             && BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32) == 32
-             && BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32) == 32;
-
-    ECDSA_SIG_free(sig);
-    return ok;
-}
-
 /* The raw JOSE signature of `input` by key i; NULL if OpenSSL fails. */
 static unsigned char *sign(apr_pool_t *p, int i, const char *input,
                            size_t *len)
 {
-    EVP_PKEY *pkey = apiauth_jwk_pkey(private_keys[i]);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char *sig = NULL, *raw;
-    size_t n = 0;
+    static const int how[NKEYS] = {FUZZ_RS256, FUZZ_ES256, FUZZ_EDDSA};
 
-    if (ctx
-        && EVP_DigestSignInit(ctx, NULL, i == 2 ? NULL : EVP_sha256(), NULL,
-                              pkey) == 1
-        && EVP_DigestSign(ctx, NULL, &n, (const unsigned char *)input,
-                          strlen(input)) == 1) {
-        sig = apr_palloc(p, n);
-        if (EVP_DigestSign(ctx, sig, &n, (const unsigned char *)input,
-                           strlen(input)) != 1) {
-            sig = NULL;
-        }
-    }
-    EVP_MD_CTX_free(ctx);
-    if (sig && i == 1) {
-        raw = apr_palloc(p, 64);
-        sig = ecdsa_raw(sig, n, raw) ? raw : NULL;
-        n = 64;
-    }
-    *len = n;
-    return sig;
+    return fuzz_jose_sign(p, apiauth_jwk_pkey(private_keys[i]), how[i],
+                          input, len);
 }
 
 static json_t *object_of(const char *text, size_t len)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import pwd
+import secrets
 import shutil
 import json
 import signal
@@ -726,6 +727,15 @@ def env_of(response):
             k, v = line.split("=", 1)
             out[k] = v
     return out
+
+
+def make_pepper(directory):
+    """An ApiAuthSecretPepper file, as every node of a cluster shares it
+    (readable by the server's user)."""
+    path = directory / "pepper"
+    path.write_text(secrets.token_hex(32) + "\n")
+    path.chmod(0o644)
+    return path
 
 
 def make_key(directory, kind="rsa", name=None):

@@ -11,14 +11,13 @@ reached lets requests through (limits fail open; authentication does
 not)."""
 import concurrent.futures
 import random
-import secrets
 import shutil
 import time
 
 import pytest
 
 from backends import Memcached
-from harness import Httpd, Store, make_workdir
+from harness import Httpd, Store, make_pepper, make_workdir
 from test_shared_cache import Mc
 
 ONE_NODE = """
@@ -175,9 +174,7 @@ def nodes(tls):
     k = World()
     k.dir = make_workdir("apiauth-rate-")
     k.memcached = Memcached().start()
-    k.pepper = k.dir / "pepper"
-    k.pepper.write_text(secrets.token_hex(32) + "\n")
-    k.pepper.chmod(0o644)
+    k.pepper = make_pepper(k.dir)
     k.store = Store(k.dir / "store", pepper=k.pepper)
     k.store.app("shop")
     k.nodes = []

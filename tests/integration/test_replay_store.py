@@ -10,7 +10,6 @@ memcached); when memcached cannot be reached, proofs are refused (a proof
 nobody can remember is not taken)."""
 import concurrent.futures
 import json
-import secrets
 import shutil
 import threading
 
@@ -18,7 +17,8 @@ import pytest
 
 from backends import Memcached
 from dpop_keys import DPoPKey
-from harness import OAUTH_CONF, Httpd, Store, htpasswd, make_key, make_workdir
+from harness import (OAUTH_CONF, Httpd, Store, htpasswd, make_key,
+                     make_pepper, make_workdir)
 from oauth_flows import TOKEN
 from oauth_tokens import client_auth
 from test_shared_cache import Mc
@@ -48,9 +48,7 @@ def w(tls):
     k = World()
     k.dir = make_workdir("apiauth-replay-")
     k.memcached = Memcached().start()
-    k.pepper = k.dir / "pepper"
-    k.pepper.write_text(secrets.token_hex(32) + "\n")
-    k.pepper.chmod(0o644)
+    k.pepper = make_pepper(k.dir)
     k.key = make_key(k.dir, "ec")
     k.users = k.dir / "users"
     htpasswd(k.users, "alice", "wonderland")

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 
 from backends import Memcached
-from harness import Httpd, Store, env_of, make_workdir
+from harness import Httpd, Store, env_of, make_pepper, make_workdir
 
 LOCATION = """
 ApiAuthCacheSOCache "{socache}"
@@ -78,9 +78,7 @@ def w(tls):
     k.dir = make_workdir("apiauth-shared-")
     k.memcached = Memcached().start()
     k.mc = Mc(k.memcached.port)
-    k.pepper = k.dir / "pepper"
-    k.pepper.write_text(secrets.token_hex(32) + "\n")
-    k.pepper.chmod(0o644)
+    k.pepper = make_pepper(k.dir)
     k.store = Store(k.dir / "store", pepper=k.pepper)
     k.admin_app = k.store.app("admin")
     k.admin, _ = k.store.key("admin", "--scope", "everything")

@@ -17,7 +17,7 @@ import pytest
 
 from backends import DBD, Memcached
 from harness import (OAUTH_CONF, Httpd, Store, htpasswd, make_key,
-                     make_workdir)
+                     make_pepper, make_workdir)
 from oauth_flows import (AUTHORIZE, CALLBACK, TOKEN, authorize_url,
                          consent_fields, owner_session, redirect_params,
                          unique)
@@ -105,9 +105,7 @@ def nodes(tls):
     c = Cluster()
     c.dir = make_workdir("apiauth-nodes-")
     c.memcached = Memcached().start()
-    c.pepper = c.dir / "pepper"
-    c.pepper.write_text(secrets.token_hex(32) + "\n")
-    c.pepper.chmod(0o644)
+    c.pepper = make_pepper(c.dir)
     c.signing_key = make_key(c.dir, "ec")
     c.users = c.dir / "users"
     htpasswd(c.users, "alice", "wonderland")
